@@ -1,0 +1,171 @@
+#include "server/config/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "openssl/rand.h"
+
+namespace switchboard::server::config {
+namespace {
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::vector<std::string> secrets = SplitSecrets(*text);
+  if (secrets.empty()) return absl::FailedPreconditionError(absl::StrCat("no secret in ", path));
+  return secrets;
+}
+
+}  // namespace
+
+absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  switchboard::v1::Config config;
+  google::protobuf::TextFormat::Parser parser;
+  CollectErrors errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(*text, &config)) {
+    return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", errors.first()));
+  }
+  return config;
+}
+
+std::vector<std::string> SplitSecrets(absl::string_view text) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(text, absl::ByAnyChar(",\n"))) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
+}
+
+std::string DevSecretPath(const std::string& data_dir) {
+  return absl::StrCat(data_dir, "/dev_webhook_secret");
+}
+
+absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir) {
+  const std::string path = DevSecretPath(data_dir);
+  if (absl::StatusOr<std::string> existing = ReadFile(path); existing.ok()) {
+    std::vector<std::string> secrets = SplitSecrets(*existing);
+    if (!secrets.empty()) return secrets.front();
+  }
+  unsigned char random[24];
+  if (RAND_bytes(random, sizeof(random)) != 1) {
+    return absl::InternalError("RAND_bytes failed");
+  }
+  const std::string secret = absl::StrCat(
+      "whsec_dev_",
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(random), sizeof(random))));
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+  }
+  const std::string line = secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return secret;
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" ||
+         host == "[::1]";
+}
+
+absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
+    const switchboard::v1::Config& config, const SecretSources& sources) {
+  std::vector<ResolvedEndpoint> out;
+  if (config.endpoints().empty()) {
+    ResolvedEndpoint endpoint{"/webhook", {}, ""};
+    std::optional<std::string> env =
+        sources.getenv ? sources.getenv("STRIPE_WEBHOOK_SECRET") : std::nullopt;
+    if (!sources.default_secrets_file.empty()) {
+      absl::StatusOr<std::vector<std::string>> secrets =
+          SecretsFromFile(sources.default_secrets_file);
+      if (!secrets.ok()) return secrets.status();
+      endpoint.secrets = *std::move(secrets);
+      endpoint.source = absl::StrCat("file ", sources.default_secrets_file);
+    } else if (env && !SplitSecrets(*env).empty()) {
+      endpoint.secrets = SplitSecrets(*env);
+      endpoint.source = "env STRIPE_WEBHOOK_SECRET";
+    } else if (sources.loopback_only) {
+      absl::StatusOr<std::string> dev = LoadOrCreateDevSecret(sources.data_dir);
+      if (!dev.ok()) return dev.status();
+      endpoint.secrets = {*dev};
+      endpoint.source = absl::StrCat("development secret in ", DevSecretPath(sources.data_dir));
+    } else {
+      return absl::FailedPreconditionError(
+          "no webhook secret: set STRIPE_WEBHOOK_SECRET (or --secrets_file, or endpoints in "
+          "--config); a generated development secret is only used on a loopback address");
+    }
+    out.push_back(std::move(endpoint));
+    return out;
+  }
+  for (const switchboard::v1::Endpoint& e : config.endpoints()) {
+    ResolvedEndpoint endpoint{e.path(), {}, ""};
+    if (!e.secrets_file().empty()) {
+      absl::StatusOr<std::vector<std::string>> secrets = SecretsFromFile(e.secrets_file());
+      if (!secrets.ok()) return secrets.status();
+      endpoint.secrets = *std::move(secrets);
+      endpoint.source = absl::StrCat("file ", e.secrets_file());
+    } else if (!e.secret_env().empty()) {
+      std::optional<std::string> env = sources.getenv ? sources.getenv(e.secret_env()) : std::nullopt;
+      if (!env || SplitSecrets(*env).empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "endpoint ", e.path(), ": environment variable ", e.secret_env(), " is not set"));
+      }
+      endpoint.secrets = SplitSecrets(*env);
+      endpoint.source = absl::StrCat("env ", e.secret_env());
+    } else if (!e.secrets().empty()) {
+      for (const std::string& s : e.secrets()) {
+        for (std::string& part : SplitSecrets(s)) endpoint.secrets.push_back(std::move(part));
+      }
+      endpoint.source = "config file";
+    }
+    if (endpoint.secrets.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "endpoint ", e.path(), ": no secret (set secret_env, secrets_file or secrets)"));
+    }
+    out.push_back(std::move(endpoint));
+  }
+  return out;
+}
+
+}  // namespace switchboard::server::config

@@ -1,0 +1,68 @@
+// Gateway configuration: the text-format switchboard.v1.Config file and the secrets of each
+// webhook endpoint.
+//
+// Secrets never come from a flag value. For each endpoint they are read, in this order, from:
+// its `secrets_file`, its `secret_env` variable, its inline `secrets`. With no endpoint
+// configured there is one, `/webhook`, whose secrets come from STRIPE_WEBHOOK_SECRET (comma-
+// separated for rotation) or `--secrets_file`; when neither is set and the webhook listener is on
+// a loopback address, a local development secret is generated once and kept in
+// `<data_dir>/dev_webhook_secret` (mode 0600) for tools/trigger. On a non-loopback address the
+// gateway refuses to start without a secret rather than accept unsigned events.
+//
+// Thread-safety: free functions without shared state.
+#ifndef SWITCHBOARD_SERVER_CONFIG_CONFIG_H_
+#define SWITCHBOARD_SERVER_CONFIG_CONFIG_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "protos/switchboard/v1/config.pb.h"
+
+namespace switchboard::server::config {
+
+// Reads a text-format switchboard.v1.Config. kNotFound / kInvalidArgument (with the parser's
+// line and column) on failure.
+absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path);
+
+// Splits a comma- or newline-separated list of secrets, trimming whitespace, dropping empties.
+std::vector<std::string> SplitSecrets(absl::string_view text);
+
+struct ResolvedEndpoint {
+  std::string path;
+  std::vector<std::string> secrets;
+  // Where the secrets came from, for the start-up log (never the secrets themselves).
+  std::string source;
+};
+
+struct SecretSources {
+  // Reads an environment variable (injectable for tests).
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+  // --secrets_file for the default endpoint; may be empty.
+  std::string default_secrets_file;
+  // Where the development secret lives: <data_dir>/dev_webhook_secret.
+  std::string data_dir;
+  // Whether the webhook listener binds a loopback address (development secret allowed).
+  bool loopback_only = true;
+};
+
+// The endpoints of `config` with their secrets. kInvalidArgument or kFailedPrecondition with a
+// message saying what to set when an endpoint has no secret.
+absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
+    const switchboard::v1::Config& config, const SecretSources& sources);
+
+// The development secret file under `data_dir` (created with a fresh random secret when absent).
+absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir);
+
+// "<data_dir>/dev_webhook_secret".
+std::string DevSecretPath(const std::string& data_dir);
+
+// True when `host` (from an address like "127.0.0.1:4242") is a loopback address or localhost.
+bool IsLoopbackHost(absl::string_view host);
+
+}  // namespace switchboard::server::config
+
+#endif  // SWITCHBOARD_SERVER_CONFIG_CONFIG_H_

@@ -1,0 +1,119 @@
+#include "server/config/config.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/base/status_matchers.h"
+
+namespace switchboard::server::config {
+namespace {
+
+using ::switchboard::base::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+std::string TempDir(const std::string& name) {
+  std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+  mkdir(dir.c_str(), 0700);
+  return dir;
+}
+
+SecretSources Env(std::map<std::string, std::string> vars, std::string data_dir) {
+  SecretSources s;
+  s.getenv = [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+  s.data_dir = std::move(data_dir);
+  return s;
+}
+
+TEST(SplitSecrets, SplitsOnCommasAndNewlinesAndTrims) {
+  EXPECT_THAT(SplitSecrets(" whsec_a, whsec_b\nwhsec_c\n\n,"),
+              ElementsAre("whsec_a", "whsec_b", "whsec_c"));
+}
+
+TEST(ResolveEndpoints, DefaultEndpointTakesRotatedSecretsFromEnvironment) {
+  ASSERT_OK_AND_ASSIGN(auto endpoints,
+                       ResolveEndpoints({}, Env({{"STRIPE_WEBHOOK_SECRET", "whsec_new,whsec_old"}},
+                                                TempDir("env"))));
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0].path, "/webhook");
+  EXPECT_THAT(endpoints[0].secrets, ElementsAre("whsec_new", "whsec_old"));
+  EXPECT_THAT(endpoints[0].source, Not(HasSubstr("whsec")));
+}
+
+TEST(ResolveEndpoints, GeneratesOneStableDevelopmentSecretOnLoopback) {
+  const std::string dir = TempDir("dev");
+  ASSERT_OK_AND_ASSIGN(auto first, ResolveEndpoints({}, Env({}, dir)));
+  ASSERT_OK_AND_ASSIGN(auto second, ResolveEndpoints({}, Env({}, dir)));
+  ASSERT_EQ(first[0].secrets.size(), 1u);
+  EXPECT_THAT(first[0].secrets[0], StartsWith("whsec_dev_"));
+  EXPECT_EQ(first[0].secrets, second[0].secrets);
+  struct stat st;
+  ASSERT_EQ(stat(DevSecretPath(dir).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST(ResolveEndpoints, RefusesToRunWithoutSecretOffLoopback) {
+  SecretSources sources = Env({}, TempDir("public"));
+  sources.loopback_only = false;
+  EXPECT_THAT(ResolveEndpoints({}, sources), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(ResolveEndpoints, ConfiguredEndpointsEachUseTheirOwnSecrets) {
+  const std::string dir = TempDir("files");
+  const std::string file = dir + "/connect.secrets";
+  std::ofstream(file) << "whsec_connect\n";
+  switchboard::v1::Config config;
+  auto* a = config.add_endpoints();
+  a->set_path("/webhook");
+  a->set_secret_env("MAIN_SECRET");
+  auto* b = config.add_endpoints();
+  b->set_path("/webhook/connect");
+  b->set_secrets_file(file);
+  ASSERT_OK_AND_ASSIGN(auto endpoints,
+                       ResolveEndpoints(config, Env({{"MAIN_SECRET", "whsec_main"}}, dir)));
+  ASSERT_EQ(endpoints.size(), 2u);
+  EXPECT_THAT(endpoints[0].secrets, ElementsAre("whsec_main"));
+  EXPECT_THAT(endpoints[1].secrets, ElementsAre("whsec_connect"));
+}
+
+TEST(ResolveEndpoints, MissingEnvironmentVariableIsAClearError) {
+  switchboard::v1::Config config;
+  auto* a = config.add_endpoints();
+  a->set_path("/webhook");
+  a->set_secret_env("NOT_SET");
+  auto result = ResolveEndpoints(config, Env({}, TempDir("missing")));
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("NOT_SET"));
+}
+
+TEST(LoadConfigFile, ReportsTheLineOfASyntaxError) {
+  const std::string path = TempDir("cfg") + "/bad.textproto";
+  std::ofstream(path) << "endpoints { path: \"/webhook\" }\nlimits { nope: 1 }\n";
+  auto result = LoadConfigFile(path);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("line 2"));
+}
+
+TEST(LoadConfigFile, ParsesEndpointsAndLimits) {
+  const std::string path = TempDir("cfg2") + "/good.textproto";
+  std::ofstream(path) << "endpoints { path: \"/webhook/connect\" secret_env: \"X\" }\n"
+                         "limits { max_body_bytes: 2048 }\nstore { retention_days: 7 }\n";
+  ASSERT_OK_AND_ASSIGN(auto config, LoadConfigFile(path));
+  EXPECT_EQ(config.endpoints(0).path(), "/webhook/connect");
+  EXPECT_EQ(config.limits().max_body_bytes(), 2048);
+  EXPECT_EQ(config.store().retention_days(), 7);
+}
+
+}  // namespace
+}  // namespace switchboard::server::config

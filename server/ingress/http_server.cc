@@ -1,0 +1,361 @@
+#include "server/ingress/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "httplib.h"
+
+namespace switchboard::server::ingress {
+namespace internal {
+namespace {
+
+// Set by the handler adapters when the response requires closing the connection (for example
+// the body was left unread). The connection loop runs on the same thread as the handlers.
+thread_local bool t_close_after_response = false;
+
+int ToPollMillis(absl::Duration d) {
+  if (d <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d) + 1, 1 << 30));
+}
+
+void PeerAddress(int sock, bool local, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  int rc = local ? getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len)
+                 : getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0) return;
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+    port = ntohs(a->sin6_port);
+  }
+  ip = text;
+}
+
+// A buffered socket stream that enforces a whole-request deadline and a header size limit.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int sock, int max_header_bytes)
+      : sock_(sock), max_header_bytes_(max_header_bytes) {}
+
+  // Starts a new request: reads from now on must complete before `deadline`.
+  void BeginRequest(absl::Time deadline) {
+    deadline_ = deadline;
+    in_headers_ = true;
+    header_bytes_ = 0;
+    crlf_run_ = 0;
+  }
+
+  bool deadline_exceeded() const { return deadline_exceeded_; }
+
+  // Waits up to `timeout` for the first byte of the next request; polls `stopping` meanwhile.
+  bool WaitForRequest(absl::Duration timeout, const std::function<bool()>& stopping) {
+    if (pos_ < len_) return true;  // pipelined
+    const absl::Time until = absl::Now() + timeout;
+    while (!stopping()) {
+      const absl::Duration left = until - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      pollfd p{sock_, POLLIN, 0};
+      int rc = ::poll(&p, 1, std::min(ToPollMillis(left), 50));
+      if (rc > 0) return true;
+      if (rc < 0 && errno != EINTR) return false;
+    }
+    return false;
+  }
+
+  bool is_readable() const override {
+    if (pos_ < len_) return true;
+    pollfd p{sock_, POLLIN, 0};
+    return ::poll(&p, 1, ToPollMillis(deadline_ - absl::Now())) > 0;
+  }
+
+  bool is_writable() const override {
+    pollfd p{sock_, POLLOUT, 0};
+    return ::poll(&p, 1, 5000) > 0;
+  }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ == len_ && !Fill()) return -1;
+    if (pos_ == len_) return 0;  // orderly EOF
+    size_t n = std::min(size, len_ - pos_);
+    if (in_headers_) {
+      // httplib reads headers a byte at a time; watch for the blank line that ends them.
+      for (size_t i = 0; i < n; ++i) {
+        const char c = buffer_[pos_ + i];
+        crlf_run_ = (c == '\r' || c == '\n') ? crlf_run_ + 1 : 0;
+        if (++header_bytes_ > max_header_bytes_) return -1;
+        if (crlf_run_ == 4) {
+          in_headers_ = false;
+          n = i + 1;
+          break;
+        }
+      }
+    }
+    std::memcpy(ptr, buffer_ + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::send(sock_, ptr + done, size - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    PeerAddress(sock_, false, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    PeerAddress(sock_, true, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  // Refills the buffer, waiting no later than the deadline. False on timeout or error.
+  bool Fill() {
+    pos_ = len_ = 0;
+    while (true) {
+      const absl::Duration left = deadline_ - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        deadline_exceeded_ = true;
+        return false;
+      }
+      pollfd p{sock_, POLLIN, 0};
+      int rc = ::poll(&p, 1, ToPollMillis(left));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return false;
+      if (rc == 0) continue;  // re-check the deadline
+      ssize_t n = ::recv(sock_, buffer_, sizeof(buffer_), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return false;
+      len_ = static_cast<size_t>(n);
+      return true;
+    }
+  }
+
+  const int sock_;
+  const int max_header_bytes_;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  bool in_headers_ = true;
+  bool deadline_exceeded_ = false;
+  int header_bytes_ = 0;
+  int crlf_run_ = 0;
+  char buffer_[16 * 1024];
+  size_t pos_ = 0;
+  size_t len_ = 0;
+};
+
+HttpRequest FromHttplib(const httplib::Request& req, bool with_body) {
+  HttpRequest out;
+  out.method = req.method;
+  out.path = req.path;
+  out.remote_addr = req.remote_addr;
+  out.headers.reserve(req.headers.size());
+  for (const auto& [k, v] : req.headers) out.headers.emplace_back(k, v);
+  if (with_body) out.body = req.body;
+  return out;
+}
+
+void ToHttplib(const HttpResponse& in, httplib::Response& res) {
+  res.status = in.status;
+  for (const auto& [k, v] : in.headers) res.set_header(k, v);
+  res.set_content(in.body, in.content_type);
+  if (in.close_connection) {
+    res.set_header("Connection", "close");
+    t_close_after_response = true;
+  }
+}
+
+}  // namespace
+
+class GuardedServer final : public httplib::Server {
+ public:
+  explicit GuardedServer(const HttpServer::Options& options) : options_(options) {}
+
+  std::atomic<int> active{0};   // admitted connections
+  std::atomic<int> waiting{0};  // connections waiting for a slot
+
+ private:
+  // Takes a connection slot. When all are taken, idle keep-alive connections are asked to close
+  // (they poll `waiting`) and this waits briefly for one to free up; false if none does.
+  bool Admit() {
+    if (TryAdmit()) return true;
+    waiting.fetch_add(1);
+    const absl::Time until = absl::Now() + absl::Seconds(1);
+    bool admitted = false;
+    while (!admitted && absl::Now() < until && svr_sock_ != INVALID_SOCKET) {
+      absl::SleepFor(absl::Milliseconds(5));
+      admitted = TryAdmit();
+    }
+    waiting.fetch_sub(1);
+    return admitted;
+  }
+
+  bool TryAdmit() {
+    int current = active.load();
+    while (current < options_.max_connections) {
+      if (active.compare_exchange_weak(current, current + 1)) return true;
+    }
+    return false;
+  }
+
+  // Replaces httplib's keep-alive loop (the hook SSLServer also overrides).
+  bool process_and_close_socket(socket_t sock) override {
+    if (!Admit()) {
+      static constexpr char kBusy[] =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Content-Length: 33\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}\n";
+      ssize_t unused = ::send(sock, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL);
+      (void)unused;
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+      return true;
+    }
+    struct Release {
+      std::atomic<int>& a;
+      ~Release() { a.fetch_sub(1); }
+    } release{active};
+    int one = 1;
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    DeadlineStream stream(sock, options_.max_header_bytes);
+    auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
+    // Between requests, a connection also gives way to a newcomer waiting for a slot.
+    auto yield_idle = [this] { return svr_sock_ == INVALID_SOCKET || waiting.load() > 0; };
+    bool ok = true;
+    for (int i = 0; ok && i < options_.max_requests_per_connection && !stopping(); ++i) {
+      if (!stream.WaitForRequest(options_.idle_timeout, yield_idle)) break;
+      stream.BeginRequest(absl::Now() + options_.request_deadline);
+      t_close_after_response = false;
+      const bool close_connection = i + 1 == options_.max_requests_per_connection || stopping();
+      bool connection_closed = false;
+      ok = process_request(stream, close_connection, connection_closed, nullptr);
+      if (connection_closed || t_close_after_response || stream.deadline_exceeded()) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  const HttpServer::Options options_;
+};
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& options,
+                                                             CheckHeadersFn check_headers,
+                                                             HandleFn handle) {
+  if (options.max_connections < 1 || options.max_requests_per_connection < 1 ||
+      options.max_header_bytes < 256 || options.max_headers < 1 || options.max_body_bytes < 1 ||
+      options.request_deadline <= absl::ZeroDuration() ||
+      options.idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("HttpServer: limits must be positive");
+  }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("HttpServer: bad port ", options.port));
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->server_ = std::make_unique<internal::GuardedServer>(options);
+  internal::GuardedServer& s = *server->server_;
+
+  const size_t workers = static_cast<size_t>(options.max_connections) + 8;
+  s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  s.set_tcp_nodelay(true);
+  s.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
+  const int64_t write_ms = absl::ToInt64Milliseconds(options.write_timeout);
+  s.set_write_timeout(write_ms / 1000, (write_ms % 1000) * 1000);
+  s.set_keep_alive_max_count(static_cast<size_t>(options.max_requests_per_connection));
+  s.set_keep_alive_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(options.idle_timeout)));
+
+  const int max_headers = options.max_headers;
+  auto check = [check_headers, max_headers](const httplib::Request& req,
+                                            httplib::Response& res) -> std::optional<int> {
+    if (static_cast<int>(req.headers.size()) > max_headers) {
+      HttpResponse r = ErrorResponse(431, "too many headers");
+      r.close_connection = true;
+      internal::ToHttplib(r, res);
+      return r.status;
+    }
+    if (std::optional<HttpResponse> r = check_headers(internal::FromHttplib(req, false))) {
+      internal::ToHttplib(*r, res);
+      return r->status;
+    }
+    return std::nullopt;
+  };
+  s.set_pre_routing_handler([check](const httplib::Request& req, httplib::Response& res) {
+    return check(req, res) ? httplib::Server::HandlerResponse::Handled
+                           : httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_expect_100_continue_handler([check](const httplib::Request& req, httplib::Response& res) {
+    std::optional<int> status = check(req, res);
+    return status ? *status : 100;
+  });
+  auto serve = [handle](const httplib::Request& req, httplib::Response& res) {
+    internal::ToHttplib(handle(internal::FromHttplib(req, true)), res);
+  };
+  s.Get(".*", serve);
+  s.Post(".*", serve);
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
+                                                              httplib::Response& res) {
+    // Our handlers always set a body; an empty one is httplib's own refusal (malformed request
+    // 400, 413, 414, deadline): give it a JSON body like ours and close the connection.
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_content(absl::StrCat("{\"error\":\"http status ", res.status, "\"}\n"),
+                    "application/json");
+    res.set_header("Connection", "close");
+    internal::t_close_after_response = true;
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  int port = options.port;
+  if (port == 0) {
+    port = s.bind_to_any_port(options.host);
+    if (port <= 0) {
+      return absl::UnavailableError(absl::StrCat("cannot bind ", options.host, ":0"));
+    }
+  } else if (!s.bind_to_port(options.host, port)) {
+    return absl::UnavailableError(absl::StrCat("cannot bind ", options.host, ":", port));
+  }
+  server->host_ = options.host;
+  server->port_ = port;
+  server->listen_thread_ = std::thread([&s] { s.listen_after_bind(); });
+  return server;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+std::string HttpServer::address() const {
+  if (host_.find(':') != std::string::npos) return absl::StrCat("[", host_, "]:", port_);
+  return absl::StrCat(host_, ":", port_);
+}
+
+int HttpServer::active_connections() const { return server_->active.load(); }
+
+void HttpServer::Stop() {
+  if (stopped_.exchange(true)) return;
+  server_->stop();
+  if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+}  // namespace switchboard::server::ingress

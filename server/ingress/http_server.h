@@ -1,0 +1,87 @@
+// HttpServer: a cpp-httplib listener hardened for untrusted senders, driving a pure handler.
+//
+// cpp-httplib 0.11.4 serves each keep-alive connection on one pool thread and its timeouts are
+// per read, so a slow or idle client could hold a worker forever. This adapter replaces the
+// per-connection loop (httplib's `process_and_close_socket` hook) with one that enforces:
+//   - a whole-request deadline (request line, headers and body must arrive within it);
+//   - an idle timeout between keep-alive requests;
+//   - a cap on concurrent connections with a worker pool sized above it, so every admitted
+//     connection has a thread; when the cap is reached, idle keep-alive connections are closed
+//     to make room, and a newcomer that still finds no slot within 1 s gets 503;
+//   - header bytes and header count limits (431), TCP_NODELAY, a keep-alive request limit;
+//   - CheckHeaders() before the body is read (411/413/415 cost no body read) and also on
+//     `Expect: 100-continue`.
+// Routing, status codes and bodies are decided by the handler (see WebhookHandler, OpsHandler).
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto server, HttpServer::Start(options, check_headers, handle));
+//   SB_LOG(INFO) << "http on port " << server->port();
+//   server->Stop();  // stop accepting, finish in-flight requests, close idle connections
+//
+// Thread-safety: port()/address() any time; Stop() from one thread (idempotent).
+#ifndef SWITCHBOARD_SERVER_INGRESS_HTTP_SERVER_H_
+#define SWITCHBOARD_SERVER_INGRESS_HTTP_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/ingress/http_types.h"
+
+namespace switchboard::server::ingress {
+
+namespace internal {
+class GuardedServer;
+}  // namespace internal
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 0;  // 0: pick a free port
+    int max_connections = 256;
+    absl::Duration request_deadline = absl::Seconds(10);
+    absl::Duration idle_timeout = absl::Seconds(5);
+    absl::Duration write_timeout = absl::Seconds(5);
+    int max_requests_per_connection = 10000;
+    int max_header_bytes = 16 * 1024;
+    int max_headers = 64;
+    int64_t max_body_bytes = 1 << 20;
+  };
+  using CheckHeadersFn = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+  using HandleFn = std::function<HttpResponse(const HttpRequest&)>;
+
+  // Binds and starts serving. kInvalidArgument for bad options, kUnavailable when the address
+  // cannot be bound. Both functions must be thread-safe and outlive the server.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const Options& options,
+                                                           CheckHeadersFn check_headers,
+                                                           HandleFn handle);
+  ~HttpServer();
+
+  int port() const { return port_; }
+  // "host:port" as bound.
+  std::string address() const;
+  // Connections being served now.
+  int active_connections() const;
+
+  // Stops accepting, lets in-flight requests finish, closes idle keep-alive connections and
+  // joins the workers. Idempotent.
+  void Stop();
+
+ private:
+  HttpServer() = default;
+  std::unique_ptr<internal::GuardedServer> server_;
+  std::thread listen_thread_;
+  std::string host_;
+  int port_ = 0;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace switchboard::server::ingress
+
+#endif  // SWITCHBOARD_SERVER_INGRESS_HTTP_SERVER_H_

@@ -1,0 +1,189 @@
+// HttpServer over real sockets on port 0. Deadlines here are short so the tests run quickly,
+// but nothing asserts how long anything took: only what the server did.
+#include "server/ingress/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+
+namespace switchboard::server::ingress {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// A raw client socket, for what httplib's client would never send.
+class RawClient {
+ public:
+  explicit RawClient(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    timeval tv{30, 0};  // a safety net against a hung test, not a timing assertion
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const std::string& data) { ASSERT_GT(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), 0); }
+  // What the server sent next (one recv).
+  std::string ReadSome() {
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+  // Everything until the server closes the connection.
+  std::string ReadUntilClosed() {
+    std::string out;
+    char buf[4096];
+    while (true) {
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServer::Options options) {
+    auto server = HttpServer::Start(
+        options,
+        [](const HttpRequest& r) -> std::optional<HttpResponse> {
+          if (r.Header("X-Refuse")) {
+            HttpResponse refused = ErrorResponse(411, "refused before the body");
+            refused.close_connection = true;
+            return refused;
+          }
+          return std::nullopt;
+        },
+        [this](const HttpRequest& r) {
+          handled_.fetch_add(1);
+          HttpResponse response;
+          response.body = absl::StrCat("{\"method\":\"", r.method, "\",\"bytes\":", r.body.size(),
+                                       "}");
+          return response;
+        });
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<int> handled_{0};
+};
+
+TEST_F(HttpServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
+  Start({});
+  httplib::Client client("127.0.0.1", server_->port());
+  client.set_keep_alive(true);
+  for (int i = 0; i < 20; ++i) {
+    auto res = client.Post("/webhook", std::string(100, 'x'), "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "{\"method\":\"POST\",\"bytes\":100}");
+  }
+  EXPECT_EQ(handled_.load(), 20);
+}
+
+TEST_F(HttpServerTest, RefusesFromHeadersWithoutWaitingForTheBody) {
+  Start({});
+  RawClient raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  // Announces a body it never sends: the answer must come from the headers alone.
+  raw.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nX-Refuse: 1\r\nContent-Length: 1000\r\n\r\n");
+  std::string reply = raw.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 411"));
+  EXPECT_THAT(reply, HasSubstr("refused before the body"));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, ClosesARequestThatMissesItsDeadline) {
+  HttpServer::Options options;
+  options.request_deadline = absl::Milliseconds(50);
+  Start(options);
+  RawClient slow(server_->port());
+  ASSERT_TRUE(slow.connected());
+  slow.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Le");  // ...and nothing more
+  slow.ReadUntilClosed();  // returns only once the server gives up on the request
+  EXPECT_EQ(handled_.load(), 0);
+  // The listener still serves others.
+  httplib::Client client("127.0.0.1", server_->port());
+  auto res = client.Post("/webhook", "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpServerTest, IdleConnectionsGiveWayToNewSenders) {
+  HttpServer::Options options;
+  options.max_connections = 2;
+  options.idle_timeout = absl::Hours(1);  // idle clients would hold their slot forever
+  Start(options);
+  RawClient idle1(server_->port());
+  RawClient idle2(server_->port());
+  ASSERT_TRUE(idle1.connected() && idle2.connected());
+  // Make sure both are admitted and idle (each completes a request and stays open).
+  for (RawClient* c : {&idle1, &idle2}) {
+    c->Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_THAT(c->ReadSome(), StartsWith("HTTP/1.1 200"));
+  }
+  httplib::Client client("127.0.0.1", server_->port());
+  auto res = client.Post("/webhook", "{}", "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+}
+
+TEST_F(HttpServerTest, RejectsTooManyHeaders) {
+  HttpServer::Options options;
+  options.max_headers = 8;
+  Start(options);
+  RawClient raw(server_->port());
+  std::string request = "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n";
+  for (int i = 0; i < 20; ++i) request += absl::StrCat("X-H", i, ": v\r\n");
+  raw.Send(request + "\r\n{}");
+  EXPECT_THAT(raw.ReadUntilClosed(), StartsWith("HTTP/1.1 431"));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, RejectsOversizedHeaderSection) {
+  HttpServer::Options options;
+  options.max_header_bytes = 1024;
+  Start(options);
+  RawClient raw(server_->port());
+  raw.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') +
+           "\r\nContent-Length: 2\r\n\r\n{}");
+  std::string reply = raw.ReadUntilClosed();
+  EXPECT_FALSE(absl::StartsWith(reply, "HTTP/1.1 200")) << reply;
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, StopFinishesPromptlyWithIdleKeepAliveConnections) {
+  HttpServer::Options options;
+  options.idle_timeout = absl::Hours(1);
+  Start(options);
+  httplib::Client client("127.0.0.1", server_->port());
+  client.set_keep_alive(true);
+  ASSERT_TRUE(client.Post("/webhook", "{}", "application/json"));
+  server_->Stop();  // would block for the idle timeout if idle connections were not released
+  EXPECT_EQ(handled_.load(), 1);
+}
+
+}  // namespace
+}  // namespace switchboard::server::ingress

@@ -1,0 +1,53 @@
+// Plain HTTP request/response values shared by the pure handlers (WebhookHandler, OpsHandler)
+// and the socket adapter (HttpServer), so request rules are unit-tested without sockets.
+//
+// Thread-safety: plain values.
+#ifndef SWITCHBOARD_SERVER_INGRESS_HTTP_TYPES_H_
+#define SWITCHBOARD_SERVER_INGRESS_HTTP_TYPES_H_
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+
+namespace switchboard::server::ingress {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;  // without the query string
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_addr;
+
+  // The first header named `name` (case-insensitive), if any.
+  std::optional<absl::string_view> Header(absl::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (absl::EqualsIgnoreCase(k, name)) return absl::string_view(v);
+    }
+    return std::nullopt;
+  }
+  int HeaderCount(absl::string_view name) const {
+    int n = 0;
+    for (const auto& [k, v] : headers) n += absl::EqualsIgnoreCase(k, name) ? 1 : 0;
+    return n;
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Close the connection after this response (the request body may not have been read).
+  bool close_connection = false;
+};
+
+// `{"error": "<message>"}` with `status`. `message` must not contain secrets or body bytes.
+HttpResponse ErrorResponse(int status, absl::string_view message);
+
+}  // namespace switchboard::server::ingress
+
+#endif  // SWITCHBOARD_SERVER_INGRESS_HTTP_TYPES_H_

@@ -1,0 +1,87 @@
+// WebhookHandler: the rules of the public webhook listener, as a pure function
+// HttpRequest -> HttpResponse (no sockets), so every status code is unit-tested.
+//
+// For POST on a configured endpoint path it: checks the framing (Content-Length required;
+// chunked 411, any Content-Encoding 415, over the cap 413, non-JSON Content-Type 415), verifies
+// Stripe-Signature against that endpoint's secrets, converts the body to switchboard.v1.Event,
+// appends it to the EventStore (blocking until durable) and answers 200 — also for a duplicate
+// event id. A store failure answers 503 so Stripe retries. GET /healthz and /readyz answer here
+// too. The full table is in docs/HTTP.md (binding: DESIGN.md §3.2).
+//
+// HttpServer calls CheckHeaders() before reading the body (so a refused request costs no body
+// read) and Handle() once the body is in.
+//
+// Example:
+//   ASSIGN_OR_RETURN(auto handler, WebhookHandler::Create(options, deps));
+//   HttpResponse response = handler->Handle(request);
+//
+// Thread-safety: Handle and CheckHeaders are const and safe to call concurrently.
+#ifndef SWITCHBOARD_SERVER_INGRESS_WEBHOOK_HANDLER_H_
+#define SWITCHBOARD_SERVER_INGRESS_WEBHOOK_HANDLER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/base/clock.h"
+#include "server/convert/event_converter.h"
+#include "server/ingress/http_types.h"
+#include "server/metrics/metrics.h"
+#include "server/store/event_store.h"
+#include "server/verify/signature_verifier.h"
+
+namespace switchboard::server::ingress {
+
+class WebhookHandler {
+ public:
+  struct Endpoint {
+    std::string path;  // e.g. "/webhook"
+    std::unique_ptr<verify::SignatureVerifier> verifier;
+  };
+
+  struct Options {
+    std::vector<Endpoint> endpoints;  // REQUIRES: at least one, distinct paths starting with '/'
+    int64_t max_body_bytes = 1 << 20;
+  };
+
+  struct Deps {
+    store::EventStore* store = nullptr;              // must outlive the handler
+    const convert::EventConverter* converter = nullptr;  // must outlive the handler
+    const base::Clock* clock = nullptr;              // must outlive the handler
+    metrics::Registry* metrics = nullptr;            // must outlive the handler
+    // OK when the gateway is ready to take events (listeners up, store writable, not draining).
+    std::function<absl::Status()> readiness;
+  };
+
+  // kInvalidArgument when the options are inconsistent (no endpoint, bad path, duplicate path,
+  // an endpoint without a verifier) or a dependency is missing.
+  static absl::StatusOr<std::unique_ptr<WebhookHandler>> Create(Options options, Deps deps);
+
+  // The response for a request whose headers are known but whose body has not been read, when
+  // the headers alone decide it (wrong path or method, bad framing, too large); nullopt when the
+  // body should be read and passed to Handle().
+  std::optional<HttpResponse> CheckHeaders(const HttpRequest& request) const;
+
+  // The full decision for a request with its body.
+  HttpResponse Handle(const HttpRequest& request) const;
+
+ private:
+  WebhookHandler(Options options, Deps deps);
+  const Endpoint* FindEndpoint(absl::string_view path) const;
+  HttpResponse Reject(const Endpoint& endpoint, int status, absl::string_view reason,
+                      absl::string_view message) const;
+
+  Options options_;
+  Deps deps_;
+  metrics::Histogram* append_latency_;
+  metrics::Histogram* handle_latency_;
+};
+
+}  // namespace switchboard::server::ingress
+
+#endif  // SWITCHBOARD_SERVER_INGRESS_WEBHOOK_HANDLER_H_

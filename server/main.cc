@@ -1,0 +1,112 @@
+// The Switchboard gateway: `bazel run //server`. Flags only; the wiring is in server.{h,cc}.
+// See docs/CONFIGURATION.md for every flag and config field.
+#include <signal.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/base/log.h"
+#include "server/config/config.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, http_addr, "127.0.0.1:4242",
+          "Webhook listener (POST /webhook, /healthz, /readyz). Port 0 picks a free port.");
+ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051",
+          "gRPC listener: switchboard.v1.Gateway, grpc.health.v1.Health, reflection.");
+ABSL_FLAG(std::string, ops_addr, "127.0.0.1:9090",
+          "Operations listener: /metrics, /healthz, /readyz. Keep it off the public network.");
+ABSL_FLAG(std::string, data_dir, "",
+          "Where the event database lives. Default: $BUILD_WORKSPACE_DIRECTORY/.switchboard under "
+          "`bazel run`, else ./.switchboard.");
+ABSL_FLAG(std::string, config, "", "A text-format switchboard.v1.Config file.");
+ABSL_FLAG(std::string, secrets_file, "",
+          "A file with the default endpoint's secrets (comma- or line-separated). Secrets are "
+          "never taken from a flag value.");
+ABSL_FLAG(int, tolerance, -1,
+          "Signature timestamp tolerance in seconds (default 300, or the config's "
+          "tolerance_seconds). 0 disables the time check.");
+ABSL_FLAG(int, shutdown_grace_seconds, 10, "How long shutdown waits for open gRPC calls.");
+
+namespace {
+
+std::string DefaultDataDir() {
+  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY"); ws != nullptr && *ws != '\0') {
+    return absl::StrCat(ws, "/.switchboard");
+  }
+  return "./.switchboard";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "server/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "Switchboard: receives Stripe webhooks, stores them durably and serves them over gRPC.\n"
+      "Usage: server [--http_addr=127.0.0.1:4242] [--data_dir=DIR] [--config=FILE]\n"
+      "Secrets: STRIPE_WEBHOOK_SECRET (comma-separated for rotation) or --secrets_file.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken synchronously by this thread; every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  switchboard::server::Server::Options options;
+  options.http_addr = absl::GetFlag(FLAGS_http_addr);
+  options.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
+  options.ops_addr = absl::GetFlag(FLAGS_ops_addr);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
+  options.secrets_file = absl::GetFlag(FLAGS_secrets_file);
+  if (absl::GetFlag(FLAGS_tolerance) >= 0) {
+    options.tolerance = absl::Seconds(absl::GetFlag(FLAGS_tolerance));
+  }
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    auto config = switchboard::server::config::LoadConfigFile(absl::GetFlag(FLAGS_config));
+    if (!config.ok()) {
+      SB_LOG(ERROR) << "config_error error=\"" << config.status().message() << "\"";
+      return 2;
+    }
+    options.config = *std::move(config);
+    // Flags given explicitly win; otherwise the config file's addresses apply.
+    const switchboard::v1::Config& c = options.config;
+    auto from_config = [argc, argv](const char* flag) {
+      for (int i = 1; i < argc; ++i) {
+        if (absl::StartsWith(argv[i], absl::StrCat("--", flag))) return false;
+      }
+      return true;
+    };
+    if (!c.http_addr().empty() && from_config("http_addr")) options.http_addr = c.http_addr();
+    if (!c.grpc_addr().empty() && from_config("grpc_addr")) options.grpc_addr = c.grpc_addr();
+    if (!c.ops_addr().empty() && from_config("ops_addr")) options.ops_addr = c.ops_addr();
+    if (!c.data_dir().empty() && from_config("data_dir")) options.data_dir = c.data_dir();
+  }
+
+  auto server = switchboard::server::Server::Start(std::move(options));
+  if (!server.ok()) {
+    SB_LOG(ERROR) << "start_failed code=" << absl::StatusCodeToString(server.status().code())
+                  << " error=\"" << server.status().message() << "\"";
+    return 1;
+  }
+  SB_LOG(INFO) << (*server)->ListeningLine();
+
+  int received = 0;
+  sigwait(&signals, &received);
+  SB_LOG(INFO) << "shutdown signal=" << (received == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  return 0;
+}

@@ -1,0 +1,63 @@
+// GatewayService: the switchboard.v1.Gateway gRPC API (protos/switchboard/v1/gateway.proto).
+//
+// Reads go to the EventStore; each stored event's protobuf form is derived again from its raw
+// JSON by the EventConverter (the store keeps the bytes once), then the store's own columns
+// (sequence, received_at, endpoint) are filled in.
+//
+// Uses gRPC's synchronous API: every method is a short unary read, and the sync server's thread
+// pool is the simplest correct choice for that.
+//
+// Example:
+//   GatewayService gateway({.store = store, .converter = &converter, ...});
+//   builder.RegisterService(&gateway);
+//
+// Thread-safety: all methods may run concurrently (the store and converter are thread-safe).
+#ifndef SWITCHBOARD_SERVER_RPC_GATEWAY_SERVICE_H_
+#define SWITCHBOARD_SERVER_RPC_GATEWAY_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "protos/switchboard/v1/gateway.grpc.pb.h"
+#include "server/convert/event_converter.h"
+#include "server/store/event_store.h"
+
+namespace switchboard::server::rpc {
+
+class GatewayService final : public switchboard::v1::Gateway::Service {
+ public:
+  struct Deps {
+    store::EventStore* store = nullptr;                  // must outlive the service
+    const convert::EventConverter* converter = nullptr;  // must outlive the service
+    // Request outcome counts since start (for GetStats); may be empty.
+    std::function<std::map<std::string, int64_t>()> request_counts;
+    absl::Time started_at;
+  };
+  explicit GatewayService(Deps deps) : deps_(std::move(deps)) {}
+
+  grpc::Status GetEvent(grpc::ServerContext* context,
+                        const switchboard::v1::GetEventRequest* request,
+                        switchboard::v1::Event* response) override;
+  grpc::Status ListEvents(grpc::ServerContext* context,
+                          const switchboard::v1::ListEventsRequest* request,
+                          switchboard::v1::ListEventsResponse* response) override;
+  grpc::Status GetStats(grpc::ServerContext* context,
+                        const switchboard::v1::GetStatsRequest* request,
+                        switchboard::v1::Stats* response) override;
+
+  // The protobuf form of a stored record. kDataLoss if its raw JSON no longer converts (which
+  // would mean the store was corrupted: it only holds bodies that converted on the way in).
+  absl::Status ToEvent(const store::EventRecord& record, bool omit_raw_json,
+                       switchboard::v1::Event* out) const;
+
+ private:
+  Deps deps_;
+};
+
+}  // namespace switchboard::server::rpc
+
+#endif  // SWITCHBOARD_SERVER_RPC_GATEWAY_SERVICE_H_

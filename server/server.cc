@@ -1,0 +1,280 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/base/clock.h"
+#include "server/base/log.h"
+#include "server/base/status_macros.h"
+#include "server/config/config.h"
+#include "server/convert/event_converter.h"
+#include "server/ingress/http_server.h"
+#include "server/ingress/ops_handler.h"
+#include "server/ingress/webhook_handler.h"
+#include "server/metrics/metrics.h"
+#include "server/rpc/gateway_service.h"
+#include "server/store/sqlite_event_store.h"
+#include "server/verify/signature_verifier.h"
+
+namespace switchboard::server {
+namespace {
+
+constexpr int kDefaultRetentionDays = 30;
+constexpr absl::Duration kRetentionInterval = absl::Hours(1);
+
+absl::Status MakeDataDir(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
+  // mkdir -p with 0700: the directory holds events and the development secret.
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      const std::string prefix = dir.substr(0, i);
+      if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot create ", prefix, ": ", std::strerror(errno)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+ingress::HttpServer::Options HttpOptions(const std::string& host, int port,
+                                         const switchboard::v1::Limits& limits) {
+  ingress::HttpServer::Options o;
+  o.host = host;
+  o.port = port;
+  if (limits.has_max_connections()) o.max_connections = limits.max_connections();
+  if (limits.has_request_deadline_ms()) {
+    o.request_deadline = absl::Milliseconds(limits.request_deadline_ms());
+  }
+  if (limits.has_idle_timeout_ms()) o.idle_timeout = absl::Milliseconds(limits.idle_timeout_ms());
+  if (limits.has_max_requests_per_connection()) {
+    o.max_requests_per_connection = limits.max_requests_per_connection();
+  }
+  if (limits.has_max_header_bytes()) o.max_header_bytes = limits.max_header_bytes();
+  if (limits.has_max_headers()) o.max_headers = limits.max_headers();
+  if (limits.has_max_body_bytes()) o.max_body_bytes = limits.max_body_bytes();
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  std::string host;
+  std::string port_text;
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+      return absl::InvalidArgumentError(absl::StrCat("bad address \"", address, "\""));
+    }
+    host = address.substr(1, close - 1);
+    port_text = address.substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address \"", address, "\": want host:port"));
+    }
+    host = address.substr(0, colon);
+    port_text = address.substr(colon + 1);
+  }
+  int port = -1;
+  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in \"", address, "\""));
+  }
+  return std::make_pair(host, port);
+}
+
+struct Server::Impl {
+  base::RealClock* clock = base::RealClock::Get();
+  metrics::Registry metrics;
+  std::unique_ptr<store::SqliteEventStore> store;
+  std::unique_ptr<convert::EventConverter> converter;
+  std::unique_ptr<ingress::WebhookHandler> webhook;
+  std::unique_ptr<ingress::OpsHandler> ops;
+  std::unique_ptr<rpc::GatewayService> gateway;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<ingress::HttpServer> http;
+  std::unique_ptr<ingress::HttpServer> ops_http;
+  std::string http_host, grpc_host, ops_host;
+  int grpc_port = 0;
+  std::atomic<bool> draining{false};
+  absl::Duration retention = absl::Hours(24 * kDefaultRetentionDays);
+  absl::Notification stop_retention;
+  std::thread retention_thread;
+  bool shut_down = false;
+
+  absl::Status Readiness() {
+    if (draining.load()) return absl::UnavailableError("shutting down");
+    return store->CheckWritable();
+  }
+
+  void RetentionLoop() {
+    metrics::Counter* removed = metrics.AddCounter(
+        "switchboard_retention_removed_total", "Events removed by the retention job.");
+    do {
+      absl::StatusOr<int64_t> n = store->DeleteReceivedBefore(clock->Now() - retention);
+      if (!n.ok()) {
+        SB_LOG(WARNING) << "retention_failed error=\"" << n.status().message() << "\"";
+      } else if (*n > 0) {
+        removed->Increment(*n);
+        SB_LOG(INFO) << "retention_removed events=" << *n;
+      }
+    } while (!stop_retention.WaitForNotificationWithTimeout(kRetentionInterval));
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(absl::Seconds(5)); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
+  auto impl = std::make_unique<Impl>();
+  const switchboard::v1::Config& config = options.config;
+  ASSIGN_OR_RETURN(auto http_hp, SplitHostPort(options.http_addr));
+  ASSIGN_OR_RETURN(auto grpc_hp, SplitHostPort(options.grpc_addr));
+  ASSIGN_OR_RETURN(auto ops_hp, SplitHostPort(options.ops_addr));
+  impl->http_host = http_hp.first;
+  impl->grpc_host = grpc_hp.first;
+  impl->ops_host = ops_hp.first;
+  RETURN_IF_ERROR(MakeDataDir(options.data_dir));
+  if (config.store().has_retention_days()) {
+    if (config.store().retention_days() < 1) {
+      return absl::InvalidArgumentError("store.retention_days must be at least 1");
+    }
+    impl->retention = absl::Hours(24) * config.store().retention_days();
+  }
+
+  // Secrets first: a misconfiguration should fail before anything opens.
+  config::SecretSources sources;
+  sources.getenv = options.getenv ? options.getenv
+                                  : [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  sources.default_secrets_file = options.secrets_file;
+  sources.data_dir = options.data_dir;
+  sources.loopback_only = config::IsLoopbackHost(http_hp.first);
+  ASSIGN_OR_RETURN(std::vector<config::ResolvedEndpoint> resolved,
+                   config::ResolveEndpoints(config, sources));
+
+  absl::Duration tolerance = verify::SignatureVerifier::kDefaultTolerance;
+  if (config.has_tolerance_seconds()) tolerance = absl::Seconds(config.tolerance_seconds());
+  if (options.tolerance) tolerance = *options.tolerance;
+
+  store::SqliteEventStore::Options store_options;
+  store_options.path = options.data_dir + "/events.db";
+  if (config.store().has_max_batch()) store_options.max_batch = config.store().max_batch();
+  ASSIGN_OR_RETURN(impl->store, store::SqliteEventStore::Open(store_options));
+  impl->converter = std::make_unique<convert::EventConverter>();
+
+  ingress::WebhookHandler::Options webhook_options;
+  for (config::ResolvedEndpoint& e : resolved) {
+    verify::SignatureVerifier::Options vo;
+    vo.secrets = std::move(e.secrets);
+    vo.tolerance = tolerance;
+    ASSIGN_OR_RETURN(auto verifier, verify::SignatureVerifier::Create(vo));
+    webhook_options.endpoints.push_back({e.path, std::move(verifier)});
+    SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size()
+                 << " source=\"" << e.source << "\"";
+  }
+  if (config.limits().has_max_body_bytes()) {
+    webhook_options.max_body_bytes = config.limits().max_body_bytes();
+  }
+  Impl* raw = impl.get();
+  auto readiness = [raw] { return raw->Readiness(); };
+  ingress::WebhookHandler::Deps deps;
+  deps.store = impl->store.get();
+  deps.converter = impl->converter.get();
+  deps.clock = impl->clock;
+  deps.metrics = &impl->metrics;
+  deps.readiness = readiness;
+  ASSIGN_OR_RETURN(impl->webhook,
+                   ingress::WebhookHandler::Create(std::move(webhook_options), std::move(deps)));
+  impl->ops = std::make_unique<ingress::OpsHandler>(&impl->metrics, readiness);
+
+  // gRPC: Gateway + health checking + reflection.
+  rpc::GatewayService::Deps gateway_deps;
+  gateway_deps.store = impl->store.get();
+  gateway_deps.converter = impl->converter.get();
+  gateway_deps.started_at = impl->clock->Now();
+  gateway_deps.request_counts = [raw] {
+    std::map<std::string, int64_t> out;
+    for (const auto& [labels, value] :
+         raw->metrics.CounterValues("switchboard_webhook_requests_total")) {
+      for (const auto& [k, v] : labels) {
+        if (k == "outcome") out[v] += value;
+      }
+    }
+    return out;
+  };
+  impl->gateway = std::make_unique<rpc::GatewayService>(std::move(gateway_deps));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_addr, grpc::InsecureServerCredentials(),
+                           &impl->grpc_port);
+  builder.RegisterService(impl->gateway.get());
+  impl->grpc_server = builder.BuildAndStart();
+  if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot bind gRPC ", options.grpc_addr));
+  }
+
+  ASSIGN_OR_RETURN(impl->ops_http,
+                   ingress::HttpServer::Start(
+                       HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits()),
+                       [raw](const ingress::HttpRequest& r) { return raw->ops->CheckHeaders(r); },
+                       [raw](const ingress::HttpRequest& r) { return raw->ops->Handle(r); }));
+  ASSIGN_OR_RETURN(
+      impl->http,
+      ingress::HttpServer::Start(
+          HttpOptions(http_hp.first, http_hp.second, config.limits()),
+          [raw](const ingress::HttpRequest& r) { return raw->webhook->CheckHeaders(r); },
+          [raw](const ingress::HttpRequest& r) { return raw->webhook->Handle(r); }));
+
+  impl->metrics.AddGauge("switchboard_http_connections", "Open webhook connections.",
+                         [raw] { return static_cast<double>(raw->http->active_connections()); });
+  impl->retention_thread = std::thread([raw] { raw->RetentionLoop(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::string Server::ListeningLine() const {
+  return absl::StrCat("listening http=", impl_->http->address(), " grpc=",
+                      impl_->grpc_host.find(':') != std::string::npos
+                          ? absl::StrCat("[", impl_->grpc_host, "]")
+                          : impl_->grpc_host,
+                      ":", impl_->grpc_port, " ops=", impl_->ops_http->address());
+}
+
+int Server::http_port() const { return impl_->http->port(); }
+int Server::grpc_port() const { return impl_->grpc_port; }
+int Server::ops_port() const { return impl_->ops_http->port(); }
+
+void Server::Shutdown(absl::Duration deadline) {
+  if (impl_ == nullptr || impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->draining.store(true);
+  if (auto* health = impl_->grpc_server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // In-flight webhook requests finish here, each after its Append has returned.
+  impl_->http->Stop();
+  impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  impl_->ops_http->Stop();
+  impl_->stop_retention.Notify();
+  if (impl_->retention_thread.joinable()) impl_->retention_thread.join();
+  impl_->store->Close();
+  SB_LOG(INFO) << "stopped";
+}
+
+}  // namespace switchboard::server
