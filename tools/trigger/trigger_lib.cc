@@ -90,11 +90,12 @@ SignedRequest SignRequest(absl::string_view secret, std::string body, absl::Time
 }
 
 absl::StatusOr<Secret> ResolveSecret(const SecretSources& sources) {
+  // Same order as the server: an explicit file beats the environment.
+  if (!sources.secret_file.empty()) return SecretFromFile(sources.secret_file);
   if (sources.env.has_value()) {
     std::string first = FirstSecret(*sources.env);
     if (!first.empty()) return Secret{std::move(first), kSecretEnvVar};
   }
-  if (!sources.secret_file.empty()) return SecretFromFile(sources.secret_file);
 
   const std::string dev_path = absl::StrCat(sources.data_dir, "/", kDevSecretFileName);
   absl::StatusOr<Secret> dev = SecretFromFile(dev_path);

@@ -9,7 +9,7 @@
 //   KnownEventTypes / BuildExampleEvent  built-in example events (the project's own templates),
 //                                        each built with a fresh `evt_` id and `created`.
 //   SignRequest                          body + Stripe-Signature header, signed at a given time.
-//   ResolveSecret                        STRIPE_WEBHOOK_SECRET, then --secret_file, then the
+//   ResolveSecret                        --secret_file, then STRIPE_WEBHOOK_SECRET, then the
 //                                        gateway's local development secret file.
 //   ParseUrl / PostWebhook               the HTTP side (cpp-httplib client).
 //
@@ -75,7 +75,7 @@ struct Secret {
   std::string source;  // for messages: "STRIPE_WEBHOOK_SECRET", or the file it was read from
 };
 
-// Returns the first available secret: from `env`, else the file `secret_file`, else the file
+// Returns the first available secret: from the file `secret_file`, else `env`, else the file
 // `<data_dir>/dev_webhook_secret`. Each source is read like the gateway reads it (a list split on
 // ',' and newlines, entries trimmed, empty ones skipped) and its first entry is the secret, so a
 // rotation list signs with its first (newest) secret. An `env` with no entry counts as unset.

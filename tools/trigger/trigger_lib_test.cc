@@ -162,12 +162,10 @@ TEST(SignRequest, ProducesAHeaderTheVerifierAccepts) {
 
 // --- Secrets --------------------------------------------------------------------------------
 
-TEST(ResolveSecret, PrefersTheFirstEntryOfTheEnvironmentVariable) {
-  const std::string file = TempPath("secret_env_test");
-  WriteFile(file, "whsec_from_file\n");
+TEST(ResolveSecret, UsesTheFirstEntryOfTheEnvironmentVariable) {
   SecretSources sources;
+  sources.data_dir = TempPath("no_dev_secret_here");
   sources.env = "whsec_new,whsec_old";
-  sources.secret_file = file;
   ASSERT_OK_AND_ASSIGN(Secret secret, ResolveSecret(sources));
   EXPECT_EQ(secret.value, "whsec_new");
   EXPECT_EQ(secret.source, "STRIPE_WEBHOOK_SECRET");
@@ -181,9 +179,18 @@ TEST(ResolveSecret, PrefersTheFirstEntryOfTheEnvironmentVariable) {
   ASSERT_OK_AND_ASSIGN(secret, ResolveSecret(sources));
   EXPECT_EQ(secret.value, "whsec_old");
 
-  // No entry at all: as if unset, so the file is used.
+  // No entry at all: as if unset.
   sources.env = " , ";
-  ASSERT_OK_AND_ASSIGN(secret, ResolveSecret(sources));
+  EXPECT_FALSE(ResolveSecret(sources).ok());
+}
+
+TEST(ResolveSecret, AnExplicitSecretFileBeatsTheEnvironmentLikeTheServer) {
+  const std::string file = TempPath("secret_env_test");
+  WriteFile(file, "whsec_from_file\n");
+  SecretSources sources;
+  sources.env = "whsec_from_env";
+  sources.secret_file = file;
+  ASSERT_OK_AND_ASSIGN(Secret secret, ResolveSecret(sources));
   EXPECT_EQ(secret.value, "whsec_from_file");
 }
 
