@@ -264,8 +264,8 @@ class GuardedServer final : public httplib::Server {
 }  // namespace internal
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& options,
-                                                             CheckHeadersFn check_headers,
-                                                             HandleFn handle) {
+                                                              CheckHeadersFn check_headers,
+                                                              HandleFn handle) {
   if (options.max_connections < 1 || options.max_requests_per_connection < 1 ||
       options.max_header_bytes < 256 || options.max_headers < 1 || options.max_body_bytes < 1 ||
       options.request_deadline <= absl::ZeroDuration() ||
@@ -316,17 +316,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   };
   s.Get(".*", serve);
   s.Post(".*", serve);
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&,
-                                                              httplib::Response& res) {
-    // Our handlers always set a body; an empty one is httplib's own refusal (malformed request
-    // 400, 413, 414, deadline): give it a JSON body like ours and close the connection.
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_content(absl::StrCat("{\"error\":\"http status ", res.status, "\"}\n"),
-                    "application/json");
-    res.set_header("Connection", "close");
-    internal::t_close_after_response = true;
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  s.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        // Our handlers always set a body; an empty one is httplib's own refusal (malformed request
+        // 400, 413, 414, deadline): give it a JSON body like ours and close the connection.
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(absl::StrCat("{\"error\":\"http status ", res.status, "\"}\n"),
+                        "application/json");
+        res.set_header("Connection", "close");
+        internal::t_close_after_response = true;
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   int port = options.port;
   if (port == 0) {

@@ -38,7 +38,9 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool connected() const { return connected_; }
-  void Send(const std::string& data) { ASSERT_GT(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), 0); }
+  void Send(const std::string& data) {
+    ASSERT_GT(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), 0);
+  }
   // What the server sent next (one recv).
   std::string ReadSome() {
     char buf[4096];
@@ -78,8 +80,8 @@ class HttpServerTest : public ::testing::Test {
         [this](const HttpRequest& r) {
           handled_.fetch_add(1);
           HttpResponse response;
-          response.body = absl::StrCat("{\"method\":\"", r.method, "\",\"bytes\":", r.body.size(),
-                                       "}");
+          response.body =
+              absl::StrCat("{\"method\":\"", r.method, "\",\"bytes\":", r.body.size(), "}");
           return response;
         });
     ASSERT_TRUE(server.ok()) << server.status();

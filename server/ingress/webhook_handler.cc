@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/base/log.h"
 #include "protos/switchboard/v1/event.pb.h"
+#include "server/base/log.h"
 
 namespace switchboard::server::ingress {
 namespace {
@@ -39,11 +39,11 @@ bool IsJsonContentType(absl::string_view value) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WebhookHandler>> WebhookHandler::Create(Options options,
-                                                                        Deps deps) {
+absl::StatusOr<std::unique_ptr<WebhookHandler>> WebhookHandler::Create(Options options, Deps deps) {
   if (deps.store == nullptr || deps.converter == nullptr || deps.clock == nullptr ||
       deps.metrics == nullptr) {
-    return absl::InvalidArgumentError("WebhookHandler: store, converter, clock and metrics are required");
+    return absl::InvalidArgumentError(
+        "WebhookHandler: store, converter, clock and metrics are required");
   }
   if (options.endpoints.empty()) {
     return absl::InvalidArgumentError("WebhookHandler: at least one endpoint is required");
@@ -71,9 +71,26 @@ absl::StatusOr<std::unique_ptr<WebhookHandler>> WebhookHandler::Create(Options o
 
 WebhookHandler::WebhookHandler(Options options, Deps deps)
     : options_(std::move(options)), deps_(std::move(deps)) {
-  append_latency_ = deps_.metrics->AddHistogram(
-      "switchboard_store_append_seconds", "Time from Append to durable (group commit wait).",
-      metrics::Registry::LatencyBuckets());
+  static constexpr const char* kOutcomes[] = {
+      "stored",     "duplicate", "method_not_allowed", "chunked",   "content_encoding", "no_length",
+      "bad_length", "too_large", "content_type",       "bad_event", "store_unavailable"};
+  static constexpr verify::VerifyResult kVerifyFailures[] = {
+      verify::VerifyResult::kNoHeader,          verify::VerifyResult::kMalformedHeader,
+      verify::VerifyResult::kNoTimestamp,       verify::VerifyResult::kNoV1Signature,
+      verify::VerifyResult::kSignatureMismatch, verify::VerifyResult::kTimestampTooOld,
+      verify::VerifyResult::kTimestampInFuture};
+  for (Endpoint& e : options_.endpoints) {
+    auto add = [&](absl::string_view outcome) {
+      e.outcomes[outcome] =
+          deps_.metrics->AddCounter(kRequestsMetric, kRequestsHelp,
+                                    {{"endpoint", e.path}, {"outcome", std::string(outcome)}});
+    };
+    for (const char* outcome : kOutcomes) add(outcome);
+    for (verify::VerifyResult r : kVerifyFailures) add(verify::VerifyResultName(r));
+  }
+  append_latency_ = deps_.metrics->AddHistogram("switchboard_store_append_seconds",
+                                                "Time from Append to durable (group commit wait).",
+                                                metrics::Registry::LatencyBuckets());
   handle_latency_ = deps_.metrics->AddHistogram(
       "switchboard_webhook_handle_seconds",
       "Time to verify, convert and durably store a webhook request (body already read).",
@@ -87,11 +104,14 @@ const WebhookHandler::Endpoint* WebhookHandler::FindEndpoint(absl::string_view p
   return nullptr;
 }
 
-HttpResponse WebhookHandler::Reject(const Endpoint& endpoint, int status,
-                                    absl::string_view reason, absl::string_view message) const {
-  deps_.metrics->AddCounter(kRequestsMetric, kRequestsHelp,
-                            {{"endpoint", endpoint.path}, {"outcome", std::string(reason)}})
-      ->Increment();
+void WebhookHandler::Count(const Endpoint& endpoint, absl::string_view outcome) {
+  auto it = endpoint.outcomes.find(outcome);
+  if (it != endpoint.outcomes.end()) it->second->Increment();
+}
+
+HttpResponse WebhookHandler::Reject(const Endpoint& endpoint, int status, absl::string_view reason,
+                                    absl::string_view message) const {
+  Count(endpoint, reason);
   SB_LOG(WARNING) << "webhook_rejected endpoint=" << endpoint.path << " status=" << status
                   << " reason=" << reason;
   return ErrorResponse(status, message);
@@ -122,7 +142,8 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
   // Framing. Anything refused here leaves the body unread, so the connection must close.
   std::optional<HttpResponse> refused;
   if (request.HeaderCount("Transfer-Encoding") > 0) {
-    refused = Reject(*endpoint, 411, "chunked", "Transfer-Encoding is not accepted: send Content-Length");
+    refused =
+        Reject(*endpoint, 411, "chunked", "Transfer-Encoding is not accepted: send Content-Length");
   } else if (std::optional<absl::string_view> ce = request.Header("Content-Encoding")) {
     refused = Reject(*endpoint, 415, "content_encoding", "Content-Encoding is not accepted");
   } else if (request.HeaderCount("Content-Length") != 1) {
@@ -175,8 +196,7 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
       endpoint.verifier->Verify(header.value_or(absl::string_view()), request.body, start);
   if (verdict != verify::VerifyResult::kOk) {
     const absl::string_view kind = verify::VerifyResultName(verdict);
-    return Reject(endpoint, 400, kind,
-                  absl::StrCat("signature verification failed: ", kind));
+    return Reject(endpoint, 400, kind, absl::StrCat("signature verification failed: ", kind));
   }
 
   switchboard::v1::Event event;
@@ -189,8 +209,8 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   record.type = event.type();
   record.object_id =
       event.has_thin() ? event.thin().related_object().id() : event.data().object_id();
-  record.created = absl::FromUnixSeconds(event.created().seconds()) +
-                   absl::Nanoseconds(event.created().nanos());
+  record.created =
+      absl::FromUnixSeconds(event.created().seconds()) + absl::Nanoseconds(event.created().nanos());
   record.received_at = start;
   record.endpoint = endpoint.path;
   record.livemode = event.livemode();
@@ -204,16 +224,13 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   if (!appended.ok()) {
     // Loud: Stripe retries a 503 (live mode for days), `stripe listen` never does.
     SB_LOG(ERROR) << "store_append_failed endpoint=" << endpoint.path << " event=" << record.id
-                  << " code=" << absl::StatusCodeToString(appended.status().code())
-                  << " error=\"" << appended.status().message() << "\"";
+                  << " code=" << absl::StatusCodeToString(appended.status().code()) << " error=\""
+                  << appended.status().message() << "\"";
     return Reject(endpoint, 503, "store_unavailable", "storage unavailable, retry later");
   }
   handle_latency_->Observe(absl::ToDoubleSeconds(end - start));
   const bool duplicate = *appended == store::AppendResult::kDuplicate;
-  deps_.metrics
-      ->AddCounter(kRequestsMetric, kRequestsHelp,
-                   {{"endpoint", endpoint.path}, {"outcome", duplicate ? "duplicate" : "stored"}})
-      ->Increment();
+  Count(endpoint, duplicate ? "duplicate" : "stored");
   return Ok(duplicate ? "{\"received\":true,\"duplicate\":true}\n" : "{\"received\":true}\n");
 }
 

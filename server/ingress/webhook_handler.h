@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/base/clock.h"
@@ -42,6 +43,9 @@ class WebhookHandler {
   struct Endpoint {
     std::string path;  // e.g. "/webhook"
     std::unique_ptr<verify::SignatureVerifier> verifier;
+    // Filled by the handler: the request counter of each outcome, created up front so the hot
+    // path never locks the registry and every series shows (as 0) in /metrics.
+    absl::flat_hash_map<std::string, metrics::Counter*> outcomes;
   };
 
   struct Options {
@@ -50,10 +54,10 @@ class WebhookHandler {
   };
 
   struct Deps {
-    store::EventStore* store = nullptr;              // must outlive the handler
+    store::EventStore* store = nullptr;                  // must outlive the handler
     const convert::EventConverter* converter = nullptr;  // must outlive the handler
-    const base::Clock* clock = nullptr;              // must outlive the handler
-    metrics::Registry* metrics = nullptr;            // must outlive the handler
+    const base::Clock* clock = nullptr;                  // must outlive the handler
+    metrics::Registry* metrics = nullptr;                // must outlive the handler
     // OK when the gateway is ready to take events (listeners up, store writable, not draining).
     std::function<absl::Status()> readiness;
   };
@@ -73,6 +77,7 @@ class WebhookHandler {
  private:
   WebhookHandler(Options options, Deps deps);
   const Endpoint* FindEndpoint(absl::string_view path) const;
+  static void Count(const Endpoint& endpoint, absl::string_view outcome);
   HttpResponse Reject(const Endpoint& endpoint, int status, absl::string_view reason,
                       absl::string_view message) const;
 

@@ -122,8 +122,9 @@ TEST_F(WebhookHandlerTest, AcceptsEitherSecretDuringRotation) {
 }
 
 TEST_F(WebhookHandlerTest, EachEndpointUsesOnlyItsOwnSecrets) {
-  EXPECT_EQ(handler_->Handle(Signed(EventBody("evt_c1"), kConnectSecret, "/webhook/connect")).status,
-            200);
+  EXPECT_EQ(
+      handler_->Handle(Signed(EventBody("evt_c1"), kConnectSecret, "/webhook/connect")).status,
+      200);
   EXPECT_EQ(handler_->Handle(Signed(EventBody("evt_c2"), kSecret, "/webhook/connect")).status, 400);
   EXPECT_EQ(handler_->Handle(Signed(EventBody("evt_c3"), kConnectSecret, "/webhook")).status, 400);
   ASSERT_OK_AND_ASSIGN(store::EventRecord stored, memory_store_.Get("evt_c1"));
@@ -158,9 +159,9 @@ TEST_F(WebhookHandlerTest, TimestampOutsideToleranceIs400) {
 }
 
 TEST_F(WebhookHandlerTest, SignedBodiesThatAreNotEventsAre400) {
-  for (const std::string body : {std::string("not json"), std::string("[]"),
-                                 std::string(R"({"id":"x","object":"customer"})"),
-                                 std::string(R"({"object":"event"})")}) {
+  for (const std::string body :
+       {std::string("not json"), std::string("[]"),
+        std::string(R"({"id":"x","object":"customer"})"), std::string(R"({"object":"event"})")}) {
     HttpResponse response = handler_->Handle(Signed(body));
     EXPECT_EQ(response.status, 400) << body;
   }
@@ -169,7 +170,8 @@ TEST_F(WebhookHandlerTest, SignedBodiesThatAreNotEventsAre400) {
 }
 
 TEST_F(WebhookHandlerTest, HostileJsonIsAnsweredWithoutCrashing) {
-  std::string deep = R"({"id":"evt_deep","object":"event","type":"x","created":1,"data":{"object":)";
+  std::string deep =
+      R"({"id":"evt_deep","object":"event","type":"x","created":1,"data":{"object":)";
   for (int i = 0; i < 100000; ++i) deep += "[";
   EXPECT_EQ(handler_->Handle(Signed(deep)).status, 400);
   std::string surrogate = EventBody("evt_sur");
@@ -177,7 +179,8 @@ TEST_F(WebhookHandlerTest, HostileJsonIsAnsweredWithoutCrashing) {
   EXPECT_EQ(handler_->Handle(Signed(surrogate)).status, 400);
   // Numbers too large for int64 inside the object are kept (the raw bytes are the truth).
   std::string huge = EventBody("evt_huge");
-  huge.replace(huge.find("\"email\":null"), 12, "\"a\":18446744073709551616,\"b\":1180591620717411303424");
+  huge.replace(huge.find("\"email\":null"), 12,
+               "\"a\":18446744073709551616,\"b\":1180591620717411303424");
   EXPECT_EQ(handler_->Handle(Signed(huge)).status, 200);
 }
 
@@ -212,7 +215,7 @@ TEST_F(WebhookHandlerTest, BodyOverTheCapIs413) {
   Build(&memory_store_, /*max_body=*/64);
   HttpRequest r = Signed(EventBody("evt_big"));
   EXPECT_EQ(handler_->CheckHeaders(r)->status, 413);  // from Content-Length, before reading
-  r.headers[1].second = "10";                          // a lying Content-Length
+  r.headers[1].second = "10";                         // a lying Content-Length
   EXPECT_EQ(handler_->Handle(r).status, 413);
 }
 
