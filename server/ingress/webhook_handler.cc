@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "protos/switchboard/v1/event.pb.h"
 #include "server/base/log.h"
 
@@ -199,7 +200,10 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
     return Reject(endpoint, 400, kind, absl::StrCat("signature verification failed: ", kind));
   }
 
-  switchboard::v1::Event event;
+  // An arena makes building the Structs markedly cheaper than heap allocation.
+  google::protobuf::Arena arena;
+  switchboard::v1::Event& event =
+      *google::protobuf::Arena::CreateMessage<switchboard::v1::Event>(&arena);
   if (absl::Status converted = deps_.converter->Convert(request.body, &event); !converted.ok()) {
     return Reject(endpoint, 400, "bad_event", converted.message());
   }
