@@ -1,0 +1,990 @@
+#include "server/store/sqlite_event_store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "server/base/log.h"
+#include "server/base/status_macros.h"
+
+namespace switchboard::server::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr char kSchemaV1[] = R"sql(
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  livemode INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  raw_json BLOB NOT NULL
+);
+CREATE INDEX events_type_seq ON events(type, seq);
+CREATE INDEX events_created ON events(created);
+CREATE INDEX events_received_at ON events(received_at);
+PRAGMA user_version = 1;
+)sql";
+
+constexpr char kColumns[] =
+    "seq, id, type, object_id, created, received_at, endpoint, livemode, account, raw_json";
+constexpr char kColumnsWithoutRaw[] =
+    "seq, id, type, object_id, created, received_at, endpoint, livemode, account";
+
+constexpr char kInsertSql[] =
+    "INSERT INTO events (id, type, object_id, created, received_at, endpoint, livemode, account, "
+    "raw_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO NOTHING";
+// received_at is indexed, so each chunk finds its rows without scanning the table.
+constexpr char kDeleteChunkSql[] =
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_at < ?1 "
+    "ORDER BY received_at LIMIT ?2)";
+// seq -1 is never assigned (AUTOINCREMENT starts at 1) and an explicit rowid below the maximum
+// leaves sqlite_sequence alone, so probes use no sequence number.
+constexpr char kProbeInsertSql[] =
+    "INSERT INTO events (seq, id, type, object_id, created, received_at, endpoint, livemode, "
+    "account, raw_json) VALUES (-1, '', '', '', 0, 0, '', 0, '', zeroblob(?1))";
+constexpr char kProbeDeleteSql[] = "DELETE FROM events WHERE seq = -1";
+// Subqueries so that MIN/MAX each use the received_at index and COUNT the smallest index.
+constexpr char kStatsSql[] =
+    "SELECT (SELECT COUNT(*) FROM events), (SELECT MIN(received_at) FROM events), "
+    "(SELECT MAX(received_at) FROM events)";
+
+// Statement caches per read connection stay small; List builds one shape per filter layout.
+constexpr size_t kMaxCachedListStatements = 32;
+
+absl::StatusCode CodeForSqlite(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+      return absl::StatusCode::kResourceExhausted;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::StatusCode::kDataLoss;
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return absl::StatusCode::kInvalidArgument;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+absl::Status SqliteStatus(int rc, sqlite3* db, absl::string_view what) {
+  std::string message = absl::StrCat("sqlite: ", what, ": ", sqlite3_errstr(rc), " (", rc, ")");
+  // The connection's message is more precise but only describes the latest error on it.
+  if (db != nullptr && sqlite3_errcode(db) != SQLITE_OK) {
+    absl::StrAppend(&message, ": ", sqlite3_errmsg(db));
+  }
+  return absl::Status(CodeForSqlite(rc), message);
+}
+
+absl::Status Exec(sqlite3* db, const char* sql) {
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(rc, db, sql);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<sqlite3_stmt*> Prepare(sqlite3* db, absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt);
+    return SqliteStatus(rc, db, absl::StrCat("prepare ", sql));
+  }
+  return stmt;
+}
+
+// Resets a statement when leaving scope: a statement left mid-result holds a read transaction
+// open, which stops checkpoints.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+  ~ResetOnExit() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+// Runs a statement that returns no rows, then resets it.
+absl::Status StepDone(sqlite3* db, sqlite3_stmt* stmt) {
+  ResetOnExit reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, db, sqlite3_sql(stmt));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PragmaText(sqlite3* db, absl::string_view sql) {
+  ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(db, sql));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owned(stmt, &sqlite3_finalize);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, db, sql);
+  const unsigned char* text = sqlite3_column_text(stmt, 0);
+  return std::string(text == nullptr ? "" : reinterpret_cast<const char*>(text));
+}
+
+absl::StatusOr<int64_t> PragmaInt(sqlite3* db, absl::string_view sql) {
+  ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(db, sql));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owned(stmt, &sqlite3_finalize);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, db, sql);
+  return sqlite3_column_int64(stmt, 0);
+}
+
+int BindText(sqlite3_stmt* stmt, int index, absl::string_view text) {
+  // data() may be null for an empty view; SQLite would then bind NULL.
+  return sqlite3_bind_text(stmt, index, text.empty() ? "" : text.data(),
+                           static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+// The smallest whole number of unix microseconds m with FromUnixMicros(m) >= t (saturating).
+// Stored times are whole microseconds, so `stored < t` is exactly `stored < CeilUnixMicros(t)`.
+int64_t CeilUnixMicros(absl::Time t) {
+  int64_t micros = absl::ToUnixMicros(t);  // rounds down
+  if (absl::FromUnixMicros(micros) < t && micros < std::numeric_limits<int64_t>::max()) ++micros;
+  return micros;
+}
+
+// Binds a time as the upper bound of `column < ?`: every stored time is below InfiniteFuture.
+int BindUpperBound(sqlite3_stmt* stmt, int index, absl::Time t) {
+  if (t == absl::InfiniteFuture()) {
+    return sqlite3_bind_double(stmt, index, std::numeric_limits<double>::infinity());
+  }
+  return sqlite3_bind_int64(stmt, index, CeilUnixMicros(t));
+}
+
+std::string ColumnBytes(sqlite3_stmt* stmt, int column) {
+  // column_blob returns the stored bytes of TEXT too, without any conversion.
+  const void* data = sqlite3_column_blob(stmt, column);
+  int size = sqlite3_column_bytes(stmt, column);
+  if (data == nullptr || size <= 0) return std::string();
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+EventRecord ReadRecord(sqlite3_stmt* stmt, bool with_raw_json) {
+  EventRecord record;
+  record.sequence = sqlite3_column_int64(stmt, 0);
+  record.id = ColumnBytes(stmt, 1);
+  record.type = ColumnBytes(stmt, 2);
+  record.object_id = ColumnBytes(stmt, 3);
+  record.created = absl::FromUnixMicros(sqlite3_column_int64(stmt, 4));
+  record.received_at = absl::FromUnixMicros(sqlite3_column_int64(stmt, 5));
+  record.endpoint = ColumnBytes(stmt, 6);
+  record.livemode = sqlite3_column_int64(stmt, 7) != 0;
+  record.account = ColumnBytes(stmt, 8);
+  if (with_raw_json) record.raw_json = ColumnBytes(stmt, 9);
+  return record;
+}
+
+// Creates the missing directories of `dir` with mode 0700.
+absl::Status MakeDirectories(const std::string& dir) {
+  if (dir.empty()) return absl::OkStatus();
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string prefix = dir.substr(0, pos);
+    if (mkdir(prefix.c_str(), 0700) == 0 || errno == EEXIST) continue;
+    int error = errno;
+    return absl::Status(absl::ErrnoToStatusCode(error),
+                        absl::StrCat("cannot create directory ", prefix, ": ", strerror(error)));
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct SqliteEventStore::PendingAppend {
+  explicit PendingAppend(const EventRecord& r) : record(r) {}
+  const EventRecord& record;  // the caller blocks in Append, so it outlives this
+  absl::StatusOr<AppendResult> result = absl::InternalError("append not run");
+  absl::Notification done;
+};
+
+struct SqliteEventStore::WriterTask {
+  // One step on the writer thread; returns true when the task is finished. Errors go to *status.
+  // Unfinished tasks take one step between two append batches, so long work never starves
+  // appends.
+  std::function<bool(absl::Status*)> step;
+  absl::Status status;
+  absl::Notification done;
+};
+
+struct SqliteEventStore::ReadConnection {
+  ReadConnection() = default;
+  ReadConnection(const ReadConnection&) = delete;
+  ReadConnection& operator=(const ReadConnection&) = delete;
+  ~ReadConnection() {
+    sqlite3_finalize(get_stmt);
+    sqlite3_finalize(stats_stmt);
+    for (auto& [sql, stmt] : list_stmts) sqlite3_finalize(stmt);
+    sqlite3_close(db);
+  }
+
+  sqlite3* db = nullptr;
+  sqlite3_stmt* get_stmt = nullptr;
+  sqlite3_stmt* stats_stmt = nullptr;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> list_stmts;  // by SQL text
+};
+
+// A read connection borrowed from the pool, returned when destroyed.
+class SqliteEventStore::ReadLease {
+ public:
+  ReadLease(SqliteEventStore* store, ReadConnection* connection)
+      : store_(store), connection_(connection) {}
+  ReadLease(ReadLease&& other) noexcept
+      : store_(other.store_), connection_(std::exchange(other.connection_, nullptr)) {}
+  ReadLease& operator=(ReadLease&&) = delete;
+  ~ReadLease() {
+    if (connection_ != nullptr) store_->ReleaseReader(connection_);
+  }
+  ReadConnection* operator->() const { return connection_; }
+
+ private:
+  SqliteEventStore* store_;
+  ReadConnection* connection_;
+};
+
+SqliteEventStore::SqliteEventStore(const Options& options)
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : base::RealClock::Get()) {}
+
+SqliteEventStore::~SqliteEventStore() { Close(); }
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(const Options& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("store path is empty");
+  if (options.path == ":memory:" || absl::StartsWith(options.path, "file:")) {
+    return absl::InvalidArgumentError("store path must be a plain file path");
+  }
+  if (options.max_batch < 1) return absl::InvalidArgumentError("max_batch must be >= 1");
+  if (options.max_size_bytes < 0) return absl::InvalidArgumentError("max_size_bytes < 0");
+  if (options.read_connections < 1) {
+    return absl::InvalidArgumentError("read_connections must be >= 1");
+  }
+  if (options.delete_chunk_rows < 1) {
+    return absl::InvalidArgumentError("delete_chunk_rows must be >= 1");
+  }
+  if (options.checkpoint.wal_pages < 1) {
+    return absl::InvalidArgumentError("checkpoint.wal_pages must be >= 1");
+  }
+  if (options.checkpoint.idle_truncate_after <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("checkpoint.idle_truncate_after must be > 0");
+  }
+  if (options.busy_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("busy_timeout < 0");
+  }
+  size_t slash = options.path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    RETURN_IF_ERROR(MakeDirectories(options.path.substr(0, slash)));
+  }
+
+  // Not make_unique: the constructor is private.
+  auto store = absl::WrapUnique(new SqliteEventStore(options));
+  RETURN_IF_ERROR(store->OpenWriter());
+  RETURN_IF_ERROR(store->OpenReaders());
+  SqliteEventStore* raw = store.get();
+  if (options.checkpoint.background) {
+    RETURN_IF_ERROR(store->OpenCheckpointer());
+    store->checkpointer_thread_ = std::thread([raw] { raw->CheckpointerLoop(); });
+  }
+  store->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
+  SB_LOG(INFO) << "event_store_opened path=" << options.path << " max_batch=" << options.max_batch
+               << " max_size_bytes=" << options.max_size_bytes;
+  return store;
+}
+
+absl::Status SqliteEventStore::OpenWriter() {
+  int rc = sqlite3_open_v2(
+      options_.path.c_str(), &db_,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+      nullptr);
+  if (rc != SQLITE_OK) return SqliteStatus(rc, db_, absl::StrCat("open ", options_.path));
+  sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+
+  ASSIGN_OR_RETURN(std::string mode, PragmaText(db_, "PRAGMA journal_mode = WAL"));
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sqlite: ", options_.path, " refused WAL mode (journal_mode=", mode, ")"));
+  }
+  RETURN_IF_ERROR(Exec(db_, "PRAGMA synchronous = FULL"));
+  RETURN_IF_ERROR(Exec(db_, absl::StrCat("PRAGMA journal_size_limit = ",
+                                         options_.checkpoint.journal_size_limit_bytes)
+                                .c_str()));
+  // Index pages of a busy log stay hot; the default 2 MB cache is small for that.
+  RETURN_IF_ERROR(Exec(db_, "PRAGMA cache_size = -16384"));
+  ASSIGN_OR_RETURN(default_max_page_count_, PragmaInt(db_, "PRAGMA max_page_count"));
+  ASSIGN_OR_RETURN(page_size_, PragmaInt(db_, "PRAGMA page_size"));
+  RETURN_IF_ERROR(SetMaxPageCount(options_.max_size_bytes));
+  RETURN_IF_ERROR(MigrateSchema());
+
+  ASSIGN_OR_RETURN(begin_stmt_, Prepare(db_, "BEGIN IMMEDIATE"));
+  ASSIGN_OR_RETURN(commit_stmt_, Prepare(db_, "COMMIT"));
+  ASSIGN_OR_RETURN(rollback_stmt_, Prepare(db_, "ROLLBACK"));
+  ASSIGN_OR_RETURN(insert_stmt_, Prepare(db_, kInsertSql));
+  ASSIGN_OR_RETURN(delete_chunk_stmt_, Prepare(db_, kDeleteChunkSql));
+  ASSIGN_OR_RETURN(probe_insert_stmt_, Prepare(db_, kProbeInsertSql));
+  ASSIGN_OR_RETURN(probe_delete_stmt_, Prepare(db_, kProbeDeleteSql));
+
+  max_row_bytes_ = sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, -1);
+  // Replaces SQLite's auto-checkpoint (itself a WAL hook): the writer checkpoints by policy.
+  sqlite3_wal_hook(db_, &SqliteEventStore::WalHook, this);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::MigrateSchema() {
+  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  absl::Status status = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(int64_t version, PragmaInt(db_, "PRAGMA user_version"));
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite: ", options_.path, " has schema version ", version,
+                       ", newer than this build's ", kSchemaVersion));
+    }
+    if (version == 0) RETURN_IF_ERROR(Exec(db_, kSchemaV1));
+    // Later versions migrate here, one step at a time, in this same transaction.
+    return Exec(db_, "COMMIT");
+  }();
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) {
+    Exec(db_, "ROLLBACK").IgnoreError();
+  }
+  return status;
+}
+
+absl::Status SqliteEventStore::OpenReaders() {
+  absl::MutexLock lock(&pool_mu_);
+  for (int i = 0; i < options_.read_connections; ++i) {
+    auto connection = std::make_unique<ReadConnection>();
+    int rc = sqlite3_open_v2(options_.path.c_str(), &connection->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      return SqliteStatus(rc, connection->db, absl::StrCat("open reader ", options_.path));
+    }
+    sqlite3_busy_timeout(connection->db,
+                         static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+    RETURN_IF_ERROR(Exec(connection->db, "PRAGMA query_only = 1"));
+    ASSIGN_OR_RETURN(
+        connection->get_stmt,
+        Prepare(connection->db, absl::StrCat("SELECT ", kColumns, " FROM events WHERE id = ?1")));
+    ASSIGN_OR_RETURN(connection->stats_stmt, Prepare(connection->db, kStatsSql));
+    free_readers_.push_back(connection.get());
+    readers_.push_back(std::move(connection));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::OpenCheckpointer() {
+  int rc =
+      sqlite3_open_v2(options_.path.c_str(), &checkpoint_db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, nullptr);
+  if (rc != SQLITE_OK) {
+    return SqliteStatus(rc, checkpoint_db_, absl::StrCat("open checkpointer ", options_.path));
+  }
+  // A checkpoint syncs the database file before the WAL may be reused only when this is not OFF.
+  return Exec(checkpoint_db_, "PRAGMA synchronous = FULL");
+}
+
+absl::Status SqliteEventStore::SetMaxPageCount(int64_t max_size_bytes) {
+  int64_t pages = default_max_page_count_;
+  if (max_size_bytes > 0) pages = std::max<int64_t>(1, max_size_bytes / page_size_);
+  return PragmaInt(db_, absl::StrCat("PRAGMA max_page_count = ", pages)).status();
+}
+
+int SqliteEventStore::WalHook(void* self, sqlite3*, const char*, int pages) {
+  static_cast<SqliteEventStore*>(self)->wal_pages_ = pages;
+  return SQLITE_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+absl::StatusOr<AppendResult> SqliteEventStore::Append(const EventRecord& record) {
+  if (record.id.empty()) return absl::InvalidArgumentError("event id is empty");
+  int64_t row_bytes =
+      static_cast<int64_t>(record.id.size() + record.type.size() + record.object_id.size() +
+                           record.endpoint.size() + record.account.size() + record.raw_json.size());
+  if (row_bytes > max_row_bytes_ - 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event ", record.id, " is too large (", row_bytes, " bytes)"));
+  }
+  PendingAppend pending(record);
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("event store is closed");
+    queue_.push_back(&pending);
+    writer_cv_.Signal();
+  }
+  pending.done.WaitForNotification();
+  return std::move(pending.result);
+}
+
+void SqliteEventStore::WriterLoop() {
+  std::vector<PendingAppend*> batch;
+  batch.reserve(options_.max_batch);
+  for (;;) {
+    batch.clear();
+    WriterTask* task = nullptr;
+    bool idle = false;
+    {
+      absl::MutexLock lock(&mu_);
+      for (;;) {
+        if (pause_requested_) {
+          writer_paused_ = true;
+          mu_.Await(absl::Condition(
+              +[](bool* requested) { return !*requested; }, &pause_requested_));
+          writer_paused_ = false;
+          continue;
+        }
+        if (!queue_.empty() || !tasks_.empty() || closed_) break;
+        if (!wal_needs_truncate_) {
+          writer_cv_.Wait(&mu_);
+        } else if (writer_cv_.WaitWithTimeout(&mu_, options_.checkpoint.idle_truncate_after) &&
+                   queue_.empty() && tasks_.empty() && !closed_ && !pause_requested_) {
+          idle = true;
+          break;
+        }
+      }
+      if (!idle) {
+        if (queue_.empty() && closed_) {
+          // Drained: appends were all committed; unfinished tasks are abandoned.
+          for (WriterTask* t : tasks_) {
+            t->status = absl::UnavailableError("event store is closed");
+            t->done.Notify();
+          }
+          tasks_.clear();
+          return;
+        }
+        size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
+        batch.assign(queue_.begin(), queue_.begin() + n);
+        queue_.erase(queue_.begin(), queue_.begin() + n);
+        if (!tasks_.empty()) task = tasks_.front();
+      }
+    }
+    if (idle) {
+      IdleCheckpoint();
+      continue;
+    }
+    if (!batch.empty()) CommitBatch(batch);
+    if (task != nullptr && task->step(&task->status)) {
+      {
+        absl::MutexLock lock(&mu_);
+        tasks_.pop_front();
+      }
+      task->done.Notify();
+    }
+  }
+}
+
+absl::Status SqliteEventStore::InsertRecord(const EventRecord& r, bool* stored) {
+  sqlite3_stmt* s = insert_stmt_;
+  ResetOnExit reset(s);
+  BindText(s, 1, r.id);
+  BindText(s, 2, r.type);
+  BindText(s, 3, r.object_id);
+  sqlite3_bind_int64(s, 4, absl::ToUnixMicros(r.created));
+  sqlite3_bind_int64(s, 5, absl::ToUnixMicros(r.received_at));
+  BindText(s, 6, r.endpoint);
+  sqlite3_bind_int(s, 7, r.livemode ? 1 : 0);
+  BindText(s, 8, r.account);
+  // A BLOB, not TEXT: the bytes are kept exactly, NULs and invalid UTF-8 included.
+  sqlite3_bind_blob(s, 9, r.raw_json.empty() ? "" : r.raw_json.data(),
+                    static_cast<int>(r.raw_json.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, db_, "insert event");
+  *stored = sqlite3_changes(db_) > 0;
+  return absl::OkStatus();
+}
+
+void SqliteEventStore::CommitBatch(const std::vector<PendingAppend*>& batch) {
+  absl::Status status = StepDone(db_, begin_stmt_);
+  int64_t stored = 0;
+  if (status.ok()) {
+    for (PendingAppend* pending : batch) {
+      bool inserted = false;
+      status = InsertRecord(pending->record, &inserted);
+      if (!status.ok()) break;
+      pending->result = inserted ? AppendResult::kStored : AppendResult::kDuplicate;
+      if (inserted) ++stored;
+    }
+  }
+  if (status.ok()) status = StepDone(db_, commit_stmt_);  // the fsync the batch shares
+  if (!status.ok()) {
+    // Some errors (SQLITE_FULL among them) may already have rolled the transaction back.
+    if (!sqlite3_get_autocommit(db_)) {
+      absl::Status rollback = StepDone(db_, rollback_stmt_);
+      if (!rollback.ok()) {
+        SB_LOG(ERROR) << "event_store_rollback_failed error=" << rollback;
+      }
+    }
+    for (PendingAppend* pending : batch) pending->result = status;
+  } else {
+    wal_needs_truncate_ = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    RecordWriteOutcome(status);
+    if (status.ok()) {
+      ++stats_.commits;
+      stats_.stored += stored;
+      stats_.duplicates += static_cast<int64_t>(batch.size()) - stored;
+      stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, batch.size());
+    } else {
+      ++stats_.failed_batches;
+      stats_.failed_appends += batch.size();
+    }
+  }
+  for (PendingAppend* pending : batch) pending->done.Notify();  // `pending` may die right after
+  if (status.ok()) MaybeCheckpoint();
+}
+
+bool SqliteEventStore::PassiveCheckpoint(sqlite3* db) {
+  int log_frames = 0;
+  int checkpointed = 0;
+  int rc =
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
+  if (rc != SQLITE_OK) {
+    SB_LOG(WARNING) << "event_store_checkpoint_failed mode=passive error="
+                    << SqliteStatus(rc, db, "checkpoint");
+    return false;
+  }
+  absl::MutexLock lock(&mu_);
+  ++stats_.checkpoints;
+  // Frames still not copied (a reader needed them, or they were committed meanwhile).
+  return log_frames - checkpointed <= CheckpointTailFrames();
+}
+
+int SqliteEventStore::CheckpointTailFrames() const {
+  return std::max(16, options_.checkpoint.wal_pages / 16);
+}
+
+void SqliteEventStore::MaybeCheckpoint() {
+  if (!options_.checkpoint.background) {
+    if (wal_pages_ < options_.checkpoint.wal_pages) return;
+    // With the only writer checkpointing, every committed frame is copied (unless a reader holds
+    // an old snapshot), so the next write restarts the WAL from its beginning.
+    if (PassiveCheckpoint(db_)) wal_pages_ = 0;
+    return;
+  }
+  CheckpointState state;
+  {
+    absl::MutexLock lock(&mu_);
+    state = checkpoint_state_;
+    if (state == CheckpointState::kIdle && wal_pages_ >= options_.checkpoint.wal_pages) {
+      checkpoint_state_ = CheckpointState::kRunning;
+      checkpoint_cv_.Signal();
+    }
+  }
+  if (state != CheckpointState::kTailReady) return;
+  // The checkpointer copied the bulk while batches kept committing; copying the short tail here,
+  // with no commit in between, leaves the WAL fully copied so the next write restarts it. Without
+  // restarts the WAL file only grows, and appends to a growing file make every fsync dearer.
+  PassiveCheckpoint(db_);
+  wal_pages_ = 0;
+  absl::MutexLock lock(&mu_);
+  checkpoint_state_ = CheckpointState::kIdle;
+}
+
+void SqliteEventStore::CheckpointerLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      while (checkpoint_state_ != CheckpointState::kRunning && !checkpointer_stop_) {
+        checkpoint_cv_.Wait(&mu_);
+      }
+      if (checkpointer_stop_) return;
+    }
+    // Each pass copies what was committed during the previous one, so passes get shorter; a few
+    // are enough unless readers hold the WAL back.
+    for (int pass = 0; pass < 4; ++pass) {
+      if (PassiveCheckpoint(checkpoint_db_)) break;
+    }
+    absl::MutexLock lock(&mu_);
+    checkpoint_state_ = CheckpointState::kTailReady;
+  }
+}
+
+void SqliteEventStore::IdleCheckpoint() {
+  {
+    absl::MutexLock lock(&mu_);
+    // One checkpoint at a time: the checkpointer is mid-pass; try again next idle period.
+    if (checkpoint_state_ == CheckpointState::kRunning) return;
+  }
+  // Never wait for readers here: an append may arrive any moment. A busy WAL is retried at the
+  // next idle period.
+  sqlite3_busy_timeout(db_, 0);
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
+  if (rc == SQLITE_BUSY) return;
+  if (rc != SQLITE_OK) {
+    SB_LOG(WARNING) << "event_store_checkpoint_failed mode=truncate error="
+                    << SqliteStatus(rc, db_, "checkpoint");
+  }
+  wal_needs_truncate_ = false;  // after a real error, wait for the next write rather than spin
+  wal_pages_ = 0;
+  absl::MutexLock lock(&mu_);
+  checkpoint_state_ = CheckpointState::kIdle;
+  if (rc == SQLITE_OK) ++stats_.checkpoints;
+}
+
+absl::Status SqliteEventStore::RunOnWriter(WriterTask& task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("event store is closed");
+    tasks_.push_back(&task);
+    writer_cv_.Signal();
+  }
+  task.done.WaitForNotification();
+  return task.status;
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::DeleteReceivedBefore(absl::Time cutoff) {
+  int64_t deleted = 0;
+  WriterTask task;
+  task.step = [this, cutoff, &deleted](absl::Status* status) {
+    if (cutoff == absl::InfinitePast()) return true;
+    sqlite3_stmt* s = delete_chunk_stmt_;
+    int changes = 0;
+    {
+      ResetOnExit reset(s);
+      BindUpperBound(s, 1, cutoff);
+      sqlite3_bind_int(s, 2, options_.delete_chunk_rows);
+      int rc = sqlite3_step(s);  // one autocommit transaction per chunk
+      if (rc != SQLITE_DONE) {
+        *status = SqliteStatus(rc, db_, "delete events");
+        return true;
+      }
+      changes = sqlite3_changes(db_);
+    }
+    deleted += changes;
+    if (changes > 0) wal_needs_truncate_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.delete_chunks;
+    }
+    MaybeCheckpoint();
+    return changes < options_.delete_chunk_rows;
+  };
+  RETURN_IF_ERROR(RunOnWriter(task));
+  if (deleted > 0) {
+    SB_LOG(INFO) << "event_store_retention deleted=" << deleted
+                 << " cutoff=" << absl::FormatTime(cutoff);
+  }
+  return deleted;
+}
+
+absl::Status SqliteEventStore::ProbeWrite() {
+  absl::Status status = StepDone(db_, begin_stmt_);
+  if (status.ok()) {
+    // A page-sized row needs new pages (the max_page_count cap) and COMMIT writes WAL frames and
+    // syncs them (the disk), yet nothing stays behind.
+    sqlite3_bind_int64(probe_insert_stmt_, 1, page_size_);
+    status = StepDone(db_, probe_insert_stmt_);
+  }
+  if (status.ok()) status = StepDone(db_, probe_delete_stmt_);
+  if (status.ok()) status = StepDone(db_, commit_stmt_);
+  if (!status.ok() && !sqlite3_get_autocommit(db_)) StepDone(db_, rollback_stmt_).IgnoreError();
+  if (status.ok()) wal_needs_truncate_ = true;
+  absl::MutexLock lock(&mu_);
+  RecordWriteOutcome(status);
+  return status;
+}
+
+void SqliteEventStore::RecordWriteOutcome(const absl::Status& status) {
+  // One line when writes start failing (or fail differently) and one when they recover, rather
+  // than a line per batch while the disk is full.
+  if (!status.ok() && (last_write_status_.ok() || last_write_status_.code() != status.code())) {
+    SB_LOG(ERROR) << "event_store_writes_failing path=" << options_.path << " error=" << status;
+  } else if (status.ok() && !last_write_status_.ok()) {
+    SB_LOG(WARNING) << "event_store_writes_recovered path=" << options_.path
+                    << " failed_batches_total=" << stats_.failed_batches;
+  }
+  last_write_status_ = status;
+}
+
+absl::Status SqliteEventStore::CheckWritable() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("event store is closed");
+    if (last_write_status_.ok()) return absl::OkStatus();
+    absl::Time now = clock_->Now();
+    if (now - last_probe_ < options_.probe_interval) return last_write_status_;
+    last_probe_ = now;
+  }
+  WriterTask task;
+  task.step = [this](absl::Status* status) {
+    *status = ProbeWrite();
+    return true;
+  };
+  return RunOnWriter(task);
+}
+
+void SqliteEventStore::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    writer_cv_.SignalAll();
+  }
+  // The writer commits everything queued before it exits.
+  if (writer_thread_.joinable()) writer_thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    checkpointer_stop_ = true;
+    checkpoint_cv_.SignalAll();
+  }
+  if (checkpointer_thread_.joinable()) checkpointer_thread_.join();
+  if (checkpoint_db_ != nullptr) {
+    sqlite3_close(checkpoint_db_);
+    checkpoint_db_ = nullptr;
+  }
+  {
+    absl::MutexLock lock(&pool_mu_);
+    pool_closed_ = true;
+    pool_mu_.Await(absl::Condition(
+        +[](SqliteEventStore* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return self->free_readers_.size() == self->readers_.size();
+        },
+        this));
+    free_readers_.clear();
+    readers_.clear();
+  }
+  if (db_ != nullptr) {
+    for (sqlite3_stmt** stmt : {&begin_stmt_, &commit_stmt_, &rollback_stmt_, &insert_stmt_,
+                                &delete_chunk_stmt_, &probe_insert_stmt_, &probe_delete_stmt_}) {
+      sqlite3_finalize(*stmt);
+      *stmt = nullptr;
+    }
+    // The last connection to close checkpoints and removes the WAL file.
+    int rc = sqlite3_close(db_);
+    if (rc != SQLITE_OK) {
+      SB_LOG(ERROR) << "event_store_close_failed rc=" << rc;
+    }
+    db_ = nullptr;
+    SB_LOG(INFO) << "event_store_closed path=" << options_.path;
+  }
+}
+
+SqliteEventStore::WriterStats SqliteEventStore::GetWriterStats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+absl::StatusOr<SqliteEventStore::ReadLease> SqliteEventStore::AcquireReader() {
+  absl::MutexLock lock(&pool_mu_);
+  pool_mu_.Await(absl::Condition(
+      +[](SqliteEventStore* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return self->pool_closed_ || !self->free_readers_.empty();
+      },
+      this));
+  if (pool_closed_) return absl::UnavailableError("event store is closed");
+  ReadConnection* connection = free_readers_.back();
+  free_readers_.pop_back();
+  return ReadLease(this, connection);
+}
+
+void SqliteEventStore::ReleaseReader(ReadConnection* connection) {
+  absl::MutexLock lock(&pool_mu_);
+  free_readers_.push_back(connection);
+}
+
+absl::StatusOr<EventRecord> SqliteEventStore::Get(absl::string_view id) {
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->get_stmt;
+  ResetOnExit reset(s);
+  BindText(s, 1, id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat("no event ", id));
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, reader->db, "get event");
+  return ReadRecord(s, /*with_raw_json=*/true);
+}
+
+absl::StatusOr<std::vector<EventRecord>> SqliteEventStore::List(const EventQuery& query) {
+  if (query.limit < 1 || query.limit > kMaxQueryLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit must be in 1..", kMaxQueryLimit, ", got ", query.limit));
+  }
+  if (query.types.size() > static_cast<size_t>(kMaxQueryTypes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxQueryTypes, " type patterns, got ", query.types.size()));
+  }
+  std::vector<EventRecord> out;
+  if (query.created_after >= query.created_before ||
+      query.created_after == absl::InfiniteFuture() ||
+      query.created_before == absl::InfinitePast()) {
+    return out;
+  }
+
+  // The SQL text is made of fixed fragments only; every value is a bound parameter.
+  std::string sql = absl::StrCat("SELECT ", query.omit_raw_json ? kColumnsWithoutRaw : kColumns,
+                                 " FROM events WHERE seq > ?");
+  std::vector<int64_t> int_params;  // bound first, in order
+  std::vector<std::string> text_params;
+  int_params.push_back(query.after_sequence);
+  if (query.created_after != absl::InfinitePast()) {
+    absl::StrAppend(&sql, " AND created >= ?");
+    int_params.push_back(CeilUnixMicros(query.created_after));
+  }
+  if (query.created_before != absl::InfiniteFuture()) {
+    absl::StrAppend(&sql, " AND created < ?");
+    int_params.push_back(CeilUnixMicros(query.created_before));
+  }
+  bool all_types = query.types.empty() ||
+                   std::find(query.types.begin(), query.types.end(), "*") != query.types.end();
+  if (!all_types) {
+    absl::StrAppend(&sql, " AND (");
+    for (size_t i = 0; i < query.types.size(); ++i) {
+      const std::string& pattern = query.types[i];
+      if (i > 0) absl::StrAppend(&sql, " OR ");
+      if (absl::EndsWith(pattern, ".*")) {
+        // Everything starting with "prefix." sorts in ["prefix.", "prefix/"): '/' follows '.'.
+        std::string lower = pattern.substr(0, pattern.size() - 1);
+        std::string upper = lower;
+        upper.back() = '/';
+        absl::StrAppend(&sql, "(type >= ? AND type < ?)");
+        text_params.push_back(std::move(lower));
+        text_params.push_back(std::move(upper));
+      } else {
+        absl::StrAppend(&sql, "type = ?");
+        text_params.push_back(pattern);
+      }
+    }
+    absl::StrAppend(&sql, ")");
+  }
+  absl::StrAppend(&sql, " ORDER BY seq LIMIT ?");
+
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = nullptr;
+  auto it = reader->list_stmts.find(sql);
+  if (it != reader->list_stmts.end()) {
+    s = it->second;
+  } else {
+    if (reader->list_stmts.size() >= kMaxCachedListStatements) {
+      for (auto& [text, stmt] : reader->list_stmts) sqlite3_finalize(stmt);
+      reader->list_stmts.clear();
+    }
+    ASSIGN_OR_RETURN(s, Prepare(reader->db, sql));
+    reader->list_stmts.emplace(sql, s);
+  }
+  ResetOnExit reset(s);
+  int index = 1;
+  for (int64_t value : int_params) sqlite3_bind_int64(s, index++, value);
+  for (const std::string& value : text_params) BindText(s, index++, value);
+  sqlite3_bind_int(s, index, query.limit);
+
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    out.push_back(ReadRecord(s, !query.omit_raw_json));
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, reader->db, "list events");
+  return out;
+}
+
+absl::StatusOr<StoreStats> SqliteEventStore::Stats() {
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->stats_stmt;
+  ResetOnExit reset(s);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, reader->db, "stats");
+  StoreStats stats;
+  stats.events = sqlite3_column_int64(s, 0);
+  if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+    stats.oldest_received_at = absl::FromUnixMicros(sqlite3_column_int64(s, 1));
+  }
+  if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+    stats.newest_received_at = absl::FromUnixMicros(sqlite3_column_int64(s, 2));
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Testing hooks
+
+absl::StatusOr<int> SqliteEventStore::SynchronousForTesting() {
+  int64_t value = -1;
+  WriterTask task;
+  task.step = [this, &value](absl::Status* status) {
+    absl::StatusOr<int64_t> result = PragmaInt(db_, "PRAGMA synchronous");
+    if (result.ok()) {
+      value = *result;
+    } else {
+      *status = result.status();
+    }
+    return true;
+  };
+  RETURN_IF_ERROR(RunOnWriter(task));
+  return static_cast<int>(value);
+}
+
+absl::Status SqliteEventStore::SetMaxSizeBytesForTesting(int64_t max_size_bytes) {
+  if (max_size_bytes < 0) return absl::InvalidArgumentError("max_size_bytes < 0");
+  WriterTask task;
+  task.step = [this, max_size_bytes](absl::Status* status) {
+    *status = SetMaxPageCount(max_size_bytes);
+    return true;
+  };
+  return RunOnWriter(task);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore::WriterPause>>
+SqliteEventStore::PauseWriterForTesting() {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return absl::UnavailableError("event store is closed");
+  pause_requested_ = true;
+  writer_cv_.Signal();
+  mu_.Await(absl::Condition(&writer_paused_));
+  return absl::WrapUnique(new WriterPause(this));
+}
+
+void SqliteEventStore::WriterPause::Resume() {
+  if (store_ == nullptr) return;
+  absl::MutexLock lock(&store_->mu_);
+  store_->pause_requested_ = false;
+  store_ = nullptr;
+}
+
+void SqliteEventStore::AwaitQueuedForTesting(int n) {
+  std::pair<SqliteEventStore*, size_t> arg(this, static_cast<size_t>(std::max(n, 0)));
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](std::pair<SqliteEventStore*, size_t>* a)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->queue_.size() >= a->second; },
+      &arg));
+}
+
+}  // namespace switchboard::server::store
