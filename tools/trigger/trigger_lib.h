@@ -16,11 +16,12 @@
 // Example:
 //   absl::BitGen gen;
 //   const absl::Time now = absl::Now();
-//   ASSIGN_OR_RETURN(std::string body, BuildExampleEvent("invoice.paid", NewEventId(gen), now,
-//   gen)); ASSIGN_OR_RETURN(Secret secret, ResolveSecret(sources)); ASSIGN_OR_RETURN(Url url,
-//   ParseUrl("http://127.0.0.1:4242/webhook")); ASSIGN_OR_RETURN(HttpResponse r, PostWebhook(url,
-//   SignRequest(secret.value, body, now),
-//                                                absl::Seconds(10)));
+//   ASSIGN_OR_RETURN(std::string body,
+//                    BuildExampleEvent("invoice.paid", NewEventId(gen), now, gen));
+//   ASSIGN_OR_RETURN(Secret secret, ResolveSecret(sources));
+//   ASSIGN_OR_RETURN(Url url, ParseUrl("http://127.0.0.1:4242/webhook"));
+//   ASSIGN_OR_RETURN(HttpResponse r,
+//                    PostWebhook(url, SignRequest(secret.value, body, now), absl::Seconds(10)));
 //
 // Thread-safety: all functions are thread-compatible (no shared state); a BitGenRef must not be
 // used from two threads at once.
