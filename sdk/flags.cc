@@ -1,0 +1,66 @@
+#include "sdk/flags.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "sdk/log.h"
+
+ABSL_FLAG(std::string, gateway, "",
+          "Gateway gRPC address (env SWITCHBOARD_GATEWAY; default 127.0.0.1:50051).");
+ABSL_FLAG(std::string, listen, "",
+          "host:port this handler listens on for the gateway; port 0 picks a free one (env "
+          "SWITCHBOARD_LISTEN; default 127.0.0.1:0).");
+ABSL_FLAG(std::string, advertise, "",
+          "host[:port] the gateway dials, never 0.0.0.0 (env SWITCHBOARD_ADVERTISE; default the "
+          "listen host, or 127.0.0.1, with the bound port).");
+ABSL_FLAG(std::string, subscription, "",
+          "Subscription name; instances with the same name share deliveries (env "
+          "SWITCHBOARD_SUBSCRIPTION; default: the handler's own name).");
+ABSL_FLAG(std::string, start, "now",
+          "Where a new subscription starts: now, beginning, or an RFC 3339 time.");
+ABSL_FLAG(int, max_in_flight, 0,
+          "Unacknowledged deliveries at once over all instances (0: gateway default, 32).");
+ABSL_FLAG(int, workers, 8, "Handler functions running at once in this instance.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "On SIGTERM, how long to wait for running handler calls.");
+
+namespace switchboard::sdk {
+namespace {
+
+std::string FlagOrEnv(const std::string& flag, const char* env, absl::string_view fallback) {
+  if (!flag.empty()) return flag;
+  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return value;
+  return std::string(fallback);
+}
+
+}  // namespace
+
+absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscription) {
+  ServeOptions options;
+  options.gateway = FlagOrEnv(absl::GetFlag(FLAGS_gateway), "SWITCHBOARD_GATEWAY", options.gateway);
+  options.listen = FlagOrEnv(absl::GetFlag(FLAGS_listen), "SWITCHBOARD_LISTEN", options.listen);
+  options.advertise = FlagOrEnv(absl::GetFlag(FLAGS_advertise), "SWITCHBOARD_ADVERTISE", "");
+  options.subscription = FlagOrEnv(absl::GetFlag(FLAGS_subscription), "SWITCHBOARD_SUBSCRIPTION",
+                                   default_subscription);
+  absl::StatusOr<StartPosition> start = ParseStartPosition(absl::GetFlag(FLAGS_start));
+  if (!start.ok()) return start.status();
+  options.start = *start;
+  options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  return options;
+}
+
+int ServeFromFlags(const Router& router, absl::string_view default_subscription) {
+  absl::StatusOr<ServeOptions> options = OptionsFromFlags(default_subscription);
+  absl::Status status = options.ok() ? Serve(router, *std::move(options)) : options.status();
+  if (!status.ok()) {
+    LogWarning(absl::StrCat("sdk_exit error=\"", status.ToString(), "\""));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace switchboard::sdk

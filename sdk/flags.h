@@ -1,0 +1,43 @@
+// Command-line flags for handler binaries, so every handler is configured the same way:
+//
+//   --gateway       gateway gRPC address        env SWITCHBOARD_GATEWAY    default 127.0.0.1:50051
+//   --listen        where to listen             env SWITCHBOARD_LISTEN     default 127.0.0.1:0
+//   --advertise     address the gateway dials   env SWITCHBOARD_ADVERTISE  default 127.0.0.1:<port>
+//   --subscription  subscription name           env SWITCHBOARD_SUBSCRIPTION  default: the
+//   handler's
+//   --start         now | beginning | RFC 3339 time (new subscriptions only)   default now
+//   --max_in_flight, --workers, --drain_timeout  see ServeOptions
+//
+// A flag given on the command line wins over the environment variable. Linking this library
+// defines these flags in the binary.
+//
+// Example:
+//   int main(int argc, char** argv) {
+//     absl::ParseCommandLine(argc, argv);
+//     sdk::Router router;
+//     RegisterMyHandlers(router);
+//     return sdk::ServeFromFlags(router, "my-handler");
+//   }
+//
+// Thread-safety: call from main after absl::ParseCommandLine.
+#ifndef SWITCHBOARD_SDK_FLAGS_H_
+#define SWITCHBOARD_SDK_FLAGS_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "sdk/router.h"
+#include "sdk/serve.h"
+
+namespace switchboard::sdk {
+
+// ServeOptions from the flags and environment; `default_subscription` when neither names one.
+// kInvalidArgument for an unparsable --start.
+absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscription);
+
+// OptionsFromFlags + Serve; logs any error. Returns the process exit code: 0 after a clean
+// drain, 1 otherwise.
+int ServeFromFlags(const Router& router, absl::string_view default_subscription);
+
+}  // namespace switchboard::sdk
+
+#endif  // SWITCHBOARD_SDK_FLAGS_H_

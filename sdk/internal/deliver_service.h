@@ -1,0 +1,87 @@
+// Internal to //sdk: the server side of switchboard.v1.EventHandler.Deliver, with gRPC's
+// callback (reactor) API.
+//
+// Served as a generic service over raw bytes so that a delivery the generated classes would
+// refuse is still answered (REJECT) instead of breaking the stream: see Router::DispatchSerialized.
+// Each Deliver stream is a DeliverStream reactor:
+//   - it keeps one read outstanding while fewer than `read_ahead` of its deliveries are queued or
+//     running (beyond that, gRPC flow control holds the gateway back);
+//   - each delivery becomes a WorkerPool job, so handler functions never run on gRPC threads
+//     and never block a reaction;
+//   - acks go through an outbox with one write in flight; Finish is called only with no write
+//     outstanding, and nothing touches the reactor after OnDone (jobs hold a reference);
+//   - Start*/Finish are never called with the reactor's mutex held (a reaction may run
+//     inline); one thread at a time "pumps" the decided operations, in decision order.
+// Draining (SIGTERM): new streams are refused with UNAVAILABLE; open streams answer further
+// deliveries RETRY ("handler shutting down"), wait for their running handler calls, write
+// those acks, and finish with OK.
+//
+// Example:
+//   DeliverService service({.router = &router, .pool = &pool, .read_ahead = 32});
+//   builder.RegisterCallbackGenericService(&service);
+//   ...
+//   service.StartDrain();
+//   service.AwaitNoStreams(absl::Now() + absl::Seconds(30));
+//
+// Thread-safety: all public methods may be called from any thread.
+#ifndef SWITCHBOARD_SDK_INTERNAL_DELIVER_SERVICE_H_
+#define SWITCHBOARD_SDK_INTERNAL_DELIVER_SERVICE_H_
+
+#include <cstdint>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "sdk/internal/worker_pool.h"
+#include "sdk/router.h"
+
+namespace switchboard::sdk::internal {
+
+class DeliverStream;
+
+class DeliverService final : public grpc::CallbackGenericService {
+ public:
+  struct Deps {
+    const Router* router = nullptr;  // must outlive the service
+    WorkerPool* pool = nullptr;      // must outlive the service's streams
+    // Deliveries one stream may have queued or running before it stops reading. >= 1.
+    int read_ahead = 32;
+  };
+  explicit DeliverService(Deps deps) : deps_(deps) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override;
+
+  // Starts draining (see the file comment). Returns at once.
+  void StartDrain();
+  // Waits until no stream is open, or `deadline`. True when none is.
+  bool AwaitNoStreams(absl::Time deadline);
+
+  int open_streams() const;
+  // Deliveries handled (an ack produced) since start, by outcome.
+  struct Counts {
+    int64_t ok = 0;
+    int64_t retry = 0;
+    int64_t reject = 0;
+  };
+  Counts counts() const;
+
+ private:
+  friend class DeliverStream;
+
+  void Unregister(DeliverStream* stream);
+  void Count(int outcome);
+  bool NoStreams() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return streams_.empty(); }
+
+  const Deps deps_;
+  mutable absl::Mutex mu_;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<DeliverStream*> streams_ ABSL_GUARDED_BY(mu_);
+  Counts counts_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace switchboard::sdk::internal
+
+#endif  // SWITCHBOARD_SDK_INTERNAL_DELIVER_SERVICE_H_

@@ -1,0 +1,168 @@
+#include "sdk/router.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/duration.pb.h"
+#include "sdk/internal/typed_payload.h"
+#include "sdk/internal/wire.h"
+
+namespace switchboard::sdk {
+
+using ::switchboard::v1::Ack;
+using ::switchboard::v1::Delivery;
+
+namespace {
+
+// Ack messages are kept with dead letters and shown by tools: short, and valid UTF-8 (a proto3
+// string that is not would make the whole Ack undecodable for the gateway).
+constexpr size_t kMaxAckMessageBytes = 1024;
+
+std::string Describe(absl::string_view pattern, const google::protobuf::Descriptor* type) {
+  return type == nullptr ? absl::StrCat("OnEvent(\"", pattern, "\")")
+                         : absl::StrCat("On<", type->full_name(), ">(\"", pattern, "\")");
+}
+
+}  // namespace
+
+Ack AckFromStatus(absl::string_view delivery_id, const absl::Status& status) {
+  Ack ack;
+  ack.set_delivery_id(std::string(delivery_id));
+  if (status.ok()) {
+    ack.set_outcome(Ack::OK);
+    return ack;
+  }
+  ack.set_outcome(IsPermanentError(status) ? Ack::REJECT : Ack::RETRY);
+  ack.set_message(internal::SafeUtf8(
+      absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()),
+      kMaxAckMessageBytes));
+  if (ack.outcome() == Ack::RETRY) {
+    if (std::optional<absl::Duration> delay = RetryAfterOf(status); delay.has_value()) {
+      const int64_t nanos = absl::ToInt64Nanoseconds(*delay);
+      ack.mutable_retry_after()->set_seconds(nanos / 1000000000);
+      ack.mutable_retry_after()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    }
+  }
+  return ack;
+}
+
+Router& Router::OnEvent(absl::string_view pattern, EventFn fn) {
+  if (fn == nullptr) return Add(pattern, nullptr, nullptr);
+  return Add(pattern, nullptr,
+             [fn = std::move(fn)](const EventContext& ctx, const google::protobuf::Message*) {
+               return fn(ctx);
+             });
+}
+
+Router& Router::Add(absl::string_view pattern, const google::protobuf::Descriptor* type, AnyFn fn) {
+  const std::string what = Describe(pattern, type);
+  if (fn == nullptr) {
+    errors_.push_back(absl::StrCat(what, ": the handler function is empty"));
+    return *this;
+  }
+  absl::StatusOr<internal::Pattern> parsed = internal::ParsePattern(pattern);
+  if (!parsed.ok()) {
+    errors_.push_back(absl::StrCat(what, ": ", parsed.status().message()));
+    return *this;
+  }
+  if (by_pattern_.contains(pattern)) {
+    errors_.push_back(absl::StrCat(what, ": \"", pattern, "\" is already registered (by ",
+                                   Describe(pattern, registrations_[by_pattern_.at(pattern)].type),
+                                   ")"));
+    return *this;
+  }
+  if (type != nullptr) {
+    if (absl::Status fits = internal::CheckTypedRegistration(pattern, type); !fits.ok()) {
+      errors_.push_back(absl::StrCat(what, ": ", fits.message()));
+      return *this;
+    }
+  }
+  const size_t index = registrations_.size();
+  registrations_.push_back({std::string(pattern), *std::move(parsed), type, std::move(fn)});
+  by_pattern_.emplace(std::string(pattern), index);
+  if (registrations_[index].parsed.kind == internal::Pattern::Kind::kPrefix) {
+    prefixes_.push_back(index);
+    std::stable_sort(prefixes_.begin(), prefixes_.end(), [this](size_t a, size_t b) {
+      return registrations_[a].parsed.text.size() > registrations_[b].parsed.text.size();
+    });
+  }
+  return *this;
+}
+
+absl::Status Router::Check() const {
+  if (!errors_.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid handler registrations:\n  ", absl::StrJoin(errors_, "\n  ")));
+  }
+  if (registrations_.empty()) {
+    return absl::InvalidArgumentError("no handler registered: call On<T>() or OnEvent() first");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Router::EventTypes() const {
+  if (by_pattern_.contains("*")) return {"*"};
+  std::vector<std::string> types;
+  for (const Registration& r : registrations_) types.push_back(r.pattern);
+  std::sort(types.begin(), types.end());
+  return types;
+}
+
+const Router::Registration* Router::Find(absl::string_view type) const {
+  if (auto it = by_pattern_.find(type); it != by_pattern_.end()) {
+    const Registration& r = registrations_[it->second];
+    // A pattern string that is itself a prefix or `*` is not an exact match for a type that
+    // happens to be spelled the same ("*" is not an event type).
+    if (r.parsed.kind == internal::Pattern::Kind::kExact) return &r;
+  }
+  for (size_t index : prefixes_) {
+    if (registrations_[index].parsed.Matches(type)) return &registrations_[index];
+  }
+  if (auto it = by_pattern_.find("*"); it != by_pattern_.end()) return &registrations_[it->second];
+  return nullptr;
+}
+
+Ack Router::Dispatch(const Delivery& delivery) const {
+  const switchboard::v1::Event& event = delivery.event();
+  const Registration* registration = Find(event.type());
+  if (registration == nullptr) {
+    Ack ack = AckFromStatus(delivery.delivery_id(), absl::OkStatus());
+    ack.set_message(internal::SafeUtf8(
+        absl::StrCat("no handler registered for ", event.type(), "; acknowledged unhandled"),
+        kMaxAckMessageBytes));
+    return ack;
+  }
+  const EventContext context(delivery);
+  if (registration->type == nullptr) {
+    return AckFromStatus(delivery.delivery_id(), registration->fn(context, nullptr));
+  }
+  const google::protobuf::OneofDescriptor* oneof = internal::EventPayloadOneof();
+  const google::protobuf::Message* payload =
+      internal::FindPayload(event.data(), oneof, registration->type);
+  if (payload == nullptr) {
+    return AckFromStatus(
+        delivery.delivery_id(),
+        PermanentError(absl::StrCat(
+            "event ", event.id(), " (", event.type(), ", object kind \"",
+            event.data().object_kind(), "\") does not carry a ", registration->type->full_name(),
+            " (it carries ", internal::DescribePayload(event.data(), oneof), "); registered as ",
+            Describe(registration->pattern, registration->type))));
+  }
+  return AckFromStatus(delivery.delivery_id(), registration->fn(context, payload));
+}
+
+std::optional<Ack> Router::DispatchSerialized(absl::string_view bytes) const {
+  Delivery delivery;
+  if (delivery.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Dispatch(delivery);
+  }
+  std::optional<std::string> id = internal::DeliveryIdOf(bytes);
+  if (!id.has_value()) return std::nullopt;
+  return AckFromStatus(
+      *id, PermanentError(absl::StrCat("the delivery (", bytes.size(),
+                                       " bytes) does not decode as switchboard.v1.Delivery")));
+}
+
+}  // namespace switchboard::sdk

@@ -1,0 +1,156 @@
+// Router: maps Stripe event types to handler functions, and a delivery to the Ack it earns.
+//
+// A handler service builds one Router at start-up, registers a function per event type
+// pattern, and hands it to Serve() (sdk/serve.h), which registers the subscription with the
+// gateway for exactly those patterns. Two kinds of registration:
+//
+//   On<T>(pattern, fn)   typed: fn(const EventContext&, const T&) gets the event's data.object
+//                        as the stripe.v1 message T. Checked when registered: T must be the
+//                        object kind of every event type the pattern matches (`charge.*` also
+//                        matches disputes and refunds, so On<stripe::v1::Charge>("charge.*")
+//                        is refused; register the exact types instead).
+//   OnEvent(pattern, fn) raw: fn(const EventContext&) sees the whole switchboard.v1.Event (the
+//                        object as a Struct, the raw JSON). Any pattern.
+//
+// Patterns: exact (`payment_intent.succeeded`), prefix (`payment_intent.*`) or all (`*`). Each
+// event goes to exactly one function, the most specific match: an exact pattern beats any
+// prefix, a longer prefix beats a shorter one, and `*` takes what is left. An event nothing
+// matches (possible when the subscription was widened by hand) is acknowledged OK.
+//
+// The typed layer is a thin wrapper over the raw one: the typed function runs only when the
+// event carries a T; when it does not (the gateway could not convert this object into T, or
+// the event holds another kind), the delivery is answered REJECT, so it lands in the dead
+// letters with the reason, to be redriven after a fix. Never a crash.
+//
+// The returned status decides the Ack (sdk/status.h): OK -> OK; PermanentError -> REJECT;
+// RetryAfter(d) -> RETRY after at least d; any other error -> RETRY.
+//
+// Mistakes in registrations (a bad pattern, the same pattern twice, a type that does not fit)
+// are collected and reported together by Check(), which Serve() calls before it starts: a
+// handler with a wrong registration fails at start-up, not at its first event.
+//
+// Example:
+//   sdk::Router router;
+//   router.On<stripe::v1::PaymentIntent>(
+//       "payment_intent.succeeded",
+//       [](const sdk::EventContext& ctx, const stripe::v1::PaymentIntent& pi) {
+//         return Fulfil(ctx.id(), pi.amount(), pi.currency());
+//       });
+//   router.OnEvent("*", [](const sdk::EventContext& ctx) {
+//     std::cout << "ignoring " << ctx.type() << "\n";
+//     return absl::OkStatus();
+//   });
+//   if (absl::Status s = router.Check(); !s.ok()) { ... }   // Serve() does this too
+//
+// Thread-safety: register from one thread before serving; after that every const method
+// (Dispatch, ...) may run concurrently, and registered functions are called concurrently (on
+// Serve()'s worker threads), so they must be thread-safe.
+#ifndef SWITCHBOARD_SDK_ROUTER_H_
+#define SWITCHBOARD_SDK_ROUTER_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "protos/switchboard/v1/handler.pb.h"
+#include "sdk/event_context.h"
+#include "sdk/internal/pattern.h"
+#include "sdk/status.h"
+
+namespace switchboard::sdk {
+
+// A raw handler function.
+using EventFn = std::function<absl::Status(const EventContext&)>;
+
+// A typed handler function for the stripe.v1 message T.
+template <typename T>
+using TypedEventFn = std::function<absl::Status(const EventContext&, const T&)>;
+
+class Router {
+ public:
+  Router() = default;
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+  Router(Router&&) = default;
+  Router& operator=(Router&&) = default;
+
+  // Registers `fn` for events matching `pattern` whose data.object is a T (a stripe.v1 message
+  // generated from protos/stripe/v1). Errors surface in Check(). Returns *this.
+  template <typename T>
+  Router& On(absl::string_view pattern, TypedEventFn<T> fn) {
+    static_assert(std::is_base_of_v<google::protobuf::Message, T>,
+                  "On<T>: T must be a generated protobuf message (stripe::v1::PaymentIntent, ...)");
+    if (fn == nullptr) return Add(pattern, T::descriptor(), nullptr);
+    return Add(pattern, T::descriptor(),
+               [fn = std::move(fn)](const EventContext& ctx,
+                                    const google::protobuf::Message* payload) -> absl::Status {
+                 if (const T* typed = google::protobuf::DynamicCastToGenerated<T>(payload)) {
+                   return fn(ctx, *typed);
+                 }
+                 // Not a generated T object (never the case for deliveries the SDK parsed):
+                 // go through the wire format.
+                 T copy;
+                 if (!copy.ParseFromString(payload->SerializeAsString())) {
+                   return PermanentError("typed payload does not decode");
+                 }
+                 return fn(ctx, copy);
+               });
+  }
+
+  // Registers `fn` for events matching `pattern`, with no typed payload. Returns *this.
+  Router& OnEvent(absl::string_view pattern, EventFn fn);
+
+  // OK when every registration so far is valid and there is at least one; otherwise
+  // kInvalidArgument listing each problem on its own line, e.g.
+  //   On<stripe.v1.Charge>("charge.*"): charge.dispute.created carries stripe.v1.Dispute
+  absl::Status Check() const;
+
+  // The patterns to subscribe to, sorted and without duplicates (just "*" when one
+  // registration is "*").
+  std::vector<std::string> EventTypes() const;
+
+  // Handles one delivery: finds the function, decodes the typed payload, calls the function
+  // and maps its status to the Ack (delivery_id echoed). Never fails: every problem is an
+  // outcome. REQUIRES: Check() is OK (a registration Check() reports was not added).
+  switchboard::v1::Ack Dispatch(const switchboard::v1::Delivery& delivery) const;
+
+  // Dispatch for a delivery as it arrives on the wire. A delivery that does not decode is
+  // answered REJECT (with its delivery_id read from the raw bytes); nullopt when not even a
+  // delivery_id can be read (nothing can be acknowledged).
+  std::optional<switchboard::v1::Ack> DispatchSerialized(absl::string_view bytes) const;
+
+ private:
+  // `payload` is nullptr for raw registrations.
+  using AnyFn =
+      std::function<absl::Status(const EventContext&, const google::protobuf::Message* payload)>;
+  struct Registration {
+    std::string pattern;
+    internal::Pattern parsed;
+    const google::protobuf::Descriptor* type = nullptr;  // nullptr: raw
+    AnyFn fn;
+  };
+
+  Router& Add(absl::string_view pattern, const google::protobuf::Descriptor* type, AnyFn fn);
+  const Registration* Find(absl::string_view type) const;
+
+  std::vector<Registration> registrations_;
+  absl::flat_hash_map<std::string, size_t> by_pattern_;
+  // Indexes into registrations_ of prefix patterns, longest prefix first.
+  std::vector<size_t> prefixes_;
+  std::vector<std::string> errors_;
+};
+
+// The Ack for a handler function's `status` (sdk/status.h), with `delivery_id`.
+switchboard::v1::Ack AckFromStatus(absl::string_view delivery_id, const absl::Status& status);
+
+}  // namespace switchboard::sdk
+
+#endif  // SWITCHBOARD_SDK_ROUTER_H_

@@ -1,0 +1,320 @@
+#include "sdk/serve.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "protos/switchboard/v1/gateway.grpc.pb.h"
+#include "sdk/internal/deliver_service.h"
+#include "sdk/internal/worker_pool.h"
+#include "sdk/log.h"
+
+namespace switchboard::sdk {
+namespace {
+
+struct HostPort {
+  std::string host;  // without brackets
+  std::string port;  // may be empty
+};
+
+// "h:p", "[v6]:p", "h" (no port), "[v6]".
+absl::StatusOr<HostPort> SplitHostPort(absl::string_view address) {
+  HostPort hp;
+  if (!address.empty() && address.front() == '[') {
+    const size_t close = address.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("bad address \"", address, "\""));
+    }
+    hp.host = std::string(address.substr(1, close - 1));
+    absl::string_view rest = address.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        return absl::InvalidArgumentError(absl::StrCat("bad address \"", address, "\""));
+      }
+      hp.port = std::string(rest.substr(1));
+    }
+    return hp;
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    hp.host = std::string(address);
+  } else {
+    if (address.find(':') != colon) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address \"", address, "\" (write IPv6 hosts as [::1]:port)"));
+    }
+    hp.host = std::string(address.substr(0, colon));
+    hp.port = std::string(address.substr(colon + 1));
+  }
+  return hp;
+}
+
+bool IsWildcard(absl::string_view host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "0:0:0:0:0:0:0:0";
+}
+
+std::string JoinHostPort(absl::string_view host, absl::string_view port) {
+  return host.find(':') != absl::string_view::npos ? absl::StrCat("[", host, "]:", port)
+                                                   : absl::StrCat(host, ":", port);
+}
+
+// The address the gateway dials, from --advertise (maybe empty) and the bound listen address.
+absl::StatusOr<std::string> AdvertiseAddress(absl::string_view advertise, absl::string_view listen,
+                                             int bound_port) {
+  const std::string port = absl::StrCat(bound_port);
+  if (advertise.empty()) {
+    absl::StatusOr<HostPort> hp = SplitHostPort(listen);
+    if (!hp.ok()) return hp.status();
+    return JoinHostPort(IsWildcard(hp->host) ? "127.0.0.1" : hp->host, port);
+  }
+  absl::StatusOr<HostPort> hp = SplitHostPort(advertise);
+  if (!hp.ok()) return hp.status();
+  if (IsWildcard(hp->host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "advertise address \"", advertise,
+        "\" is not dialable: give a host the gateway can reach (never 0.0.0.0 or [::])"));
+  }
+  int explicit_port = 0;
+  if (!hp->port.empty() &&
+      (!absl::SimpleAtoi(hp->port, &explicit_port) || explicit_port < 0 || explicit_port > 65535)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in advertise \"", advertise, "\""));
+  }
+  return JoinHostPort(hp->host, explicit_port == 0 ? port : hp->port);
+}
+
+bool ValidSubscriptionName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(nanos / 1000000000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+switchboard::v1::Subscription SubscriptionSpec(const Router& router, const ServeOptions& o) {
+  switchboard::v1::Subscription sub;
+  sub.set_name(o.subscription);
+  for (const std::string& type : router.EventTypes()) sub.add_event_types(type);
+  if (o.livemode.has_value()) sub.set_livemode(*o.livemode);
+  for (const std::string& account : o.accounts) sub.add_accounts(account);
+  if (o.max_in_flight > 0) sub.set_max_in_flight(o.max_in_flight);
+  const RetryPolicy& r = o.retry_policy;
+  if (r.initial_backoff > absl::ZeroDuration()) {
+    SetDuration(r.initial_backoff, sub.mutable_retry_policy()->mutable_initial_backoff());
+  }
+  if (r.max_backoff > absl::ZeroDuration()) {
+    SetDuration(r.max_backoff, sub.mutable_retry_policy()->mutable_max_backoff());
+  }
+  if (r.max_age > absl::ZeroDuration()) {
+    SetDuration(r.max_age, sub.mutable_retry_policy()->mutable_max_age());
+  }
+  if (r.max_attempts > 0) sub.mutable_retry_policy()->set_max_attempts(r.max_attempts);
+  if (o.per_object_ordering) sub.set_ordering(switchboard::v1::Subscription::PER_OBJECT);
+  switch (o.start.kind) {
+    case StartPosition::Kind::kNow:
+      sub.mutable_start()->set_now(true);
+      break;
+    case StartPosition::Kind::kBeginning:
+      sub.mutable_start()->set_beginning(true);
+      break;
+    case StartPosition::Kind::kTime: {
+      const int64_t nanos = absl::ToUnixNanos(o.start.time);
+      auto* t = sub.mutable_start()->mutable_time();
+      t->set_seconds(nanos / 1000000000);
+      t->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+      break;
+    }
+  }
+  if (o.delivery_timeout > absl::ZeroDuration()) {
+    SetDuration(o.delivery_timeout, sub.mutable_delivery_timeout());
+  }
+  return sub;
+}
+
+absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+}  // namespace
+
+absl::StatusOr<StartPosition> ParseStartPosition(absl::string_view text) {
+  if (text == "now") return StartPosition::Now();
+  if (text == "beginning") return StartPosition::Beginning();
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return StartPosition::At(t);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "start position \"", text, "\": want now, beginning or an RFC 3339 time (", error, ")"));
+}
+
+absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router* router,
+                                                                    ServeOptions options) {
+  if (absl::Status s = router->Check(); !s.ok()) return s;
+  if (!ValidSubscriptionName(options.subscription)) {
+    return absl::InvalidArgumentError(absl::StrCat("subscription name \"", options.subscription,
+                                                   "\" must match [a-z0-9_.-]{1,64}"));
+  }
+  if (options.workers < 1) return absl::InvalidArgumentError("workers must be at least 1");
+  if (options.max_in_flight < 0 || options.max_in_flight > 1024) {
+    return absl::InvalidArgumentError("max_in_flight must be in [0, 1024] (0: gateway default)");
+  }
+  if (!options.advertise.empty()) {
+    // Refuse a wildcard advertise address before listening.
+    if (absl::StatusOr<std::string> a = AdvertiseAddress(options.advertise, options.listen, 1);
+        !a.ok()) {
+      return a.status();
+    }
+  }
+
+  auto server = std::unique_ptr<HandlerServer>(new HandlerServer());
+  server->options_ = std::move(options);
+  const ServeOptions& o = server->options_;
+  server->pool_ = std::make_unique<internal::WorkerPool>(o.workers);
+  // Read ahead as far as the gateway may send, so a stream never sits on its window while
+  // workers are free; the pool bounds how many run at once.
+  const int read_ahead = std::max(o.workers, o.max_in_flight > 0 ? o.max_in_flight : 32);
+  server->service_ = std::make_unique<internal::DeliverService>(
+      internal::DeliverService::Deps{router, server->pool_.get(), read_ahead});
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterCallbackGenericService(server->service_.get());
+  // The gateway pings every 30 s, also between deliveries; 1.51's defaults would answer
+  // such pings with GOAWAY(too_many_pings).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    server->server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
+  }
+  // Until registered, a failure just stops listening (no drain, no Unsubscribe).
+  auto abandon = [&server](absl::Status status) {
+    server->server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    server->server_.reset();
+    return status;
+  };
+  absl::StatusOr<std::string> advertise = AdvertiseAddress(o.advertise, o.listen, server->port_);
+  if (!advertise.ok()) return abandon(advertise.status());
+  server->advertise_ = *std::move(advertise);
+
+  auto gateway = switchboard::v1::Gateway::NewStub(
+      grpc::CreateChannel(o.gateway, grpc::InsecureChannelCredentials()));
+  switchboard::v1::SubscribeRequest request;
+  *request.mutable_subscription() = SubscriptionSpec(*router, o);
+  request.set_member_address(server->advertise_);
+  switchboard::v1::Subscription registered;
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);  // the gateway may still be starting
+  context.set_deadline(absl::ToChronoTime(absl::Now() + o.register_timeout));
+  if (absl::Status s = FromGrpc(
+          gateway->Subscribe(&context, request, &registered),
+          absl::StrCat("registering subscription ", o.subscription, " with gateway ", o.gateway));
+      !s.ok()) {
+    return abandon(s);
+  }
+  LogInfo(absl::StrCat("sdk_serving subscription=", o.subscription, " listen=", o.listen,
+                       " port=", server->port_, " advertise=", server->advertise_,
+                       " gateway=", o.gateway, " types=", absl::StrJoin(router->EventTypes(), ","),
+                       " workers=", o.workers));
+  return server;
+}
+
+HandlerServer::~HandlerServer() {
+  if (server_ != nullptr) Shutdown().IgnoreError();
+}
+
+int HandlerServer::open_streams() const { return service_->open_streams(); }
+
+absl::Status HandlerServer::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shutdown_status_.has_value()) return *shutdown_status_;
+  LogInfo(absl::StrCat("sdk_draining subscription=", options_.subscription,
+                       " open_streams=", service_->open_streams()));
+  service_->StartDrain();
+  const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
+
+  {
+    auto gateway = switchboard::v1::Gateway::NewStub(
+        grpc::CreateChannel(options_.gateway, grpc::InsecureChannelCredentials()));
+    switchboard::v1::UnsubscribeRequest request;
+    request.set_name(options_.subscription);
+    request.set_member_address(advertise_);
+    switchboard::v1::UnsubscribeResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    const grpc::Status s = gateway->Unsubscribe(&context, request, &response);
+    if (!s.ok()) {
+      LogWarning(absl::StrCat("sdk_unsubscribe_failed subscription=", options_.subscription,
+                              " member=", advertise_, " code=", s.error_code(), " error=\"",
+                              s.error_message(), "\""));
+    }
+  }
+
+  // Streams still open past the drain timeout are cancelled here.
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_->Wait();
+  pool_->Stop(/*run_queued=*/false);
+  const internal::DeliverService::Counts counts = service_->counts();
+  LogInfo(absl::StrCat("sdk_stopped subscription=", options_.subscription, " ok=", counts.ok,
+                       " retry=", counts.retry, " reject=", counts.reject,
+                       " drained=", drained ? "true" : "false"));
+  shutdown_status_ =
+      drained ? absl::OkStatus()
+              : absl::DeadlineExceededError(absl::StrCat(
+                    "drain did not finish within ", absl::FormatDuration(options_.drain_timeout),
+                    "; open deliveries will be retried by the gateway"));
+  return *shutdown_status_;
+}
+
+namespace {
+
+int signal_pipe[2] = {-1, -1};
+
+void OnSignal(int) {
+  const int saved = errno;
+  const char byte = 1;
+  ssize_t unused = ::write(signal_pipe[1], &byte, 1);
+  (void)unused;
+  errno = saved;
+}
+
+}  // namespace
+
+absl::Status Serve(const Router& router, ServeOptions options) {
+  if (signal_pipe[0] < 0 && ::pipe2(signal_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError("pipe2 failed");
+  }
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<HandlerServer>> server =
+      HandlerServer::Start(&router, std::move(options));
+  if (!server.ok()) return server.status();
+  char byte;
+  while (::read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  return (*server)->Shutdown();
+}
+
+}  // namespace switchboard::sdk

@@ -1,0 +1,167 @@
+// Serve: runs a Router as a handler service: the switchboard.v1.EventHandler gRPC server the
+// gateway streams deliveries to, plus the registration of its subscription with the gateway.
+//
+// On start, Serve (or HandlerServer::Start):
+//   1. checks the router (a bad registration fails here, with every problem listed);
+//   2. listens on `listen` (port 0 picks a free port) with the gRPC callback API: each Deliver
+//      stream is a reactor with one write in flight; handler functions run on a pool of
+//      `workers` threads, never on gRPC's threads (see sdk/internal/deliver_service.h);
+//   3. calls Gateway.Subscribe: creates or updates the subscription `subscription` with the
+//      router's event types and these options, and registers this instance as a member at
+//      `advertise` (default 127.0.0.1:<bound port>). Instances of one handler that use the same
+//      subscription name share its deliveries.
+// Then the gateway dials the member and streams matching events; each is acknowledged from the
+// handler function's status (sdk/router.h, sdk/status.h).
+//
+// On SIGTERM or SIGINT, Serve drains: it stops taking new deliveries (those already sent are
+// answered RETRY "handler shutting down", so the gateway can retry them), lets running handler
+// calls finish and sends their acks, closes the streams, calls Gateway.Unsubscribe for this
+// member (the subscription stays, so deliveries wait for the next start), and returns.
+//
+// Keepalive: the gateway pings its handler connections every 30 s; the server here permits
+// client pings every 10 s, even without calls (gRPC 1.51's default would close the connection
+// after a few pings).
+//
+// Example (a whole handler binary; sdk/flags.h fills the options from --gateway etc.):
+//   int main(int argc, char** argv) {
+//     absl::ParseCommandLine(argc, argv);
+//     sdk::Router router;
+//     router.OnEvent("*", [](const sdk::EventContext& ctx) { return absl::OkStatus(); });
+//     sdk::ServeOptions options;
+//     options.subscription = "audit";
+//     absl::Status status = sdk::Serve(router, options);  // blocks until SIGTERM
+//     return status.ok() ? 0 : 1;
+//   }
+//
+// Thread-safety: HandlerServer's methods may be called from any thread; Shutdown is idempotent
+// (a second call waits for the first and returns its result).
+#ifndef SWITCHBOARD_SDK_SERVE_H_
+#define SWITCHBOARD_SDK_SERVE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "sdk/router.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace switchboard::sdk {
+
+namespace internal {
+class DeliverService;
+class WorkerPool;
+}  // namespace internal
+
+// Where a new subscription starts (ignored when the subscription already exists: it keeps its
+// position).
+struct StartPosition {
+  enum class Kind { kNow, kBeginning, kTime };
+  Kind kind = Kind::kNow;
+  absl::Time time;  // kTime only
+
+  // Only events received from now on (the default).
+  static StartPosition Now() { return {}; }
+  // Every stored event.
+  static StartPosition Beginning() { return {Kind::kBeginning, {}}; }
+  // Events received at or after `t` that are still stored.
+  static StartPosition At(absl::Time t) { return {Kind::kTime, t}; }
+};
+
+// Parses "now", "beginning" or an RFC 3339 time. kInvalidArgument otherwise.
+absl::StatusOr<StartPosition> ParseStartPosition(absl::string_view text);
+
+// Retry policy of the subscription. Zero values mean the gateway's defaults (1 s initial
+// backoff doubling to 10 min, with full jitter; dead letter after 3 days).
+struct RetryPolicy {
+  absl::Duration initial_backoff = absl::ZeroDuration();
+  absl::Duration max_backoff = absl::ZeroDuration();
+  absl::Duration max_age = absl::ZeroDuration();
+  int max_attempts = 0;  // 0: only max_age limits
+};
+
+struct ServeOptions {
+  // The gateway's gRPC address.
+  std::string gateway = "127.0.0.1:50051";
+  // The subscription's name ([a-z0-9_.-]{1,64}). Required.
+  std::string subscription;
+  // Where this instance listens for the gateway: host:port, port 0 picks a free one.
+  std::string listen = "127.0.0.1:0";
+  // host:port the gateway dials. Default: the listen host (127.0.0.1 when it listens on all
+  // interfaces) with the bound port. A host without a port gets the bound port. Never
+  // 0.0.0.0 or [::].
+  std::string advertise;
+
+  // Subscription settings (sent with Subscribe; 0 / unset means the gateway's default).
+  int max_in_flight = 0;  // unacknowledged deliveries at once over all members (default 32)
+  StartPosition start;
+  RetryPolicy retry_policy;
+  absl::Duration delivery_timeout = absl::ZeroDuration();  // default 30 s
+  bool per_object_ordering = false;
+  std::optional<bool> livemode;       // only live or only test events
+  std::vector<std::string> accounts;  // only these Connect accounts
+
+  // Handler functions running at once in this instance.
+  int workers = 8;
+  // How long Subscribe waits for the gateway at start (it may be starting too).
+  absl::Duration register_timeout = absl::Seconds(30);
+  // How long a drain waits for running handler calls before closing the streams anyway.
+  absl::Duration drain_timeout = absl::Seconds(30);
+};
+
+class HandlerServer {
+ public:
+  // Checks the router and the options, starts listening, and registers with the gateway.
+  // kInvalidArgument for a bad registration or option (the message says which);
+  // kUnavailable when it cannot listen; the gateway's error (often kUnavailable or
+  // kDeadlineExceeded after register_timeout) when Subscribe fails.
+  // `router` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<HandlerServer>> Start(const Router* router,
+                                                              ServeOptions options);
+
+  // Shutdown() if it was not called.
+  ~HandlerServer();
+  HandlerServer(const HandlerServer&) = delete;
+  HandlerServer& operator=(const HandlerServer&) = delete;
+
+  // Drains (see the file comment), unsubscribes this member and stops the server. OK when
+  // every running handler call finished within drain_timeout; kDeadlineExceeded otherwise (the
+  // streams are closed anyway; their deliveries will be retried). An Unsubscribe failure (the
+  // gateway is down) is logged, not returned: the gateway drops unreachable members itself.
+  absl::Status Shutdown();
+
+  // The port it listens on, and the address registered with the gateway.
+  int port() const { return port_; }
+  const std::string& advertise_address() const { return advertise_; }
+  // Deliver streams open now.
+  int open_streams() const;
+
+ private:
+  HandlerServer() = default;
+
+  ServeOptions options_;
+  std::string advertise_;
+  int port_ = 0;
+  std::unique_ptr<internal::WorkerPool> pool_;
+  std::unique_ptr<internal::DeliverService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  absl::Mutex shutdown_mu_;
+  std::optional<absl::Status> shutdown_status_ ABSL_GUARDED_BY(shutdown_mu_);
+};
+
+// Starts a HandlerServer, waits for SIGTERM or SIGINT, then shuts it down. Returns the first
+// error of Start or Shutdown. Installs handlers for SIGTERM and SIGINT (and ignores SIGPIPE).
+absl::Status Serve(const Router& router, ServeOptions options);
+
+}  // namespace switchboard::sdk
+
+#endif  // SWITCHBOARD_SDK_SERVE_H_

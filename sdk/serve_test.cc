@@ -1,0 +1,287 @@
+// HandlerServer in-process: a fake gateway records Subscribe/Unsubscribe, and the test plays
+// the gateway's side of EventHandler.Deliver with a real gRPC stream on port 0.
+#include "sdk/serve.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "protos/switchboard/v1/gateway.grpc.pb.h"
+#include "protos/switchboard/v1/handler.grpc.pb.h"
+#include "sdk/router.h"
+#include "sdk/status.h"
+
+namespace switchboard::sdk {
+namespace {
+
+using ::switchboard::v1::Ack;
+using ::switchboard::v1::Delivery;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Generous safety net for conditions that should hold within milliseconds.
+constexpr absl::Duration kSafety = absl::Seconds(30);
+
+class FakeGateway final : public switchboard::v1::Gateway::Service {
+ public:
+  grpc::Status Subscribe(grpc::ServerContext*, const switchboard::v1::SubscribeRequest* request,
+                         switchboard::v1::Subscription* response) override {
+    absl::MutexLock lock(&mu_);
+    subscribes_.push_back(*request);
+    *response = request->subscription();
+    return grpc::Status::OK;
+  }
+  grpc::Status Unsubscribe(grpc::ServerContext*, const switchboard::v1::UnsubscribeRequest* request,
+                           switchboard::v1::UnsubscribeResponse*) override {
+    absl::MutexLock lock(&mu_);
+    unsubscribes_.push_back(*request);
+    return grpc::Status::OK;
+  }
+  std::vector<switchboard::v1::SubscribeRequest> subscribes() {
+    absl::MutexLock lock(&mu_);
+    return subscribes_;
+  }
+  std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes() {
+    absl::MutexLock lock(&mu_);
+    return unsubscribes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<switchboard::v1::SubscribeRequest> subscribes_;
+  std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes_;
+};
+
+Delivery MakeDelivery(absl::string_view id, absl::string_view type) {
+  Delivery d;
+  d.set_delivery_id(absl::StrCat("d-", id));
+  d.set_attempt(1);
+  d.set_subscription("serve-test");
+  d.mutable_event()->set_id(std::string(id));
+  d.mutable_event()->set_type(std::string(type));
+  return d;
+}
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &gateway_port_);
+    builder.RegisterService(&gateway_);
+    gateway_server_ = builder.BuildAndStart();
+    ASSERT_NE(gateway_port_, 0);
+  }
+  void TearDown() override { gateway_server_->Shutdown(); }
+
+  ServeOptions Options() {
+    ServeOptions o;
+    o.gateway = absl::StrCat("127.0.0.1:", gateway_port_);
+    o.subscription = "serve-test";
+    o.workers = 4;
+    return o;
+  }
+
+  // The gateway's side of a Deliver stream to `server`.
+  struct Stream {
+    std::unique_ptr<switchboard::v1::EventHandler::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReaderWriter<Delivery, Ack>> rw;
+  };
+  std::unique_ptr<Stream> OpenStream(const HandlerServer& server) {
+    auto s = std::make_unique<Stream>();
+    s->stub = switchboard::v1::EventHandler::NewStub(
+        grpc::CreateChannel(server.advertise_address(), grpc::InsecureChannelCredentials()));
+    s->context.set_deadline(absl::ToChronoTime(absl::Now() + kSafety));
+    s->rw = s->stub->Deliver(&s->context);
+    return s;
+  }
+
+  FakeGateway gateway_;
+  std::unique_ptr<grpc::Server> gateway_server_;
+  int gateway_port_ = 0;
+};
+
+TEST_F(ServeTest, RegistersWithTheGatewayAndAcksEachDelivery) {
+  Router router;
+  router.OnEvent("payment_intent.*", [](const EventContext&) { return absl::OkStatus(); })
+      .OnEvent("charge.failed", [](const EventContext&) { return absl::UnavailableError("busy"); })
+      .OnEvent("invoice.paid", [](const EventContext&) { return PermanentError("no"); });
+  ServeOptions options = Options();
+  options.max_in_flight = 5;
+  options.start = StartPosition::Beginning();
+  options.retry_policy.max_attempts = 4;
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string member = absl::StrCat("127.0.0.1:", (*server)->port());
+  EXPECT_EQ((*server)->advertise_address(), member);
+
+  ASSERT_EQ(gateway_.subscribes().size(), 1u);
+  const switchboard::v1::SubscribeRequest subscribe = gateway_.subscribes()[0];
+  EXPECT_EQ(subscribe.member_address(), member);
+  EXPECT_EQ(subscribe.subscription().name(), "serve-test");
+  EXPECT_THAT(subscribe.subscription().event_types(),
+              ElementsAre("charge.failed", "invoice.paid", "payment_intent.*"));
+  EXPECT_EQ(subscribe.subscription().max_in_flight(), 5);
+  EXPECT_TRUE(subscribe.subscription().start().beginning());
+  EXPECT_EQ(subscribe.subscription().retry_policy().max_attempts(), 4);
+
+  auto stream = OpenStream(**server);
+  std::map<std::string, Ack> acks;
+  const std::vector<Delivery> deliveries = {
+      MakeDelivery("evt_a", "payment_intent.succeeded"), MakeDelivery("evt_b", "charge.failed"),
+      MakeDelivery("evt_c", "invoice.paid"), MakeDelivery("evt_d", "payment_intent.created")};
+  for (const Delivery& d : deliveries) ASSERT_TRUE(stream->rw->Write(d));
+  // An event the generated classes refuse (a proto3 string with invalid UTF-8) is rejected,
+  // and the stream goes on.
+  Delivery undecodable = MakeDelivery("evt_\xff", "payment_intent.succeeded");
+  undecodable.set_delivery_id("d-undecodable");
+  ASSERT_TRUE(stream->rw->Write(undecodable));
+  ASSERT_TRUE(stream->rw->Write(MakeDelivery("evt_e", "payment_intent.canceled")));
+  Ack ack;
+  while (acks.size() < 6 && stream->rw->Read(&ack)) acks[ack.delivery_id()] = ack;
+  ASSERT_EQ(acks.size(), 6u);
+  EXPECT_EQ(acks["d-evt_a"].outcome(), Ack::OK);
+  EXPECT_EQ(acks["d-evt_b"].outcome(), Ack::RETRY);
+  EXPECT_EQ(acks["d-evt_c"].outcome(), Ack::REJECT);
+  EXPECT_EQ(acks["d-evt_d"].outcome(), Ack::OK);
+  EXPECT_EQ(acks["d-undecodable"].outcome(), Ack::REJECT);
+  EXPECT_THAT(acks["d-undecodable"].message(), HasSubstr("does not decode"));
+  EXPECT_EQ(acks["d-evt_e"].outcome(), Ack::OK);
+
+  // The gateway closes its side: the stream ends cleanly.
+  stream->rw->WritesDone();
+  EXPECT_FALSE(stream->rw->Read(&ack));
+  EXPECT_TRUE(stream->rw->Finish().ok());
+
+  EXPECT_TRUE((*server)->Shutdown().ok());
+  ASSERT_EQ(gateway_.unsubscribes().size(), 1u);
+  EXPECT_EQ(gateway_.unsubscribes()[0].name(), "serve-test");
+  EXPECT_EQ(gateway_.unsubscribes()[0].member_address(), member);
+}
+
+TEST_F(ServeTest, DrainFinishesRunningCallsRefusesNewWorkAndUnsubscribes) {
+  absl::Notification started, release;
+  Router router;
+  router.OnEvent("slow.event", [&](const EventContext&) {
+    started.Notify();
+    release.WaitForNotification();
+    return absl::OkStatus();
+  });
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  auto server = HandlerServer::Start(&router, Options());
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  auto stream = OpenStream(**server);
+  ASSERT_TRUE(stream->rw->Write(MakeDelivery("evt_slow", "slow.event")));
+  ASSERT_TRUE(started.WaitForNotificationWithTimeout(kSafety));
+
+  absl::Status shutdown_status;
+  std::thread shutdown([&] { shutdown_status = (*server)->Shutdown(); });
+
+  // Draining has begun once a new stream is refused.
+  bool refused = false;
+  for (absl::Time deadline = absl::Now() + kSafety; !refused && absl::Now() < deadline;) {
+    auto probe = OpenStream(**server);
+    probe->rw->WritesDone();
+    Ack unused;
+    while (probe->rw->Read(&unused)) {
+    }
+    const grpc::Status status = probe->rw->Finish();
+    refused = status.error_code() == grpc::StatusCode::UNAVAILABLE;
+    if (!refused) {
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+  }
+  ASSERT_TRUE(refused);
+
+  // A delivery that arrives while draining is handed back at once.
+  ASSERT_TRUE(stream->rw->Write(MakeDelivery("evt_late", "other.event")));
+  Ack ack;
+  ASSERT_TRUE(stream->rw->Read(&ack));
+  EXPECT_EQ(ack.delivery_id(), "d-evt_late");
+  EXPECT_EQ(ack.outcome(), Ack::RETRY);
+  EXPECT_THAT(ack.message(), HasSubstr("shutting down"));
+  EXPECT_TRUE(gateway_.unsubscribes().empty());  // not before in-flight work is acked
+
+  // The running call finishes: its ack is sent, then the stream closes.
+  release.Notify();
+  ASSERT_TRUE(stream->rw->Read(&ack));
+  EXPECT_EQ(ack.delivery_id(), "d-evt_slow");
+  EXPECT_EQ(ack.outcome(), Ack::OK);
+  EXPECT_FALSE(stream->rw->Read(&ack));
+  EXPECT_TRUE(stream->rw->Finish().ok());
+
+  shutdown.join();
+  EXPECT_TRUE(shutdown_status.ok()) << shutdown_status;
+  EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
+  EXPECT_EQ((*server)->open_streams(), 0);
+}
+
+TEST_F(ServeTest, StartRefusesBadConfiguration) {
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+
+  ServeOptions bad_name = Options();
+  bad_name.subscription = "Has Spaces";
+  EXPECT_EQ(HandlerServer::Start(&router, bad_name).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  ServeOptions wildcard = Options();
+  wildcard.advertise = "0.0.0.0:7000";
+  auto status = HandlerServer::Start(&router, wildcard).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("never 0.0.0.0"));
+
+  Router empty;
+  EXPECT_EQ(HandlerServer::Start(&empty, Options()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(gateway_.subscribes().empty());
+}
+
+TEST_F(ServeTest, AdvertiseDefaultsToLoopbackWithTheBoundPort) {
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  ServeOptions options = Options();
+  options.listen = "0.0.0.0:0";
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->advertise_address(), absl::StrCat("127.0.0.1:", (*server)->port()));
+  EXPECT_TRUE((*server)->Shutdown().ok());
+
+  options.advertise = "localhost";  // a host alone gets the bound port
+  server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ((*server)->advertise_address(), absl::StrCat("localhost:", (*server)->port()));
+}
+
+TEST_F(ServeTest, UnreachableGatewayFailsStartAfterTheRegisterTimeout) {
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  ServeOptions options = Options();
+  gateway_server_->Shutdown();
+  options.register_timeout = absl::Milliseconds(200);
+  auto server = HandlerServer::Start(&router, options);
+  EXPECT_FALSE(server.ok());
+  EXPECT_THAT(server.status().message(), HasSubstr("registering subscription serve-test"));
+}
+
+TEST(StartPosition, Parses) {
+  EXPECT_EQ(ParseStartPosition("now")->kind, StartPosition::Kind::kNow);
+  EXPECT_EQ(ParseStartPosition("beginning")->kind, StartPosition::Kind::kBeginning);
+  auto at = ParseStartPosition("2024-06-01T12:00:00Z");
+  ASSERT_TRUE(at.ok());
+  EXPECT_EQ(at->kind, StartPosition::Kind::kTime);
+  EXPECT_EQ(at->time, absl::FromUnixSeconds(1717243200));
+  EXPECT_FALSE(ParseStartPosition("yesterday").ok());
+}
+
+}  // namespace
+}  // namespace switchboard::sdk
