@@ -1,0 +1,1538 @@
+#include "server/dispatch/dispatcher.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/base/log.h"
+#include "server/base/status_macros.h"
+#include "server/dispatch/event_proto.h"
+#include "server/dispatch/subscription_spec.h"
+
+namespace switchboard::server::dispatch {
+namespace {
+
+// Acks waiting for the worker beyond this are dropped (and counted): a handler spraying acks
+// must not grow the gateway's memory. Honest acks are bounded by the windows, far below this.
+constexpr size_t kMaxInbox = 100000;
+// Reasons kept with retries and dead letters are cut to this many bytes.
+constexpr size_t kMaxReasonBytes = 512;
+// After a store read fails, the subscription waits this long before reading again.
+constexpr absl::Duration kStoreErrorBackoff = absl::Seconds(1);
+// After persisting a member drop fails, it is tried again this much later.
+constexpr absl::Duration kDropRetry = absl::Seconds(10);
+constexpr int kListRetriesMax = 10000;
+constexpr int kAdminPage = 1000;
+constexpr int64_t kBacklogCap = 1000000;
+constexpr int kCountCap = 10000;
+
+// Cut to kMaxReasonBytes without splitting a UTF-8 sequence (the reason is shown in protobuf
+// strings, which must stay valid UTF-8).
+std::string TruncateReason(absl::string_view reason) {
+  if (reason.size() <= kMaxReasonBytes) return std::string(reason);
+  size_t n = kMaxReasonBytes;
+  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  return std::string(reason.substr(0, n));
+}
+
+bool SameMessage(const google::protobuf::Message& a, const google::protobuf::Message& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+std::string StatusText(const absl::Status& s) {
+  return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
+}
+
+}  // namespace
+
+struct Dispatcher::Item {
+  store::EventRecord record;
+  // Parked in the store as a RetryRecord (from a retry, a replay or a redrive); else read from
+  // the log past the cursor.
+  bool is_retry = false;
+  // Attempts that reached a handler before this one.
+  int32_t attempts = 0;
+  absl::Time first_attempt_at = absl::InfinitePast();
+  bool in_flight = false;
+  uint64_t member = 0;
+  uint64_t stream = 0;
+  std::string delivery_id;
+  absl::Time sent_at;
+  absl::Time deadline;
+};
+
+struct Dispatcher::Member {
+  uint64_t id = 0;
+  std::string address;
+  absl::Time registered_at;
+  absl::Time last_connected_at = absl::InfinitePast();
+  bool connected = false;
+  uint64_t stream = 0;
+  absl::Time unreachable_since;
+  // Unsubscribed: no new deliveries; removed once nothing is in flight on it.
+  bool draining = false;
+  // Listed in the config file for a static subscription: never dropped.
+  bool from_config = false;
+  absl::Time drop_retry_at = absl::InfinitePast();
+  int in_flight = 0;
+  std::unique_ptr<MemberListener> listener;
+  std::unique_ptr<HandlerConnection> connection;
+};
+
+struct Dispatcher::SubMetrics {
+  metrics::Counter* delivered = nullptr;
+  metrics::Counter* retries = nullptr;
+  metrics::Counter* dead_letters = nullptr;
+  metrics::Histogram* latency = nullptr;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> connected{0};
+  store::DeliveryStore* store = nullptr;
+  absl::Mutex mu;
+  // False while the subscription does not exist (or the dispatcher is shut down): the backlog
+  // gauge then reads 0 without touching the store.
+  bool live ABSL_GUARDED_BY(mu) = false;
+  std::vector<std::string> types ABSL_GUARDED_BY(mu);
+  int64_t cursor ABSL_GUARDED_BY(mu) = 0;
+};
+
+struct Dispatcher::Sub {
+  uint64_t id = 0;
+  // Normalized spec fields only (no members, static, created_at).
+  switchboard::v1::Subscription spec;
+  bool is_static = false;
+  absl::Time created_at;
+  std::set<std::string> config_members;
+  RetryPolicy policy;
+  absl::Duration timeout = kDefaultDeliveryTimeout;
+  bool per_object = false;
+  int max_in_flight = kDefaultMaxInFlight;
+
+  int64_t cursor = 0;    // low watermark (in memory; committed by FlushProgress)
+  int64_t read_pos = 0;  // highest sequence read from the log
+  bool maybe_more = true;
+  absl::Time next_read_at = absl::InfinitePast();
+  // No parked retry that is not loaded is due before this.
+  absl::Time retry_hint = absl::InfinitePast();
+
+  // Events held in memory (log and retry items), by sequence.
+  std::map<int64_t, Item> items;
+  // Sequences of log items (the cursor stays below the first).
+  std::set<int64_t> log_seqs;
+  // Items not in flight, retries first, each in sequence order: (is_retry ? 0 : 1, sequence).
+  std::set<std::pair<int, int64_t>> waiting;
+  std::set<std::pair<absl::Time, int64_t>> deadlines;
+  absl::flat_hash_map<std::string, int64_t> by_delivery;
+  absl::flat_hash_map<std::string, int> objects_in_flight;
+  int in_flight = 0;
+
+  std::vector<std::unique_ptr<Member>> members;
+  size_t next_member = 0;
+  std::shared_ptr<SubMetrics> metrics;
+
+  Member* FindMember(uint64_t member_id) {
+    for (auto& m : members) {
+      if (m->id == member_id) return m.get();
+    }
+    return nullptr;
+  }
+  Member* FindMember(absl::string_view address) {
+    for (auto& m : members) {
+      if (m->address == address) return m.get();
+    }
+    return nullptr;
+  }
+  bool CanSend() const {
+    for (const auto& m : members) {
+      if (m->connected && !m->draining) return true;
+    }
+    return false;
+  }
+  int Capacity(int read_ahead) const { return max_in_flight + read_ahead; }
+};
+
+struct Dispatcher::InboxEntry {
+  enum class Kind { kConnected, kAck, kDisconnected };
+  Kind kind = Kind::kAck;
+  uint64_t member = 0;
+  uint64_t stream = 0;
+  switchboard::v1::Ack ack;
+  absl::Status status;
+};
+
+// Forwards one member's connection events to the dispatcher's inbox (never blocks: a short
+// mutex, no store access, no call back into the connection).
+class Dispatcher::MemberListener final : public HandlerConnection::Listener {
+ public:
+  MemberListener(Dispatcher* dispatcher, uint64_t member)
+      : dispatcher_(dispatcher), member_(member) {}
+
+  void OnConnected(uint64_t stream) override {
+    InboxEntry e;
+    e.kind = InboxEntry::Kind::kConnected;
+    e.member = member_;
+    e.stream = stream;
+    dispatcher_->Post(std::move(e));
+  }
+  void OnAck(uint64_t stream, const switchboard::v1::Ack& ack) override {
+    InboxEntry e;
+    e.kind = InboxEntry::Kind::kAck;
+    e.member = member_;
+    e.stream = stream;
+    e.ack = ack;
+    dispatcher_->Post(std::move(e));
+  }
+  void OnDisconnected(uint64_t stream, const absl::Status& status) override {
+    InboxEntry e;
+    e.kind = InboxEntry::Kind::kDisconnected;
+    e.member = member_;
+    e.stream = stream;
+    e.status = status;
+    dispatcher_->Post(std::move(e));
+  }
+
+ private:
+  Dispatcher* const dispatcher_;
+  const uint64_t member_;
+};
+
+// A removed member's connection and the listener it calls; the connection goes first.
+struct Dispatcher::Retired {
+  std::unique_ptr<MemberListener> listener;
+  std::unique_ptr<HandlerConnection> connection;
+  ~Retired() { connection.reset(); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Construction, threads, shutdown.
+
+Dispatcher::Dispatcher(Options options, Deps deps) : options_(std::move(options)), deps_(deps) {
+  unknown_acks_ = deps_.metrics->AddCounter(
+      "switchboard_delivery_unknown_acks_total",
+      "Acks from handlers naming no outstanding delivery (late, duplicate or garbage).");
+  dropped_acks_ = deps_.metrics->AddCounter(
+      "switchboard_delivery_dropped_acks_total",
+      "Acks dropped because the dispatcher's inbox was full (the deliveries time out instead).");
+  commit_failures_ = deps_.metrics->AddCounter(
+      "switchboard_delivery_progress_commit_failures_total",
+      "Failed commits of delivery progress (retried with the next batch).");
+  missing_events_ = deps_.metrics->AddCounter(
+      "switchboard_delivery_missing_events_total",
+      "Retries or replays whose event was no longer stored (removed by retention).");
+  // Delivery ids are unique per attempt, also across restarts of the gateway.
+  char prefix[17];
+  std::snprintf(prefix, sizeof(prefix), "%08" PRIx64 "%08" PRIx64,
+                static_cast<uint64_t>(deps_.random->Uniform() * 4294967296.0),
+                static_cast<uint64_t>(absl::ToUnixSeconds(deps_.clock->Now())) & 0xffffffffu);
+  delivery_prefix_ = prefix;
+}
+
+absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(Options options, Deps deps) {
+  if (deps.events == nullptr || deps.delivery == nullptr || deps.converter == nullptr ||
+      deps.connections == nullptr || deps.clock == nullptr || deps.random == nullptr ||
+      deps.metrics == nullptr) {
+    return absl::InvalidArgumentError("Dispatcher: every dependency is required");
+  }
+  if (options.progress_flush_interval <= absl::ZeroDuration() ||
+      options.member_grace <= absl::ZeroDuration() ||
+      options.poll_interval <= absl::ZeroDuration() || options.read_ahead < 0 ||
+      options.max_delivery_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        "Dispatcher: progress_flush_interval, member_grace and poll_interval must be positive, "
+        "read_ahead >= 0, max_delivery_bytes >= 1024");
+  }
+  std::unique_ptr<Dispatcher> d(new Dispatcher(std::move(options), deps));
+  RETURN_IF_ERROR(d->Load());
+  return d;
+}
+
+Dispatcher::~Dispatcher() { Shutdown(); }
+
+void Dispatcher::Start() {
+  absl::MutexLock lock(&wake_mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  worker_ = std::thread([this] { WorkerLoop(); });
+  flusher_ = std::thread([this] { FlusherLoop(); });
+}
+
+void Dispatcher::WorkerLoop() {
+  const auto woken = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) { return wake_ || stopping_; };
+  while (true) {
+    const absl::Time now = deps_.clock->Now();
+    const absl::Time next = std::min(ProcessDue(now), now + options_.poll_interval);
+    absl::MutexLock lock(&wake_mu_);
+    if (!woken()) {
+      wake_mu_.AwaitWithTimeout(absl::Condition(&woken),
+                                std::max(next - deps_.clock->Now(), absl::ZeroDuration()));
+    }
+    if (stopping_) return;
+    wake_ = false;
+  }
+}
+
+void Dispatcher::FlusherLoop() {
+  const auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) { return stopping_; };
+  while (true) {
+    {
+      absl::MutexLock lock(&wake_mu_);
+      if (wake_mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.progress_flush_interval)) {
+        return;  // Shutdown flushes once more itself.
+      }
+    }
+    FlushProgress().IgnoreError();  // logged and counted inside
+  }
+}
+
+void Dispatcher::Shutdown() {
+  {
+    absl::MutexLock lock(&wake_mu_);
+    if (shutdown_done_) return;
+    shutdown_done_ = true;
+    stopping_ = true;
+  }
+  if (worker_.joinable()) worker_.join();
+  if (flusher_.joinable()) flusher_.join();
+
+  std::vector<std::unique_ptr<Retired>> closing;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    for (auto& [name, sub] : subs_) {
+      for (auto& m : sub->members) {
+        auto r = std::make_unique<Retired>();
+        r->listener = std::move(m->listener);
+        r->connection = std::move(m->connection);
+        closing.push_back(std::move(r));
+      }
+    }
+    for (auto& r : retired_) closing.push_back(std::move(r));
+    retired_.clear();
+  }
+  // Close all first so the streams wind down in parallel, then wait for each.
+  for (auto& r : closing) {
+    if (r->connection != nullptr) r->connection->Close();
+  }
+  closing.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    DrainInboxLocked(deps_.clock->Now(), /*final=*/true);
+    for (auto& [name, sub] : subs_) AdvanceCursorLocked(*sub);
+  }
+  if (absl::Status s = FlushProgress(); !s.ok()) {
+    SB_LOG(ERROR) << "delivery_final_flush_failed error=\"" << StatusText(s) << "\"";
+  }
+  absl::MutexLock lock(&metrics_mu_);
+  for (auto& [name, m] : metrics_) {
+    absl::MutexLock l(&m->mu);
+    m->live = false;
+  }
+}
+
+void Dispatcher::Notify() {
+  notified_.store(true, std::memory_order_relaxed);
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
+}
+
+void Dispatcher::Post(InboxEntry entry) {
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    if (entry.kind == InboxEntry::Kind::kAck && inbox_.size() >= kMaxInbox) {
+      dropped_acks_->Increment();
+      return;
+    }
+    inbox_.push_back(std::move(entry));
+  }
+  absl::MutexLock lock(&wake_mu_);
+  wake_ = true;
+}
+
+std::shared_ptr<Dispatcher::SubMetrics> Dispatcher::MetricsFor(const std::string& name) {
+  absl::MutexLock lock(&metrics_mu_);
+  std::shared_ptr<SubMetrics>& m = metrics_[name];
+  if (m != nullptr) return m;
+  m = std::make_shared<SubMetrics>();
+  m->store = deps_.delivery;
+  const metrics::Labels labels = {{"subscription", name}};
+  metrics::Registry& r = *deps_.metrics;
+  m->delivered = r.AddCounter("switchboard_delivery_delivered_total",
+                              "Deliveries acknowledged OK, by subscription.", labels);
+  m->retries = r.AddCounter("switchboard_delivery_retries_total",
+                            "Failed attempts scheduled for a retry (RETRY, UNSPECIFIED, timeout, "
+                            "broken stream), by subscription.",
+                            labels);
+  m->dead_letters = r.AddCounter("switchboard_delivery_dead_letters_total",
+                                 "Events moved to the dead letters (REJECT or retry policy "
+                                 "exhausted), by subscription.",
+                                 labels);
+  m->latency = r.AddHistogram("switchboard_delivery_latency_seconds",
+                              "From an event's receipt by the gateway to its OK ack, by "
+                              "subscription (retries included).",
+                              metrics::Registry::LatencyBuckets(), labels);
+  SubMetrics* raw = m.get();
+  std::shared_ptr<SubMetrics> keep = m;
+  r.AddGauge(
+      "switchboard_delivery_in_flight", "Unacknowledged deliveries, by subscription.",
+      [keep] { return static_cast<double>(keep->in_flight.load(std::memory_order_relaxed)); },
+      labels);
+  r.AddGauge(
+      "switchboard_delivery_members_connected", "Members with an open stream, by subscription.",
+      [keep] { return static_cast<double>(keep->connected.load(std::memory_order_relaxed)); },
+      labels);
+  r.AddGauge(
+      "switchboard_delivery_backlog",
+      "Events after the subscription's cursor that match its types (parked retries not "
+      "included), counted up to 1e6.",
+      [keep, raw] {
+        std::vector<std::string> types;
+        int64_t cursor = 0;
+        {
+          absl::MutexLock lock(&raw->mu);
+          if (!raw->live) return 0.0;
+          types = raw->types;
+          cursor = raw->cursor;
+        }
+        absl::StatusOr<int64_t> n = raw->store->CountAfter(types, cursor, kBacklogCap);
+        return n.ok() ? static_cast<double>(*n) : 0.0;
+      },
+      labels);
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and spec bookkeeping.
+
+absl::StatusOr<int64_t> Dispatcher::ResolveStart(const switchboard::v1::StartPosition& start) {
+  switch (start.position_case()) {
+    case switchboard::v1::StartPosition::kBeginning:
+      return start.beginning() ? int64_t{0} : deps_.delivery->LastSequence();
+    case switchboard::v1::StartPosition::kTime:
+      return deps_.delivery->LastSequenceReceivedBefore(FromProtoTime(start.time()));
+    case switchboard::v1::StartPosition::kNow:
+    case switchboard::v1::StartPosition::POSITION_NOT_SET:
+      break;
+  }
+  return deps_.delivery->LastSequence();
+}
+
+absl::Status Dispatcher::Load() {
+  const absl::Time now = deps_.clock->Now();
+  ASSIGN_OR_RETURN(std::vector<store::SubscriptionRecord> records,
+                   deps_.delivery->ListSubscriptions());
+  struct Loaded {
+    switchboard::v1::Subscription stored;  // normalized spec + static + members + created_at
+    int64_t cursor = 0;
+    bool dirty = false;
+    std::set<std::string> config_members;
+  };
+  std::map<std::string, Loaded> loaded;
+  for (const store::SubscriptionRecord& record : records) {
+    switchboard::v1::Subscription stored;
+    if (!stored.ParseFromString(record.spec)) {
+      SB_LOG(ERROR) << "subscription_unreadable name=" << record.name
+                    << " action=skipped (its stored spec does not parse)";
+      continue;
+    }
+    stored.set_name(record.name);
+    absl::StatusOr<switchboard::v1::Subscription> normalized = NormalizeSubscription(stored);
+    if (!normalized.ok()) {
+      SB_LOG(ERROR) << "subscription_invalid name=" << record.name << " action=skipped error=\""
+                    << normalized.status().message() << "\"";
+      continue;
+    }
+    normalized->set_static_(stored.static_());
+    *normalized->mutable_members() = stored.members();
+    *normalized->mutable_created_at() = ToProtoTime(record.created_at);
+    loaded[record.name] = Loaded{*std::move(normalized), record.cursor, false, {}};
+  }
+
+  std::set<std::string> static_names;
+  for (const switchboard::v1::Subscription& config : options_.static_subscriptions) {
+    const std::string& name = config.name();
+    absl::StatusOr<switchboard::v1::Subscription> normalized = NormalizeSubscription(config);
+    if (!normalized.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config subscription \"", name, "\": ", normalized.status().message()));
+    }
+    if (!static_names.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config subscription \"", name, "\" is listed twice"));
+    }
+    if (absl::Status s = ValidateStartPosition(config.start()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config subscription \"", name, "\": ", s.message()));
+    }
+    switchboard::v1::Subscription next = *std::move(normalized);
+    next.set_static_(true);
+    auto it = loaded.find(name);
+    std::set<std::string> config_members;
+    for (const switchboard::v1::Member& m : config.members()) {
+      if (absl::Status s = ValidateMemberAddress(m.address()); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config subscription \"", name, "\": ", s.message()));
+      }
+      if (!config_members.insert(m.address()).second) continue;
+      switchboard::v1::Member* added = next.add_members();
+      added->set_address(m.address());
+      *added->mutable_registered_at() = ToProtoTime(now);
+      if (it != loaded.end()) {
+        for (const switchboard::v1::Member& old : it->second.stored.members()) {
+          if (old.address() == m.address()) *added->mutable_registered_at() = old.registered_at();
+        }
+      }
+    }
+    if (it != loaded.end()) {
+      // Members registered through Subscribe stay (they are dropped after their grace if gone).
+      for (const switchboard::v1::Member& old : it->second.stored.members()) {
+        if (config_members.count(old.address()) == 0) *next.add_members() = old;
+      }
+      *next.mutable_created_at() = it->second.stored.created_at();
+      it->second.dirty = !SameMessage(next, it->second.stored);
+      it->second.stored = std::move(next);
+      it->second.config_members = std::move(config_members);
+    } else {
+      ASSIGN_OR_RETURN(int64_t cursor, ResolveStart(config.start()));
+      *next.mutable_created_at() = ToProtoTime(now);
+      loaded[name] = Loaded{std::move(next), cursor, true, std::move(config_members)};
+    }
+  }
+  for (auto& [name, l] : loaded) {
+    if (l.stored.static_() && static_names.count(name) == 0) {
+      SB_LOG(WARNING) << "subscription_no_longer_static name=" << name
+                      << " action=kept_as_dynamic (Unsubscribe removes it)";
+      l.stored.set_static_(false);
+      l.dirty = true;
+    }
+    if (!l.dirty) continue;
+    store::SubscriptionRecord record;
+    record.name = name;
+    record.spec = l.stored.SerializeAsString();
+    record.cursor = l.cursor;
+    record.created_at = FromProtoTime(l.stored.created_at());
+    RETURN_IF_ERROR(deps_.delivery->PutSubscription(record));
+  }
+
+  for (auto& [name, l] : loaded) {
+    std::shared_ptr<SubMetrics> m = MetricsFor(name);
+    absl::MutexLock lock(&mu_);
+    Sub* sub = AddSubLocked(l.stored, l.cursor, l.config_members, std::move(m), now);
+    SB_LOG(INFO) << "subscription_loaded name=" << name << " cursor=" << l.cursor
+                 << " static=" << (sub->is_static ? "true" : "false")
+                 << " members=" << sub->members.size();
+  }
+  return absl::OkStatus();
+}
+
+Dispatcher::Sub* Dispatcher::FindSubLocked(const std::string& name) {
+  auto it = subs_.find(name);
+  return it == subs_.end() ? nullptr : it->second.get();
+}
+
+Dispatcher::Sub* Dispatcher::AddSubLocked(const switchboard::v1::Subscription& stored,
+                                          int64_t cursor,
+                                          const std::set<std::string>& config_members,
+                                          std::shared_ptr<SubMetrics> metrics, absl::Time now) {
+  auto sub = std::make_unique<Sub>();
+  sub->id = ++next_id_;
+  sub->cursor = cursor;
+  sub->read_pos = cursor;
+  sub->metrics = std::move(metrics);
+  sub->config_members = config_members;
+  Sub* raw = sub.get();
+  subs_[stored.name()] = std::move(sub);
+  ApplySpecLocked(*raw, stored, now);
+  {
+    absl::MutexLock lock(&raw->metrics->mu);
+    raw->metrics->live = true;
+    raw->metrics->cursor = cursor;
+  }
+  return raw;
+}
+
+void Dispatcher::ApplySpecLocked(Sub& sub, const switchboard::v1::Subscription& stored,
+                                 absl::Time now) {
+  sub.spec = stored;
+  sub.spec.clear_members();
+  sub.spec.clear_static_();
+  sub.spec.clear_created_at();
+  sub.spec.clear_stats();
+  sub.spec.clear_start();
+  sub.is_static = stored.static_();
+  sub.created_at = FromProtoTime(stored.created_at());
+  sub.policy = RetryPolicy::FromProto(sub.spec.retry_policy());
+  sub.timeout = FromProtoDuration(sub.spec.delivery_timeout());
+  sub.per_object = sub.spec.ordering() == switchboard::v1::Subscription::PER_OBJECT;
+  sub.max_in_flight = sub.spec.max_in_flight();
+  for (const switchboard::v1::Member& m : stored.members()) {
+    if (Member* existing = sub.FindMember(m.address())) {
+      existing->draining = false;
+      continue;
+    }
+    AddMemberLocked(sub, m.address(), FromProtoTime(m.registered_at()),
+                    sub.config_members.count(m.address()) > 0, now);
+  }
+  absl::MutexLock lock(&sub.metrics->mu);
+  sub.metrics->types.assign(sub.spec.event_types().begin(), sub.spec.event_types().end());
+}
+
+switchboard::v1::Subscription Dispatcher::StoredSpecLocked(const Sub& sub) const {
+  switchboard::v1::Subscription out = sub.spec;
+  out.set_static_(sub.is_static);
+  *out.mutable_created_at() = ToProtoTime(sub.created_at);
+  for (const auto& m : sub.members) {
+    if (m->draining) continue;
+    switchboard::v1::Member* pm = out.add_members();
+    pm->set_address(m->address);
+    *pm->mutable_registered_at() = ToProtoTime(m->registered_at);
+  }
+  return out;
+}
+
+switchboard::v1::Subscription Dispatcher::OutputLocked(const Sub& sub) const {
+  switchboard::v1::Subscription out = StoredSpecLocked(sub);
+  for (switchboard::v1::Member& pm : *out.mutable_members()) {
+    for (const auto& m : sub.members) {
+      if (m->address != pm.address() || m->draining) continue;
+      pm.set_connected(m->connected);
+      if (m->last_connected_at != absl::InfinitePast()) {
+        *pm.mutable_last_connected_at() = ToProtoTime(m->last_connected_at);
+      }
+    }
+  }
+  switchboard::v1::SubscriptionStats* stats = out.mutable_stats();
+  stats->set_in_flight(sub.in_flight);
+  stats->set_delivered(sub.metrics->delivered->Value());
+  stats->set_retries(sub.metrics->retries->Value());
+  return out;
+}
+
+void Dispatcher::AddMemberLocked(Sub& sub, const std::string& address, absl::Time registered_at,
+                                 bool from_config, absl::Time now) {
+  auto m = std::make_unique<Member>();
+  m->id = ++next_id_;
+  m->address = address;
+  m->registered_at = registered_at;
+  m->from_config = from_config;
+  m->unreachable_since = now;
+  m->listener = std::make_unique<MemberListener>(this, m->id);
+  m->connection = deps_.connections->Connect(address, m->listener.get());
+  sub_of_member_[m->id] = &sub;
+  sub.members.push_back(std::move(m));
+}
+
+void Dispatcher::RemoveMemberLocked(Sub& sub, uint64_t member_id) {
+  auto it = std::find_if(sub.members.begin(), sub.members.end(),
+                         [&](const auto& m) { return m->id == member_id; });
+  if (it == sub.members.end()) return;
+  // Its outstanding deliveries go back to the queue for the other members. The gateway chose to
+  // stop waiting for them, so no attempt is counted.
+  for (auto& [sequence, item] : sub.items) {
+    if (!item.in_flight || item.member != member_id) continue;
+    ReleaseLocked(sub, item);
+    sub.waiting.insert({item.is_retry ? 0 : 1, sequence});
+  }
+  auto r = std::make_unique<Retired>();
+  r->listener = std::move((*it)->listener);
+  r->connection = std::move((*it)->connection);
+  retired_.push_back(std::move(r));
+  sub_of_member_.erase(member_id);
+  sub.members.erase(it);
+}
+
+void Dispatcher::RemoveSubLocked(const std::string& name) {
+  auto it = subs_.find(name);
+  if (it == subs_.end()) return;
+  Sub& sub = *it->second;
+  for (auto& m : sub.members) {
+    auto r = std::make_unique<Retired>();
+    r->listener = std::move(m->listener);
+    r->connection = std::move(m->connection);
+    retired_.push_back(std::move(r));
+    sub_of_member_.erase(m->id);
+  }
+  sub.metrics->in_flight.store(0);
+  sub.metrics->connected.store(0);
+  {
+    absl::MutexLock lock(&sub.metrics->mu);
+    sub.metrics->live = false;
+  }
+  pending_.Forget(name);
+  subs_.erase(it);
+}
+
+void Dispatcher::BuryRetired() {
+  std::vector<std::unique_ptr<Retired>> dead;
+  {
+    absl::MutexLock lock(&mu_);
+    dead.swap(retired_);
+  }
+  for (auto& r : dead) r->connection->Close();
+  dead.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker's pass.
+
+absl::Time Dispatcher::ProcessDue(absl::Time now) {
+  std::vector<std::pair<std::string, std::string>> drops;
+  absl::Time next = absl::InfiniteFuture();
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::InfiniteFuture();
+    DrainInboxLocked(now, /*final=*/false);
+    const bool notified = notified_.exchange(false, std::memory_order_relaxed);
+    const bool poll = now >= next_poll_at_;
+    if (poll) next_poll_at_ = now + options_.poll_interval;
+    if (notified || poll) {
+      for (auto& [name, sub] : subs_) sub->maybe_more = true;
+    }
+    for (auto& [name, sub] : subs_) ProcessSubLocked(*sub, now, &drops);
+    next = NextWakeLocked(now);
+  }
+  if (!drops.empty()) DropExpiredMembers(now, drops);
+  BuryRetired();
+  return next;
+}
+
+void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
+  std::vector<InboxEntry> entries;
+  {
+    absl::MutexLock lock(&inbox_mu_);
+    entries.swap(inbox_);
+  }
+  for (InboxEntry& e : entries) {
+    auto it = sub_of_member_.find(e.member);
+    Sub* sub = it == sub_of_member_.end() ? nullptr : it->second;
+    Member* m = sub == nullptr ? nullptr : sub->FindMember(e.member);
+    if (m == nullptr) {
+      if (e.kind == InboxEntry::Kind::kAck) unknown_acks_->Increment();
+      continue;  // a removed member
+    }
+    switch (e.kind) {
+      case InboxEntry::Kind::kConnected:
+        if (final) break;
+        m->connected = true;
+        m->stream = e.stream;
+        m->last_connected_at = now;
+        m->unreachable_since = absl::InfiniteFuture();
+        SB_LOG(INFO) << "member_connected subscription=" << sub->spec.name()
+                     << " member=" << m->address << " stream=" << e.stream;
+        break;
+      case InboxEntry::Kind::kDisconnected: {
+        // At shutdown the gateway closed the streams itself: outstanding deliveries are simply
+        // sent again after the restart, no attempt counted.
+        if (final) break;
+        if (m->stream == e.stream && m->connected) {
+          m->connected = false;
+          m->unreachable_since = now;
+        }
+        std::vector<int64_t> broken;
+        for (const auto& [sequence, item] : sub->items) {
+          if (item.in_flight && item.member == m->id && item.stream == e.stream) {
+            broken.push_back(sequence);
+          }
+        }
+        SB_LOG(INFO) << "member_disconnected subscription=" << sub->spec.name()
+                     << " member=" << m->address << " stream=" << e.stream
+                     << " outstanding=" << broken.size() << " status=\"" << StatusText(e.status)
+                     << "\"";
+        const std::string reason =
+            absl::StrCat("stream to ", m->address, " ended with the delivery outstanding (",
+                         StatusText(e.status), ")");
+        for (int64_t sequence : broken) {
+          FailAttemptLocked(*sub, sub->items.at(sequence), now, reason, absl::ZeroDuration());
+        }
+        break;
+      }
+      case InboxEntry::Kind::kAck:
+        HandleAckLocked(*sub, *m, e.stream, e.ack, now);
+        break;
+    }
+  }
+}
+
+void Dispatcher::HandleAckLocked(Sub& sub, Member& member, uint64_t stream,
+                                 const switchboard::v1::Ack& ack, absl::Time now) {
+  auto it = sub.by_delivery.find(ack.delivery_id());
+  Item* item = nullptr;
+  if (it != sub.by_delivery.end()) {
+    auto found = sub.items.find(it->second);
+    if (found != sub.items.end()) item = &found->second;
+  }
+  if (item == nullptr || !item->in_flight || item->member != member.id || item->stream != stream) {
+    // Late (after a timeout), duplicate, for another stream, or garbage: ignored.
+    unknown_acks_->Increment();
+    const int64_t n = unknown_acks_->Value();
+    if ((n & (n - 1)) == 0) {  // 1, 2, 4, 8, ...: loud enough, never a flood
+      SB_LOG(WARNING) << "delivery_unknown_ack subscription=" << sub.spec.name()
+                      << " member=" << member.address << " total=" << n;
+    }
+    return;
+  }
+  switch (ack.outcome()) {
+    case switchboard::v1::Ack::OK:
+      FinishOkLocked(sub, *item, now);
+      return;
+    case switchboard::v1::Ack::REJECT:
+      DeadLetterLocked(sub, *item, item->attempts + 1,
+                       TruncateReason(absl::StrCat("REJECT: ", ack.message())), now);
+      return;
+    case switchboard::v1::Ack::RETRY:
+      FailAttemptLocked(sub, *item, now, absl::StrCat("RETRY: ", ack.message()),
+                        FromProtoDuration(ack.retry_after()));
+      return;
+    default:
+      // UNSPECIFIED (or a value this gateway does not know) is never taken as success.
+      FailAttemptLocked(sub, *item, now,
+                        absl::StrCat("outcome ", static_cast<int>(ack.outcome()),
+                                     " (unspecified: counts as RETRY): ", ack.message()),
+                        FromProtoDuration(ack.retry_after()));
+      return;
+  }
+}
+
+void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
+                                  std::vector<std::pair<std::string, std::string>>* drops) {
+  while (!sub.deadlines.empty() && sub.deadlines.begin()->first <= now) {
+    const int64_t sequence = sub.deadlines.begin()->second;
+    FailAttemptLocked(
+        sub, sub.items.at(sequence), now,
+        absl::StrCat("no ack within delivery_timeout (", absl::FormatDuration(sub.timeout), ")"),
+        absl::ZeroDuration());
+  }
+
+  int connected = 0;
+  for (size_t i = 0; i < sub.members.size();) {
+    Member& m = *sub.members[i];
+    if (m.draining && m.in_flight == 0) {
+      SB_LOG(INFO) << "member_removed subscription=" << sub.spec.name() << " member=" << m.address
+                   << " reason=unsubscribed";
+      RemoveMemberLocked(sub, m.id);
+      continue;
+    }
+    if (m.connected) ++connected;
+    if (!m.connected && !m.draining && !m.from_config &&
+        now - m.unreachable_since >= options_.member_grace && now >= m.drop_retry_at) {
+      drops->push_back({sub.spec.name(), m.address});
+    }
+    ++i;
+  }
+  sub.metrics->connected.store(connected, std::memory_order_relaxed);
+
+  if (sub.CanSend()) {
+    int budget = sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size());
+    if (budget > 0 && sub.retry_hint <= now) LoadRetriesLocked(sub, now, &budget);
+    if (budget > 0 && sub.maybe_more && sub.next_read_at <= now) LoadLogLocked(sub, now, budget);
+    SendLocked(sub, now);
+  }
+  AdvanceCursorLocked(sub);
+}
+
+void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
+  const std::string& name = sub.spec.name();
+  const int loaded_retries = static_cast<int>(sub.items.size() - sub.log_seqs.size());
+  // Enough rows to get past the retries already loaded and those deleted but not yet committed,
+  // and still find `budget` due ones plus the next one (for the hint).
+  const int limit =
+      std::min(kListRetriesMax, loaded_retries + *budget + 1 + pending_.CountRetryDeletes(name) +
+                                    in_commit_.CountRetryDeletes(name));
+  absl::StatusOr<std::vector<store::RetryRecord>> listed =
+      deps_.delivery->ListRetries(name, absl::InfiniteFuture(), limit);
+  if (!listed.ok()) {
+    SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
+                    << " what=retries error=\"" << StatusText(listed.status()) << "\"";
+    sub.retry_hint = now + kStoreErrorBackoff;
+    return;
+  }
+  // When the store returned a full page there may be more rows after its last one.
+  const absl::Time store_horizon =
+      static_cast<int>(listed->size()) == limit ? listed->back().next_at : absl::InfiniteFuture();
+  std::vector<store::RetryRecord> retries = *std::move(listed);
+  // What the store will hold once buffered progress is committed (in_commit_ is older).
+  in_commit_.ApplyRetries(name, &retries);
+  pending_.ApplyRetries(name, &retries);
+
+  absl::Time hint = absl::InfiniteFuture();
+  for (const store::RetryRecord& r : retries) {
+    if (sub.items.count(r.sequence) > 0) continue;
+    if (r.next_at > now) {
+      hint = r.next_at;
+      break;
+    }
+    if (*budget <= 0) {
+      hint = now;
+      break;
+    }
+    absl::StatusOr<store::EventRecord> event = deps_.events->Get(r.event_id);
+    if (!event.ok()) {
+      if (absl::IsNotFound(event.status())) {
+        missing_events_->Increment();
+        SB_LOG(WARNING) << "delivery_event_missing subscription=" << name << " event=" << r.event_id
+                        << " action=retry_dropped (removed by retention)";
+        pending_.DeleteRetry(name, r.sequence);
+        continue;
+      }
+      SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
+                      << " what=event error=\"" << StatusText(event.status()) << "\"";
+      hint = now + kStoreErrorBackoff;
+      break;
+    }
+    Item item;
+    item.record = *std::move(event);
+    item.record.sequence = r.sequence;
+    item.is_retry = true;
+    item.attempts = r.attempts;
+    item.first_attempt_at = r.first_attempt_at;
+    sub.items.emplace(r.sequence, std::move(item));
+    sub.waiting.insert({0, r.sequence});
+    --*budget;
+  }
+  sub.retry_hint = std::min(hint, store_horizon);
+}
+
+void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget) {
+  store::EventQuery query;
+  query.types.assign(sub.spec.event_types().begin(), sub.spec.event_types().end());
+  query.after_sequence = sub.read_pos;
+  query.limit = std::min(budget, store::kMaxQueryLimit);
+  absl::StatusOr<std::vector<store::EventRecord>> records = deps_.events->List(query);
+  if (!records.ok()) {
+    SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << sub.spec.name()
+                    << " what=events error=\"" << StatusText(records.status()) << "\"";
+    sub.next_read_at = now + kStoreErrorBackoff;
+    return;
+  }
+  sub.maybe_more = static_cast<int>(records->size()) == query.limit;
+  for (store::EventRecord& r : *records) {
+    sub.read_pos = std::max(sub.read_pos, r.sequence);
+    if (!MatchesEvent(sub.spec, r) || sub.items.count(r.sequence) > 0) continue;
+    const int64_t sequence = r.sequence;
+    Item item;
+    item.record = std::move(r);
+    sub.items.emplace(sequence, std::move(item));
+    sub.log_seqs.insert(sequence);
+    sub.waiting.insert({1, sequence});
+  }
+}
+
+Dispatcher::Member* Dispatcher::PickMemberLocked(Sub& sub) {
+  const size_t n = sub.members.size();
+  Member* best = nullptr;
+  size_t best_index = 0;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (sub.next_member + k) % n;
+    Member& m = *sub.members[i];
+    if (!m.connected || m.draining) continue;
+    if (best == nullptr || m.in_flight < best->in_flight) {
+      best = &m;
+      best_index = i;
+    }
+  }
+  if (best != nullptr) sub.next_member = (best_index + 1) % n;
+  return best;
+}
+
+void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
+  for (auto it = sub.waiting.begin();
+       it != sub.waiting.end() && sub.in_flight < sub.max_in_flight;) {
+    const int64_t sequence = it->second;
+    Item& item = sub.items.at(sequence);
+    if (sub.per_object && !item.record.object_id.empty() &&
+        sub.objects_in_flight.count(item.record.object_id) > 0) {
+      ++it;  // its object is busy: a later event of another object may go first
+      continue;
+    }
+    Member* member = PickMemberLocked(sub);
+    if (member == nullptr) break;
+    const auto next = std::next(it);
+    switchboard::v1::Delivery delivery;
+    if (absl::Status s = RecordToEvent(*deps_.converter, item.record, delivery.mutable_event());
+        !s.ok()) {
+      DeadLetterLocked(sub, item, item.attempts, TruncateReason(s.message()), now);
+      it = next;
+      continue;
+    }
+    delivery.set_delivery_id(absl::StrCat(delivery_prefix_, "-", ++next_delivery_));
+    delivery.set_attempt(item.attempts + 1);
+    delivery.set_subscription(sub.spec.name());
+    const size_t size = delivery.ByteSizeLong();
+    if (static_cast<int64_t>(size) > options_.max_delivery_bytes) {
+      DeadLetterLocked(sub, item, item.attempts,
+                       absl::StrCat("delivery too large: ", size, " bytes (limit ",
+                                    options_.max_delivery_bytes, ")"),
+                       now);
+      it = next;
+      continue;
+    }
+    if (!member->connection->Send(member->stream, delivery)) {
+      // That stream is gone (its OnDisconnected is on the way): not an attempt. Try another
+      // member for the same event.
+      member->connected = false;
+      member->unreachable_since = now;
+      continue;
+    }
+    item.in_flight = true;
+    item.member = member->id;
+    item.stream = member->stream;
+    item.delivery_id = delivery.delivery_id();
+    item.sent_at = now;
+    item.deadline = now + sub.timeout;
+    sub.deadlines.insert({item.deadline, sequence});
+    sub.by_delivery[item.delivery_id] = sequence;
+    if (!item.record.object_id.empty()) ++sub.objects_in_flight[item.record.object_id];
+    ++member->in_flight;
+    ++sub.in_flight;
+    sub.metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
+    it = sub.waiting.erase(it);
+  }
+}
+
+void Dispatcher::AdvanceCursorLocked(Sub& sub) {
+  const int64_t cursor = sub.log_seqs.empty() ? sub.read_pos : *sub.log_seqs.begin() - 1;
+  if (cursor <= sub.cursor) return;
+  sub.cursor = cursor;
+  pending_.SetCursor(sub.spec.name(), cursor);
+  absl::MutexLock lock(&sub.metrics->mu);
+  sub.metrics->cursor = cursor;
+}
+
+void Dispatcher::ReleaseLocked(Sub& sub, Item& item) {
+  if (!item.in_flight) return;
+  const int64_t sequence = item.record.sequence;
+  sub.deadlines.erase({item.deadline, sequence});
+  sub.by_delivery.erase(item.delivery_id);
+  if (!item.record.object_id.empty()) {
+    auto it = sub.objects_in_flight.find(item.record.object_id);
+    if (it != sub.objects_in_flight.end() && --it->second <= 0) sub.objects_in_flight.erase(it);
+  }
+  if (Member* m = sub.FindMember(item.member)) --m->in_flight;
+  --sub.in_flight;
+  sub.metrics->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  item.in_flight = false;
+  item.delivery_id.clear();
+}
+
+void Dispatcher::EraseItemLocked(Sub& sub, int64_t sequence) {
+  sub.waiting.erase({0, sequence});
+  sub.waiting.erase({1, sequence});
+  sub.log_seqs.erase(sequence);
+  sub.items.erase(sequence);
+}
+
+void Dispatcher::FinishOkLocked(Sub& sub, Item& item, absl::Time now) {
+  ReleaseLocked(sub, item);
+  const int64_t sequence = item.record.sequence;
+  if (item.is_retry) pending_.DeleteRetry(sub.spec.name(), sequence);
+  sub.metrics->delivered->Increment();
+  sub.metrics->latency->Observe(absl::ToDoubleSeconds(now - item.record.received_at));
+  EraseItemLocked(sub, sequence);
+}
+
+void Dispatcher::FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const std::string& reason,
+                                   absl::Duration retry_after) {
+  const absl::Time sent_at = item.sent_at;
+  ReleaseLocked(sub, item);
+  const int32_t attempts = item.attempts + 1;
+  const absl::Time first = item.attempts == 0 ? sent_at : item.first_attempt_at;
+  if (sub.policy.Exhausted(attempts, first, now)) {
+    DeadLetterLocked(sub, item, attempts,
+                     TruncateReason(absl::StrCat("retry policy exhausted after ", attempts,
+                                                 " attempts; last: ", reason)),
+                     now);
+    return;
+  }
+  // retry_after is untrusted: a negative one means nothing, and waiting past max_age is moot.
+  retry_after = std::clamp(retry_after, absl::ZeroDuration(), sub.policy.max_age);
+  const absl::Duration wait = std::max(sub.policy.Backoff(attempts, *deps_.random), retry_after);
+  store::RetryRecord retry;
+  retry.subscription = sub.spec.name();
+  retry.sequence = item.record.sequence;
+  retry.event_id = item.record.id;
+  retry.attempts = attempts;
+  retry.next_at = now + wait;
+  retry.last_error = TruncateReason(reason);
+  retry.first_attempt_at = first;
+  pending_.PutRetry(retry);
+  sub.retry_hint = std::min(sub.retry_hint, retry.next_at);
+  sub.metrics->retries->Increment();
+  EraseItemLocked(sub, item.record.sequence);
+}
+
+void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const std::string& reason,
+                                  absl::Time now) {
+  ReleaseLocked(sub, item);
+  store::DeadLetterRecord dead;
+  dead.subscription = sub.spec.name();
+  dead.sequence = item.record.sequence;
+  dead.event_id = item.record.id;
+  dead.event_type = item.record.type;
+  dead.attempts = attempts;
+  dead.last_error = reason;
+  dead.dead_at = now;
+  pending_.PutDeadLetter(dead);
+  if (item.is_retry) pending_.DeleteRetry(dead.subscription, dead.sequence);
+  sub.metrics->dead_letters->Increment();
+  SB_LOG(WARNING) << "delivery_dead_letter subscription=" << dead.subscription
+                  << " event=" << dead.event_id << " type=" << dead.event_type
+                  << " attempts=" << attempts << " reason=\"" << reason << "\"";
+  EraseItemLocked(sub, dead.sequence);
+}
+
+void Dispatcher::ScheduleNowLocked(Sub& sub, int64_t sequence, const std::string& event_id,
+                                   absl::string_view why, absl::Time now) {
+  store::RetryRecord retry;
+  retry.subscription = sub.spec.name();
+  retry.sequence = sequence;
+  retry.event_id = event_id;
+  retry.attempts = 0;
+  retry.next_at = now;  // ties go in sequence order
+  retry.last_error = std::string(why);
+  retry.first_attempt_at = now;
+  pending_.PutRetry(retry);
+  sub.retry_hint = std::min(sub.retry_hint, now);
+}
+
+absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [name, sub] : subs_) {
+    if (!sub->deadlines.empty()) next = std::min(next, sub->deadlines.begin()->first);
+    if (sub->CanSend() &&
+        static_cast<int>(sub->items.size()) < sub->Capacity(options_.read_ahead)) {
+      if (sub->maybe_more) next = std::min(next, std::max(now, sub->next_read_at));
+      next = std::min(next, std::max(now, sub->retry_hint));
+    }
+    for (const auto& m : sub->members) {
+      if (m->connected || m->draining || m->from_config) continue;
+      next =
+          std::min(next, std::max(m->unreachable_since + options_.member_grace, m->drop_retry_at));
+    }
+  }
+  return next;
+}
+
+void Dispatcher::DropExpiredMembers(absl::Time now,
+                                    const std::vector<std::pair<std::string, std::string>>& drops) {
+  for (const auto& [name, address] : drops) {
+    absl::MutexLock admin(&admin_mu_);
+    store::SubscriptionRecord record;
+    {
+      absl::MutexLock lock(&mu_);
+      Sub* sub = FindSubLocked(name);
+      Member* m = sub == nullptr ? nullptr : sub->FindMember(address);
+      if (m == nullptr || m->connected || m->draining || m->from_config) continue;
+      switchboard::v1::Subscription stored = StoredSpecLocked(*sub);
+      auto* members = stored.mutable_members();
+      members->erase(std::remove_if(members->begin(), members->end(),
+                                    [&](const switchboard::v1::Member& pm) {
+                                      return pm.address() == address;
+                                    }),
+                     members->end());
+      record.name = name;
+      record.spec = stored.SerializeAsString();
+      record.created_at = sub->created_at;
+    }
+    const absl::Status s = deps_.delivery->PutSubscription(record);
+    absl::MutexLock lock(&mu_);
+    Sub* sub = FindSubLocked(name);
+    Member* m = sub == nullptr ? nullptr : sub->FindMember(address);
+    if (m == nullptr) continue;
+    if (!s.ok()) {
+      SB_LOG(WARNING) << "member_drop_failed subscription=" << name << " member=" << address
+                      << " error=\"" << StatusText(s) << "\"";
+      m->drop_retry_at = now + kDropRetry;
+      continue;
+    }
+    SB_LOG(INFO) << "member_removed subscription=" << name << " member=" << address
+                 << " reason=unreachable unreachable_for="
+                 << absl::FormatDuration(now - m->unreachable_since);
+    RemoveMemberLocked(*sub, m->id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Progress.
+
+absl::Status Dispatcher::FlushProgress() {
+  absl::MutexLock commit(&commit_mu_);
+  store::ProgressBatch batch;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_.empty()) return absl::OkStatus();
+    in_commit_ = std::move(pending_);
+    pending_ = ProgressBuffer();
+    batch = in_commit_.ToBatch();
+  }
+  const absl::Status status = deps_.delivery->CommitProgress(batch);
+  absl::MutexLock lock(&mu_);
+  if (status.ok()) {
+    if (commit_failing_) {
+      SB_LOG(INFO) << "delivery_progress_commit_recovered";
+    }
+    commit_failing_ = false;
+  } else {
+    commit_failures_->Increment();
+    if (!commit_failing_) {
+      SB_LOG(ERROR) << "delivery_progress_commit_failed error=\"" << StatusText(status)
+                    << "\" action=kept_for_next_batch";
+    }
+    commit_failing_ = true;
+    pending_.MergeOlder(std::move(in_commit_));
+  }
+  in_commit_ = ProgressBuffer();
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway API.
+
+absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
+    const switchboard::v1::Subscription& request, const std::string& member_address) {
+  RETURN_IF_ERROR(ValidateSubscriptionName(request.name()));
+  if (!member_address.empty()) RETURN_IF_ERROR(ValidateMemberAddress(member_address));
+  RETURN_IF_ERROR(ValidateStartPosition(request.start()));
+  const std::string& name = request.name();
+  std::shared_ptr<SubMetrics> metrics = MetricsFor(name);
+
+  absl::MutexLock admin(&admin_mu_);
+  const absl::Time now = deps_.clock->Now();
+  std::optional<switchboard::v1::Subscription> existing;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    if (Sub* sub = FindSubLocked(name)) existing = StoredSpecLocked(*sub);
+  }
+
+  switchboard::v1::Subscription next;
+  int64_t cursor = 0;
+  if (existing.has_value()) {
+    next = *existing;
+    if (!request.event_types().empty()) {
+      if (existing->static_()) {
+        RETURN_IF_ERROR(CheckSameSpec(request, *existing));
+      } else {
+        ASSIGN_OR_RETURN(next, NormalizeSubscription(request));
+        next.set_static_(false);
+        *next.mutable_members() = existing->members();
+        *next.mutable_created_at() = existing->created_at();
+      }
+    }
+  } else {
+    ASSIGN_OR_RETURN(next, NormalizeSubscription(request));
+    ASSIGN_OR_RETURN(cursor, ResolveStart(request.start()));
+    *next.mutable_created_at() = ToProtoTime(now);
+  }
+  if (!member_address.empty() && std::none_of(next.members().begin(), next.members().end(),
+                                              [&](const switchboard::v1::Member& m) {
+                                                return m.address() == member_address;
+                                              })) {
+    switchboard::v1::Member* m = next.add_members();
+    m->set_address(member_address);
+    *m->mutable_registered_at() = ToProtoTime(now);
+  }
+  if (!existing.has_value() || !SameMessage(next, *existing)) {
+    store::SubscriptionRecord record;
+    record.name = name;
+    record.spec = next.SerializeAsString();
+    record.cursor = cursor;
+    record.created_at = FromProtoTime(next.created_at());
+    RETURN_IF_ERROR(deps_.delivery->PutSubscription(record));
+  }
+
+  switchboard::v1::Subscription out;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    Sub* sub = FindSubLocked(name);
+    if (sub == nullptr) {
+      sub = AddSubLocked(next, cursor, {}, std::move(metrics), now);
+      SB_LOG(INFO) << "subscription_created name=" << name << " cursor=" << cursor
+                   << " types=" << sub->spec.event_types_size();
+    } else {
+      ApplySpecLocked(*sub, next, now);
+    }
+    if (!member_address.empty()) {
+      // A member that registers has just started: dial it now rather than after a backoff.
+      if (Member* m = sub->FindMember(member_address); m != nullptr && !m->connected) {
+        m->connection->ResetBackoff();
+      }
+    }
+    out = OutputLocked(*sub);
+  }
+  Notify();
+  return out;
+}
+
+absl::Status Dispatcher::Unsubscribe(const std::string& name, const std::string& member_address) {
+  absl::MutexLock admin(&admin_mu_);
+  switchboard::v1::Subscription stored;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    Sub* sub = FindSubLocked(name);
+    if (sub == nullptr) return absl::NotFoundError(absl::StrCat("no subscription \"", name, "\""));
+    stored = StoredSpecLocked(*sub);
+    if (member_address.empty() && sub->is_static) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "subscription \"", name, "\" is static: remove it from the config file instead"));
+    }
+    if (!member_address.empty()) {
+      Member* m = sub->FindMember(member_address);
+      if (m == nullptr || m->draining) {
+        return absl::NotFoundError(
+            absl::StrCat("\"", member_address, "\" is not a member of \"", name, "\""));
+      }
+      if (m->from_config) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("member \"", member_address, "\" of \"", name,
+                         "\" is listed in the config file: remove it there"));
+      }
+    }
+  }
+
+  if (member_address.empty()) {
+    absl::MutexLock commit(&commit_mu_);  // no batch of this subscription is being committed
+    RETURN_IF_ERROR(deps_.delivery->DeleteSubscription(name));
+    {
+      absl::MutexLock lock(&mu_);
+      RemoveSubLocked(name);
+    }
+    SB_LOG(INFO) << "subscription_deleted name=" << name;
+  } else {
+    auto* members = stored.mutable_members();
+    members->erase(std::remove_if(members->begin(), members->end(),
+                                  [&](const switchboard::v1::Member& pm) {
+                                    return pm.address() == member_address;
+                                  }),
+                   members->end());
+    store::SubscriptionRecord record;
+    record.name = name;
+    record.spec = stored.SerializeAsString();
+    record.created_at = FromProtoTime(stored.created_at());
+    RETURN_IF_ERROR(deps_.delivery->PutSubscription(record));
+    absl::MutexLock lock(&mu_);
+    if (Sub* sub = FindSubLocked(name)) {
+      if (Member* m = sub->FindMember(member_address)) {
+        m->draining = true;
+        SB_LOG(INFO) << "member_draining subscription=" << name << " member=" << member_address
+                     << " in_flight=" << m->in_flight;
+      }
+    }
+  }
+  BuryRetired();
+  Notify();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<switchboard::v1::Subscription>> Dispatcher::ListSubscriptions() {
+  struct Snapshot {
+    switchboard::v1::Subscription out;
+    std::vector<std::string> types;
+    int64_t cursor = 0;
+  };
+  std::vector<Snapshot> snapshots;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    for (const auto& [name, sub] : subs_) {
+      Snapshot s;
+      s.out = OutputLocked(*sub);
+      s.types.assign(sub->spec.event_types().begin(), sub->spec.event_types().end());
+      s.cursor = sub->cursor;
+      snapshots.push_back(std::move(s));
+    }
+  }
+  std::vector<switchboard::v1::Subscription> out;
+  for (Snapshot& s : snapshots) {
+    const std::string& name = s.out.name();
+    ASSIGN_OR_RETURN(int64_t after, deps_.delivery->CountAfter(s.types, s.cursor, kBacklogCap));
+    ASSIGN_OR_RETURN(std::vector<store::RetryRecord> retries,
+                     deps_.delivery->ListRetries(name, absl::InfiniteFuture(), kCountCap));
+    int64_t dead = 0;
+    int64_t dead_after = 0;
+    while (dead < kCountCap) {
+      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
+                       deps_.delivery->ListDeadLetters(name, dead_after, kAdminPage));
+      dead += static_cast<int64_t>(page.size());
+      if (static_cast<int>(page.size()) < kAdminPage) break;
+      dead_after = page.back().sequence;
+    }
+    s.out.mutable_stats()->set_backlog(after + static_cast<int64_t>(retries.size()));
+    s.out.mutable_stats()->set_dead_letters(std::min<int64_t>(dead, kCountCap));
+    out.push_back(std::move(s.out));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> Dispatcher::Replay(const ReplayRequest& request) {
+  const std::string& name = request.subscription;
+  RETURN_IF_ERROR(ValidateSubscriptionName(name));
+  const bool by_filter = !request.types.empty() || request.created_after != absl::InfinitePast() ||
+                         request.created_before != absl::InfiniteFuture();
+  if (!request.event_ids.empty() && by_filter) {
+    return absl::InvalidArgumentError("give either event_ids or a filter, not both");
+  }
+  if (request.event_ids.size() > static_cast<size_t>(kAdminPage)) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kAdminPage, " event_ids"));
+  }
+  if (request.types.size() > static_cast<size_t>(store::kMaxQueryTypes)) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", store::kMaxQueryTypes, " types"));
+  }
+  for (const std::string& t : request.types) RETURN_IF_ERROR(ValidateEventTypePattern(t));
+
+  absl::MutexLock admin(&admin_mu_);
+  uint64_t sub_id = 0;
+  std::vector<std::string> sub_types;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    Sub* sub = FindSubLocked(name);
+    if (sub == nullptr) return absl::NotFoundError(absl::StrCat("no subscription \"", name, "\""));
+    sub_id = sub->id;
+    sub_types.assign(sub->spec.event_types().begin(), sub->spec.event_types().end());
+  }
+
+  int64_t scheduled = 0;
+  auto schedule = [&](const std::vector<store::EventRecord>& events) -> absl::Status {
+    {
+      absl::MutexLock lock(&mu_);
+      Sub* sub = FindSubLocked(name);
+      if (sub == nullptr || sub->id != sub_id) {
+        return absl::NotFoundError(absl::StrCat("subscription \"", name, "\" was removed"));
+      }
+      const absl::Time now = deps_.clock->Now();
+      for (const store::EventRecord& e : events) {
+        if (!MatchesEvent(sub->spec, e)) continue;
+        ++scheduled;
+        // Held in memory (in flight or about to be sent) or not read yet: it goes out anyway.
+        if (sub->items.count(e.sequence) > 0 || e.sequence > sub->read_pos) continue;
+        ScheduleNowLocked(*sub, e.sequence, e.id, "replay", now);
+      }
+    }
+    return FlushProgress();
+  };
+
+  if (!request.event_ids.empty()) {
+    std::vector<store::EventRecord> events;
+    for (const std::string& id : request.event_ids) {
+      absl::StatusOr<store::EventRecord> e = deps_.events->Get(id);
+      if (absl::IsNotFound(e.status())) {
+        return absl::NotFoundError(absl::StrCat("event ", id, " is not stored"));
+      }
+      if (!e.ok()) return e.status();
+      e->raw_json.clear();
+      events.push_back(*std::move(e));
+    }
+    RETURN_IF_ERROR(schedule(events));
+  } else {
+    store::EventQuery query;
+    query.types = request.types.empty() ? sub_types : request.types;
+    query.created_after = request.created_after;
+    query.created_before = request.created_before;
+    query.limit = kAdminPage;
+    query.omit_raw_json = true;
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<store::EventRecord> page, deps_.events->List(query));
+      RETURN_IF_ERROR(schedule(page));
+      if (static_cast<int>(page.size()) < query.limit) break;
+      query.after_sequence = page.back().sequence;
+    }
+  }
+  SB_LOG(INFO) << "replay subscription=" << name << " scheduled=" << scheduled;
+  Notify();
+  return scheduled;
+}
+
+absl::StatusOr<std::vector<store::DeadLetterRecord>> Dispatcher::ListDeadLetters(
+    const std::string& subscription, int64_t after_sequence, int limit) {
+  if (limit < 1 || limit > kAdminPage) {
+    return absl::InvalidArgumentError(absl::StrCat("limit must be 1..", kAdminPage));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    if (FindSubLocked(subscription) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no subscription \"", subscription, "\""));
+    }
+  }
+  // Dead letters made in the last few milliseconds are still in memory.
+  RETURN_IF_ERROR(FlushProgress());
+  return deps_.delivery->ListDeadLetters(subscription, after_sequence, limit);
+}
+
+absl::StatusOr<int64_t> Dispatcher::Redrive(const std::string& subscription,
+                                            const std::vector<std::string>& event_ids) {
+  if (event_ids.size() > static_cast<size_t>(kAdminPage)) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kAdminPage, " event_ids"));
+  }
+  absl::MutexLock admin(&admin_mu_);
+  uint64_t sub_id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    Sub* sub = FindSubLocked(subscription);
+    if (sub == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no subscription \"", subscription, "\""));
+    }
+    sub_id = sub->id;
+  }
+  RETURN_IF_ERROR(FlushProgress());  // every dead letter is in the store now
+
+  int64_t redriven = 0;
+  auto redrive = [&](const std::vector<store::DeadLetterRecord>& dead) -> absl::Status {
+    {
+      absl::MutexLock lock(&mu_);
+      Sub* sub = FindSubLocked(subscription);
+      if (sub == nullptr || sub->id != sub_id) {
+        return absl::NotFoundError(absl::StrCat("subscription \"", subscription, "\" was removed"));
+      }
+      const absl::Time now = deps_.clock->Now();
+      for (const store::DeadLetterRecord& d : dead) {
+        pending_.DeleteDeadLetter(subscription, d.sequence);
+        ScheduleNowLocked(*sub, d.sequence, d.event_id, "redrive", now);
+      }
+    }
+    RETURN_IF_ERROR(FlushProgress());
+    redriven += static_cast<int64_t>(dead.size());
+    return absl::OkStatus();
+  };
+
+  if (!event_ids.empty()) {
+    std::vector<store::DeadLetterRecord> dead;
+    for (const std::string& id : event_ids) {
+      absl::StatusOr<store::EventRecord> e = deps_.events->Get(id);
+      std::vector<store::DeadLetterRecord> found;
+      if (e.ok()) {
+        ASSIGN_OR_RETURN(found, deps_.delivery->ListDeadLetters(subscription, e->sequence - 1, 1));
+      } else if (!absl::IsNotFound(e.status())) {
+        return e.status();
+      }
+      if (found.empty() || found[0].event_id != id) {
+        return absl::NotFoundError(
+            absl::StrCat("event ", id, " is not a dead letter of \"", subscription, "\""));
+      }
+      dead.push_back(std::move(found[0]));
+    }
+    RETURN_IF_ERROR(redrive(dead));
+  } else {
+    int64_t after = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
+                       deps_.delivery->ListDeadLetters(subscription, after, kAdminPage));
+      if (page.empty()) break;
+      RETURN_IF_ERROR(redrive(page));
+      if (static_cast<int>(page.size()) < kAdminPage) break;
+      after = page.back().sequence;
+    }
+  }
+  SB_LOG(INFO) << "redrive subscription=" << subscription << " redriven=" << redriven;
+  Notify();
+  return redriven;
+}
+
+}  // namespace switchboard::server::dispatch

@@ -1,0 +1,295 @@
+// Dispatcher: fans stored events out to the subscriptions that want them (DESIGN.md §1 step 5,
+// §3.4; user-facing rules in docs/DELIVERY.md). It holds no gRPC: members are reached through
+// HandlerConnection, time comes from a Clock and randomness from a RandomSource, all injected.
+//
+// Per subscription:
+//   - a cursor over the event log: events with sequence > cursor are read with EventStore::List
+//     (the subscription's type patterns), then filtered by livemode and account. The cursor is a
+//     low watermark: it only passes an event once that event is finished (acked, dead-lettered or
+//     parked as a retry);
+//   - at most max_in_flight unacknowledged deliveries, spread over the connected members (least
+//     loaded first, round robin on ties); at most max_in_flight + read_ahead events are held in
+//     memory, the rest of the backlog stays in the store;
+//   - an ack OK finishes the event. RETRY (or UNSPECIFIED), no ack within delivery_timeout, or the
+//     stream breaking while the delivery was outstanding count one attempt and park the event as
+//     a RetryRecord due after a full-jitter backoff (at least the ack's retry_after). REJECT or an
+//     exhausted RetryPolicy makes it a dead letter. Only attempts that reached a handler count:
+//     with no member connected nothing is sent, and nothing is spent;
+//   - ordering PER_OBJECT keeps at most one delivery in flight per EventRecord.object_id;
+//   - Replay and Redrive park events as retries that are due now (attempts start at 1 again),
+//     so they are durable at once and go out beside the cursor without moving it.
+// Progress (cursors, retries, dead letters) is buffered and committed in batches by
+// FlushProgress (every Options::progress_flush_interval once started): after a crash at most the
+// deliveries finished since the last commit, plus those in flight, are sent again.
+//
+// Threads, once Start()ed: one worker runs ProcessDue whenever something happens (Notify() after
+// an Append, a connection event, a timer) and one flusher commits progress. Store reads happen on
+// the worker; a slow or absent member only ever fills its own subscription's window, so other
+// subscriptions and the ingress never wait for it. Tests do not call Start(): they drive
+// ProcessDue(now) and FlushProgress() by hand with a FakeClock and FakeHandlerConnections.
+//
+// Example:
+//   ASSIGN_OR_RETURN(std::unique_ptr<Dispatcher> dispatcher, Dispatcher::Create(options, deps));
+//   dispatcher->Start();
+//   webhook_deps.on_stored = [d = dispatcher.get()] { d->Notify(); };
+//   ASSIGN_OR_RETURN(switchboard::v1::Subscription s, dispatcher->Subscribe(spec,
+//   "10.0.0.7:7001"));
+//   ...
+//   dispatcher->Shutdown();  // before the store closes
+//
+// Thread-safety: every public method may be called from any thread, except that ProcessDue must
+// not run concurrently with itself and not at all after Start().
+#ifndef SWITCHBOARD_SERVER_DISPATCH_DISPATCHER_H_
+#define SWITCHBOARD_SERVER_DISPATCH_DISPATCHER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "protos/switchboard/v1/handler.pb.h"
+#include "protos/switchboard/v1/subscription.pb.h"
+#include "server/base/clock.h"
+#include "server/convert/event_converter.h"
+#include "server/dispatch/handler_connection.h"
+#include "server/dispatch/progress_buffer.h"
+#include "server/dispatch/retry_policy.h"
+#include "server/metrics/metrics.h"
+#include "server/store/delivery_store.h"
+#include "server/store/event_store.h"
+
+namespace switchboard::server::dispatch {
+
+class Dispatcher {
+ public:
+  struct Options {
+    // How often the flusher commits progress (Config.delivery.progress_flush_ms).
+    absl::Duration progress_flush_interval = absl::Milliseconds(50);
+    // A member of a dynamic subscription (or a Subscribe-registered member of a static one)
+    // unreachable this long is removed (Config.delivery.member_grace_ms).
+    absl::Duration member_grace = absl::Seconds(60);
+    // The log is re-read this often even without Notify() (a safety net; Notify is the fast path).
+    absl::Duration poll_interval = absl::Seconds(1);
+    // Events held in memory per subscription beyond max_in_flight.
+    int read_ahead = 16;
+    // A Delivery larger than this (serialized) is dead-lettered instead of sent: gRPC servers
+    // refuse messages over 4 MiB by default, and a refused message would break the stream.
+    int64_t max_delivery_bytes = (4 << 20) - (64 << 10);
+    // Static subscriptions (Config.subscriptions): created or updated at Create and marked
+    // static. Their members are the listed ones (plus any registered through Subscribe).
+    std::vector<switchboard::v1::Subscription> static_subscriptions;
+  };
+
+  struct Deps {
+    store::EventStore* events = nullptr;                 // must outlive the dispatcher
+    store::DeliveryStore* delivery = nullptr;            // must outlive the dispatcher
+    const convert::EventConverter* converter = nullptr;  // must outlive the dispatcher
+    HandlerConnectionFactory* connections = nullptr;     // must outlive the dispatcher
+    const base::Clock* clock = nullptr;                  // must outlive the dispatcher
+    RandomSource* random = nullptr;                      // must outlive the dispatcher
+    metrics::Registry* metrics = nullptr;                // must outlive the dispatcher
+  };
+
+  // Loads the stored subscriptions, creates/updates the static ones, and dials every member.
+  // Nothing is delivered before Start() (or ProcessDue). Errors: kInvalidArgument for bad
+  // options, a missing dependency or an invalid static subscription (fail fast at start);
+  // the store's errors (kUnavailable, ...) when it cannot be read or written.
+  static absl::StatusOr<std::unique_ptr<Dispatcher>> Create(Options options, Deps deps);
+
+  // Shutdown() if it has not been called.
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Starts the worker and flusher threads. Call once.
+  void Start();
+
+  // Stops the threads, closes every stream (all at once; each HandlerConnection bounds its own
+  // close, see GrpcHandlerConnection's close_grace), applies the acks that arrived meanwhile and
+  // commits progress. Deliveries still unacked are sent again after the next start, with the
+  // same attempt number. Admin calls fail kUnavailable afterwards. Idempotent; the store must
+  // still be open.
+  void Shutdown();
+
+  // New events may be in the store: wake the worker. Cheap and non-blocking (the ingress calls
+  // it after each Append).
+  void Notify();
+
+  // One pass of the dispatcher's work at time `now`: applies connection events and acks, expires
+  // timed-out deliveries, drops members past their grace, reads due retries and new events, and
+  // sends what the windows allow. Returns when it next has timed work to do (InfiniteFuture if
+  // none; a Notify or connection event may come sooner). REQUIRES: not concurrently with itself;
+  // not after Start().
+  absl::Time ProcessDue(absl::Time now);
+
+  // Commits buffered progress in one DeliveryStore::CommitProgress. On failure the batch is kept
+  // and retried with the next one; returns the store's error.
+  absl::Status FlushProgress();
+
+  // --- Gateway API (server/rpc/gateway_service.cc) ---
+
+  // Creates `spec.name` (start position from spec.start) or updates it (spec fields replaced,
+  // position kept; an update with no event_types changes nothing but the members), then registers
+  // `member_address` (may be empty) as a member and dials it. Durable on return. Returns the
+  // subscription as ListSubscriptions shows it. Errors: kInvalidArgument (bad spec or address),
+  // kFailedPrecondition (changing a static subscription's spec), kUnavailable (shut down, store).
+  absl::StatusOr<switchboard::v1::Subscription> Subscribe(const switchboard::v1::Subscription& spec,
+                                                          const std::string& member_address);
+
+  // Removes member `member_address` (it gets no new deliveries; its stream is closed once its
+  // in-flight deliveries are answered or time out) or, when empty, the whole subscription with
+  // its retries and dead letters. Errors: kNotFound (no such subscription or member),
+  // kFailedPrecondition (a static subscription, or a member listed in the config file).
+  absl::Status Unsubscribe(const std::string& name, const std::string& member_address);
+
+  // Every subscription with its members (connected or not) and stats: backlog (events after the
+  // cursor matching its types, counted up to 1,000,000, plus parked retries, counted up to
+  // 10,000), in_flight, delivered and retries (since this process started), dead_letters
+  // (stored, counted up to 10,000).
+  absl::StatusOr<std::vector<switchboard::v1::Subscription>> ListSubscriptions();
+
+  struct ReplayRequest {
+    std::string subscription;
+    // Either ids (at most 1000; kNotFound if one is not stored)...
+    std::vector<std::string> event_ids;
+    // ...or a filter: type patterns (empty: the subscription's) and a half-open range on
+    // `created`.
+    std::vector<std::string> types;
+    absl::Time created_after = absl::InfinitePast();
+    absl::Time created_before = absl::InfiniteFuture();
+  };
+  // Delivers stored events again to one subscription (only those its filters match). Returns how
+  // many will be delivered. Durable on return. Replayed deliveries are extra: they never move the
+  // cursor. An event already in flight or not yet delivered is not doubled.
+  absl::StatusOr<int64_t> Replay(const ReplayRequest& request);
+
+  // Dead letters of `subscription` with sequence > after_sequence, ascending, at most `limit`
+  // (1..1000). kNotFound for an unknown subscription.
+  absl::StatusOr<std::vector<store::DeadLetterRecord>> ListDeadLetters(
+      const std::string& subscription, int64_t after_sequence, int limit);
+
+  // Moves dead letters (all of the subscription's when `event_ids` is empty) back to delivery,
+  // due now, attempts starting again at 1. Returns how many. kNotFound for an unknown
+  // subscription or an id that is not one of its dead letters.
+  absl::StatusOr<int64_t> Redrive(const std::string& subscription,
+                                  const std::vector<std::string>& event_ids);
+
+ private:
+  struct Item;
+  struct Member;
+  struct Sub;
+  struct SubMetrics;
+  struct InboxEntry;
+  class MemberListener;
+  struct Retired;
+
+  Dispatcher(Options options, Deps deps);
+
+  absl::Status Load();
+  absl::StatusOr<int64_t> ResolveStart(const switchboard::v1::StartPosition& start);
+  std::shared_ptr<SubMetrics> MetricsFor(const std::string& name);
+  void Post(InboxEntry entry);
+  void WorkerLoop();
+  void FlusherLoop();
+  // Removes members whose grace expired (persisting the spec first).
+  void DropExpiredMembers(absl::Time now,
+                          const std::vector<std::pair<std::string, std::string>>& drops);
+  void BuryRetired();
+
+  // Everything below runs with mu_ held.
+  Sub* FindSubLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Sub* AddSubLocked(const switchboard::v1::Subscription& stored, int64_t cursor,
+                    const std::set<std::string>& config_members,
+                    std::shared_ptr<SubMetrics> metrics, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplySpecLocked(Sub& sub, const switchboard::v1::Subscription& stored, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  switchboard::v1::Subscription StoredSpecLocked(const Sub& sub) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  switchboard::v1::Subscription OutputLocked(const Sub& sub) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddMemberLocked(Sub& sub, const std::string& address, absl::Time registered_at,
+                       bool from_config, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveMemberLocked(Sub& sub, uint64_t member_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveSubLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DrainInboxLocked(absl::Time now, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleAckLocked(Sub& sub, Member& member, uint64_t stream, const switchboard::v1::Ack& ack,
+                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ProcessSubLocked(Sub& sub, absl::Time now,
+                        std::vector<std::pair<std::string, std::string>>* drops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoadLogLocked(Sub& sub, absl::Time now, int budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(Sub& sub, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Member* PickMemberLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AdvanceCursorLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReleaseLocked(Sub& sub, Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseItemLocked(Sub& sub, int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishOkLocked(Sub& sub, Item& item, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const std::string& reason,
+                         absl::Duration retry_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const std::string& reason,
+                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ScheduleNowLocked(Sub& sub, int64_t sequence, const std::string& event_id,
+                         absl::string_view why, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Time NextWakeLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  const Deps deps_;
+  metrics::Counter* unknown_acks_;
+  metrics::Counter* dropped_acks_;
+  metrics::Counter* commit_failures_;
+  metrics::Counter* missing_events_;
+
+  // Lock order: admin_mu_ -> commit_mu_ -> mu_ -> inbox_mu_ -> wake_mu_. A HandlerConnection's
+  // own lock comes after mu_ (Send) and before inbox_mu_ (its Listener calls).
+  // Serializes changes to stored subscription specs (Subscribe, Unsubscribe, member drops,
+  // Replay, Redrive).
+  absl::Mutex admin_mu_ ABSL_ACQUIRED_BEFORE(commit_mu_);
+  // Held across a CommitProgress, so a batch is either wholly in `in_commit_` or in the store.
+  absl::Mutex commit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_BEFORE(inbox_mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::unique_ptr<Sub>> subs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Sub*> sub_of_member_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_delivery_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string delivery_prefix_;
+  absl::Time next_poll_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  ProgressBuffer pending_ ABSL_GUARDED_BY(mu_);
+  // The batch being committed (empty unless FlushProgress is in CommitProgress).
+  ProgressBuffer in_commit_ ABSL_GUARDED_BY(mu_);
+  bool commit_failing_ ABSL_GUARDED_BY(mu_) = false;
+  // Connections (with their listeners) of removed members, destroyed outside mu_.
+  std::vector<std::unique_ptr<Retired>> retired_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex metrics_mu_;
+  std::map<std::string, std::shared_ptr<SubMetrics>> metrics_ ABSL_GUARDED_BY(metrics_mu_);
+
+  // Connection events and acks, applied by the next ProcessDue.
+  absl::Mutex inbox_mu_ ABSL_ACQUIRED_BEFORE(wake_mu_);
+  std::vector<InboxEntry> inbox_ ABSL_GUARDED_BY(inbox_mu_);
+
+  std::atomic<bool> notified_{true};
+  absl::Mutex wake_mu_;
+  bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool started_ ABSL_GUARDED_BY(wake_mu_) = false;
+  bool shutdown_done_ ABSL_GUARDED_BY(wake_mu_) = false;
+  std::thread worker_;
+  std::thread flusher_;
+};
+
+}  // namespace switchboard::server::dispatch
+
+#endif  // SWITCHBOARD_SERVER_DISPATCH_DISPATCHER_H_

@@ -1,0 +1,1034 @@
+#include "server/dispatch/dispatcher.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/base/clock.h"
+#include "server/base/status_matchers.h"
+#include "server/convert/event_converter.h"
+#include "server/dispatch/event_proto.h"
+#include "server/dispatch/fake_handler_connection.h"
+#include "server/metrics/metrics.h"
+#include "server/store/memory_event_store.h"
+
+namespace switchboard::server::dispatch {
+namespace {
+
+using ::switchboard::base::StatusIs;
+using ::switchboard::v1::Ack;
+using ::switchboard::v1::Delivery;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class FixedRandom final : public RandomSource {
+ public:
+  double Uniform() override { return value; }
+  double value = 0.5;
+};
+
+// Forwards to a MemoryEventStore and remembers how many events List handed out, to prove the
+// dispatcher's memory bound.
+class CountingEventStore final : public store::EventStore {
+ public:
+  explicit CountingEventStore(store::MemoryEventStore* inner) : inner_(inner) {}
+  absl::StatusOr<store::AppendResult> Append(const store::EventRecord& r) override {
+    return inner_->Append(r);
+  }
+  absl::StatusOr<store::EventRecord> Get(absl::string_view id) override {
+    ++gets;
+    return inner_->Get(id);
+  }
+  absl::StatusOr<std::vector<store::EventRecord>> List(const store::EventQuery& q) override {
+    auto r = inner_->List(q);
+    if (r.ok()) listed += static_cast<int64_t>(r->size());
+    max_limit = std::max(max_limit, q.limit);
+    return r;
+  }
+  absl::StatusOr<store::StoreStats> Stats() override { return inner_->Stats(); }
+  absl::StatusOr<int64_t> DeleteReceivedBefore(absl::Time t) override {
+    return inner_->DeleteReceivedBefore(t);
+  }
+  absl::Status CheckWritable() override { return inner_->CheckWritable(); }
+  void Close() override { inner_->Close(); }
+
+  int64_t listed = 0;
+  int64_t gets = 0;
+  int max_limit = 0;
+
+ private:
+  store::MemoryEventStore* inner_;
+};
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  const absl::Time kStart = absl::FromUnixSeconds(1700000000);
+
+  DispatcherTest() : clock_(kStart), events_(&store_) {}
+  ~DispatcherTest() override { dispatcher_.reset(); }
+
+  void Create(Dispatcher::Options options = {}) {
+    dispatcher_.reset();
+    Dispatcher::Deps deps;
+    deps.events = &events_;
+    deps.delivery = &store_;
+    deps.converter = &converter_;
+    deps.connections = &connections_;
+    deps.clock = &clock_;
+    deps.random = &random_;
+    deps.metrics = &metrics_;
+    auto d = Dispatcher::Create(std::move(options), deps);
+    ASSERT_OK(d.status());
+    dispatcher_ = *std::move(d);
+  }
+
+  // Appends an event received now; returns its id.
+  std::string Append(const std::string& type, const std::string& object_id = "obj_1",
+                     bool livemode = false, const std::string& account = "") {
+    const std::string id = absl::StrCat("evt_", ++next_event_);
+    store::EventRecord r;
+    r.id = id;
+    r.type = type;
+    r.object_id = object_id;
+    r.created = kStart;
+    r.received_at = clock_.Now();
+    r.endpoint = "/webhook";
+    r.livemode = livemode;
+    r.account = account;
+    r.raw_json = absl::StrCat(R"({"id":")", id, R"(","object":"event","type":")", type,
+                              R"(","created":1700000000,"livemode":)", livemode ? "true" : "false",
+                              account.empty() ? "" : absl::StrCat(R"(,"account":")", account, "\""),
+                              R"(,"data":{"object":{"id":")", object_id,
+                              R"(","object":"payment_intent"}}})");
+    auto appended = store_.Append(r);
+    EXPECT_OK(appended.status());
+    if (dispatcher_) dispatcher_->Notify();
+    return id;
+  }
+
+  static switchboard::v1::Subscription Spec(const std::string& name,
+                                            std::vector<std::string> types = {"*"},
+                                            int max_in_flight = 0) {
+    switchboard::v1::Subscription s;
+    s.set_name(name);
+    for (const auto& t : types) s.add_event_types(t);
+    s.set_max_in_flight(max_in_flight);
+    s.mutable_start()->set_beginning(true);
+    return s;
+  }
+
+  FakeHandlerConnection* Subscribe(const switchboard::v1::Subscription& spec,
+                                   const std::string& member) {
+    auto s = dispatcher_->Subscribe(spec, member);
+    EXPECT_OK(s.status());
+    return connections_.Get(member);
+  }
+
+  void Pass() { dispatcher_->ProcessDue(clock_.Now()); }
+
+  static std::vector<std::string> Ids(const std::vector<Delivery>& ds) {
+    std::vector<std::string> out;
+    for (const Delivery& d : ds) out.push_back(d.event().id());
+    return out;
+  }
+
+  std::vector<store::RetryRecord> Retries(const std::string& sub) {
+    EXPECT_OK(dispatcher_->FlushProgress());
+    auto r = store_.ListRetries(sub, absl::InfiniteFuture(), 1000);
+    EXPECT_OK(r.status());
+    return r.ok() ? *r : std::vector<store::RetryRecord>{};
+  }
+
+  std::vector<store::DeadLetterRecord> DeadLetters(const std::string& sub) {
+    auto r = dispatcher_->ListDeadLetters(sub, 0, 1000);
+    EXPECT_OK(r.status());
+    return r.ok() ? *r : std::vector<store::DeadLetterRecord>{};
+  }
+
+  int64_t StoredCursor(const std::string& sub) {
+    auto subs = store_.ListSubscriptions();
+    EXPECT_OK(subs.status());
+    for (const auto& s : *subs) {
+      if (s.name == sub) return s.cursor;
+    }
+    ADD_FAILURE() << "no stored subscription " << sub;
+    return -1;
+  }
+
+  switchboard::v1::Subscription Listed(const std::string& sub) {
+    auto subs = dispatcher_->ListSubscriptions();
+    EXPECT_OK(subs.status());
+    for (const auto& s : *subs) {
+      if (s.name() == sub) return s;
+    }
+    ADD_FAILURE() << "no subscription " << sub;
+    return {};
+  }
+
+  base::FakeClock clock_;
+  store::MemoryEventStore store_;
+  CountingEventStore events_;
+  convert::EventConverter converter_;
+  FakeHandlerConnectionFactory connections_;
+  FixedRandom random_;
+  metrics::Registry metrics_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  int next_event_ = 0;
+};
+
+TEST_F(DispatcherTest, DeliversMatchingEventsInStoreOrder) {
+  Create();
+  const std::string a = Append("payment_intent.created");
+  Append("charge.succeeded");
+  const std::string b = Append("payment_intent.succeeded");
+  FakeHandlerConnection* h = Subscribe(Spec("billing", {"payment_intent.*"}), "h1:1");
+  ASSERT_NE(h, nullptr);
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  EXPECT_THAT(Ids(sent), ElementsAre(a, b));
+  EXPECT_EQ(sent[0].attempt(), 1);
+  EXPECT_EQ(sent[0].subscription(), "billing");
+  EXPECT_EQ(sent[0].event().type(), "payment_intent.created");
+  EXPECT_EQ(sent[0].event().sequence(), 1);
+  EXPECT_EQ(sent[0].event().endpoint(), "/webhook");
+  EXPECT_FALSE(sent[0].event().raw_json().empty());
+  EXPECT_NE(sent[0].delivery_id(), sent[1].delivery_id());
+}
+
+TEST_F(DispatcherTest, NewSubscriptionStartsNowByDefault) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  spec.clear_start();
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  const std::string later = Append("a.b");
+  h->Up();
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(later));
+}
+
+TEST_F(DispatcherTest, StartsFromAGivenTime) {
+  Create();
+  Append("a.b");
+  clock_.Advance(absl::Minutes(1));
+  const std::string second = Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_start()->mutable_time() = ToProtoTime(kStart + absl::Seconds(30));
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(second));
+}
+
+TEST_F(DispatcherTest, FiltersByLivemodeAndAccount) {
+  Create();
+  Append("a.b", "o", /*livemode=*/false, "acct_1");
+  const std::string want = Append("a.b", "o", /*livemode=*/true, "acct_1");
+  Append("a.b", "o", /*livemode=*/true, "acct_2");
+  Append("a.b", "o", /*livemode=*/true, "");
+  auto spec = Spec("s");
+  spec.set_livemode(true);
+  spec.add_accounts("acct_1");
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(want));
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 1);  // held below the unacked event, not the skipped ones
+}
+
+TEST_F(DispatcherTest, WindowLimitsInFlightDeliveries) {
+  Create();
+  for (int i = 0; i < 5; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, /*max_in_flight=*/2), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 2u);
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  h->Ack(sent[1].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre("evt_3"));
+  EXPECT_EQ(Listed("s").stats().in_flight(), 2);
+}
+
+TEST_F(DispatcherTest, SpreadsDeliveriesOverMembers) {
+  Create();
+  for (int i = 0; i < 6; ++i) Append("a.b");
+  FakeHandlerConnection* h1 = Subscribe(Spec("s", {"*"}, 6), "h1:1");
+  FakeHandlerConnection* h2 = Subscribe(Spec("s", {"*"}, 6), "h2:1");
+  h1->Up();
+  h2->Up();
+  Pass();
+  EXPECT_EQ(h1->TakeSent().size(), 3u);
+  EXPECT_EQ(h2->TakeSent().size(), 3u);
+}
+
+TEST_F(DispatcherTest, AcksAdvanceALowWatermarkCursorCommittedInBatches) {
+  Create();
+  for (int i = 0; i < 3; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 3u);
+  h->Ack(sent[1].delivery_id(), Ack::OK);  // the second first: the cursor cannot pass the first
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 0);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(StoredCursor("s"), 0);  // not committed until the next flush
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 2);
+  h->Ack(sent[2].delivery_id(), Ack::OK);
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 3);
+  EXPECT_EQ(Listed("s").stats().delivered(), 3);
+}
+
+TEST_F(DispatcherTest, RetryUsesExponentialBackoffWithFullJitter) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  random_.value = 0.5;
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY, "db busy");
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 1);
+  EXPECT_EQ(r[0].next_at, kStart + absl::Milliseconds(500));  // 0.5 * 1 s
+  EXPECT_THAT(r[0].last_error, HasSubstr("db busy"));
+  EXPECT_EQ(StoredCursor("s"), 1);  // parked: the cursor moved past it
+
+  clock_.Advance(absl::Milliseconds(499));
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  clock_.Advance(absl::Milliseconds(1));
+  Pass();
+  std::vector<Delivery> again = h->TakeSent();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt(), 2);
+
+  random_.value = 0.999999;  // the top of the second ceiling, 2 s
+  h->Ack(again[0].delivery_id(), Ack::RETRY);
+  Pass();
+  r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 2);
+  EXPECT_GT(r[0].next_at, clock_.Now() + absl::Milliseconds(1990));
+  EXPECT_LE(r[0].next_at, clock_.Now() + absl::Seconds(2));
+  EXPECT_EQ(r[0].first_attempt_at, kStart);
+
+  random_.value = 0.0;  // full jitter can retry at once
+  clock_.Advance(absl::Seconds(2));
+  Pass();
+  again = h->TakeSent();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt(), 3);
+  h->Ack(again[0].delivery_id(), Ack::RETRY);
+  Pass();  // parked and, due at once, sent again in the same pass
+  again = h->TakeSent();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt(), 4);
+  r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 3);
+  EXPECT_EQ(r[0].next_at, clock_.Now());
+  h->Ack(again[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_EQ(Listed("s").stats().retries(), 3);
+}
+
+TEST_F(DispatcherTest, BackoffIsCappedAtMaxBackoff) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_retry_policy()->mutable_max_backoff() = ToProtoDuration(absl::Seconds(3));
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  random_.value = 0.999999;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    clock_.Advance(absl::Seconds(10));
+    Pass();
+    std::vector<Delivery> sent = h->TakeSent();
+    ASSERT_EQ(sent.size(), 1u) << attempt;
+    EXPECT_EQ(sent[0].attempt(), attempt);
+    h->Ack(sent[0].delivery_id(), Ack::RETRY);
+    Pass();
+    std::vector<store::RetryRecord> r = Retries("s");
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_LE(r[0].next_at - clock_.Now(), absl::Seconds(3));
+  }
+}
+
+TEST_F(DispatcherTest, RetryAfterIsHonouredAsAMinimum) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  random_.value = 0.0;
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY, "rate limited", absl::Minutes(5));
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].next_at, kStart + absl::Minutes(5));
+  clock_.Advance(absl::Minutes(4));
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  clock_.Advance(absl::Minutes(1));
+  Pass();
+  EXPECT_EQ(h->TakeSent().size(), 1u);
+}
+
+TEST_F(DispatcherTest, UnspecifiedOutcomeCountsAsRetry) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  Ack ack;
+  ack.set_delivery_id(h->TakeSent()[0].delivery_id());  // outcome left UNSPECIFIED
+  h->RawAck(ack);
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 1);
+  EXPECT_TRUE(DeadLetters("s").empty());
+  EXPECT_EQ(Listed("s").stats().delivered(), 0);
+}
+
+TEST_F(DispatcherTest, RejectMovesTheEventToDeadLetters) {
+  Create();
+  const std::string id = Append("a.b");
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  h->Ack(sent[0].delivery_id(), Ack::REJECT, "unknown customer");
+  h->Ack(sent[1].delivery_id(), Ack::OK);
+  Pass();
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, id);
+  EXPECT_EQ(dead[0].event_type, "a.b");
+  EXPECT_EQ(dead[0].attempts, 1);
+  EXPECT_THAT(dead[0].last_error, HasSubstr("unknown customer"));
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_EQ(StoredCursor("s"), 2);
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 1);
+}
+
+TEST_F(DispatcherTest, MaxAttemptsExhaustionDeadLetters) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  spec.mutable_retry_policy()->set_max_attempts(2);
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  random_.value = 0.0;
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
+  Pass();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt(), 2);
+  h->Ack(sent[0].delivery_id(), Ack::RETRY, "still busy");
+  Pass();
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attempts, 2);
+  EXPECT_THAT(dead[0].last_error, HasSubstr("still busy"));
+  EXPECT_TRUE(Retries("s").empty());
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+}
+
+TEST_F(DispatcherTest, MaxAgeExhaustionDeadLetters) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_retry_policy()->mutable_max_age() = ToProtoDuration(absl::Seconds(10));
+  *spec.mutable_retry_policy()->mutable_initial_backoff() = ToProtoDuration(absl::Seconds(1));
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
+  Pass();
+  clock_.Advance(absl::Seconds(11));
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  h->Ack(sent[0].delivery_id(), Ack::RETRY);
+  Pass();
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attempts, 2);
+  EXPECT_THAT(dead[0].last_error, HasSubstr("exhausted"));
+}
+
+TEST_F(DispatcherTest, AckTimeoutCountsAnAttemptAndALateAckIsIgnored) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  EXPECT_EQ(dispatcher_->ProcessDue(clock_.Now()), kStart + absl::Seconds(5));
+  const std::string late = h->TakeSent()[0].delivery_id();
+  clock_.Advance(absl::Seconds(5));
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 1);
+  EXPECT_THAT(r[0].last_error, HasSubstr("delivery_timeout"));
+  h->Ack(late, Ack::OK);
+  Pass();
+  EXPECT_EQ(Retries("s").size(), 1u);
+  EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_delivery_unknown_acks_total 1"));
+}
+
+TEST_F(DispatcherTest, NoAttemptsAreSpentWhileNoMemberIsConnected) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  spec.mutable_retry_policy()->set_max_attempts(2);
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Seconds(5));
+    Pass();
+  }
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_TRUE(DeadLetters("s").empty());
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt(), 1);
+
+  // A retry that falls due while the member is away waits for it, unspent.
+  h->Ack(sent[0].delivery_id(), Ack::RETRY);
+  h->Down();
+  Pass();
+  clock_.Advance(absl::Seconds(50));  // well past the retry's due time, within the grace
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 1);
+  EXPECT_TRUE(DeadLetters("s").empty());
+  h->Up();
+  Pass();
+  sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt(), 2);
+}
+
+TEST_F(DispatcherTest, BrokenStreamCountsAnAttemptForOutstandingDeliveries) {
+  Create();
+  Append("a.b");
+  const std::string second = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 2u);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  h->Down(absl::UnavailableError("connection reset"));
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].event_id, second);
+  EXPECT_EQ(r[0].attempts, 1);
+  EXPECT_THAT(r[0].last_error, HasSubstr("connection reset"));
+  EXPECT_EQ(StoredCursor("s"), 2);
+  h->Up();
+  clock_.Advance(absl::Seconds(2));
+  Pass();
+  sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt(), 2);
+}
+
+TEST_F(DispatcherTest, PerObjectOrderingKeepsOneInFlightPerObject) {
+  Create();
+  const std::string a1 = Append("a.b", "obj_a");
+  const std::string a2 = Append("a.b", "obj_a");
+  const std::string b1 = Append("a.b", "obj_b");
+  const std::string a3 = Append("a.b", "obj_a");
+  auto spec = Spec("s", {"*"}, 10);
+  spec.set_ordering(switchboard::v1::Subscription::PER_OBJECT);
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  EXPECT_THAT(Ids(sent), ElementsAre(a1, b1));
+  h->Ack(sent[1].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  sent = h->TakeSent();
+  EXPECT_THAT(Ids(sent), ElementsAre(a2));
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(a3));
+}
+
+TEST_F(DispatcherTest, WithoutPerObjectTheSameObjectMayBeInFlightTwice) {
+  Create();
+  Append("a.b", "obj_a");
+  Append("a.b", "obj_a");
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 10), "h1:1");
+  h->Up();
+  Pass();
+  EXPECT_EQ(h->TakeSent().size(), 2u);
+}
+
+TEST_F(DispatcherTest, ReplayResendsStoredEventsWithoutMovingTheCursor) {
+  Create();
+  const std::string a = Append("a.b");
+  const std::string b = Append("c.d");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::OK);
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 2);
+
+  Dispatcher::ReplayRequest by_id;
+  by_id.subscription = "s";
+  by_id.event_ids = {a};
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->Replay(by_id));
+  EXPECT_EQ(n, 1);
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  EXPECT_THAT(Ids(sent), ElementsAre(a));
+  EXPECT_EQ(sent[0].attempt(), 1);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_EQ(StoredCursor("s"), 2);
+
+  Dispatcher::ReplayRequest by_type;
+  by_type.subscription = "s";
+  by_type.types = {"c.*"};
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->Replay(by_type));
+  EXPECT_EQ(n, 1);
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(b));
+
+  Dispatcher::ReplayRequest unknown;
+  unknown.subscription = "s";
+  unknown.event_ids = {"evt_nope"};
+  EXPECT_THAT(dispatcher_->Replay(unknown), StatusIs(absl::StatusCode::kNotFound));
+  unknown.subscription = "nope";
+  unknown.event_ids = {a};
+  EXPECT_THAT(dispatcher_->Replay(unknown), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DispatcherTest, ReplayDoesNotDoubleAnEventStillInFlight) {
+  Create();
+  const std::string a = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  EXPECT_EQ(h->TakeSent().size(), 1u);
+  Dispatcher::ReplayRequest r;
+  r.subscription = "s";
+  r.event_ids = {a};
+  ASSERT_OK(dispatcher_->Replay(r).status());
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  EXPECT_TRUE(Retries("s").empty());
+}
+
+TEST_F(DispatcherTest, RedriveResendsDeadLettersWithAttemptsFromOne) {
+  Create();
+  const std::string a = Append("a.b");
+  const std::string b = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
+  Pass();
+  ASSERT_EQ(DeadLetters("s").size(), 2u);
+
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->Redrive("s", {b}));
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(DeadLetters("s").size(), 1u);
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event().id(), b);
+  EXPECT_EQ(sent[0].attempt(), 1);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->Redrive("s", {}));
+  EXPECT_EQ(n, 1);
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(a));
+  EXPECT_TRUE(DeadLetters("s").empty());
+  EXPECT_THAT(dispatcher_->Redrive("s", {b}), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DispatcherTest, RestartResumesFromTheCommittedCursor) {
+  Create();
+  for (int i = 0; i < 5; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 5u);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  h->Ack(sent[1].delivery_id(), Ack::OK);
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  h->Ack(sent[2].delivery_id(), Ack::OK);  // acked, never committed
+  Pass();
+  // Crash: nothing more reaches the store (the final flush fails like a dead disk would).
+  store_.SetFailAppends(absl::UnavailableError("crashed"));
+  dispatcher_.reset();
+  store_.SetFailAppends(absl::OkStatus());
+
+  Create();
+  h = connections_.Get("h1:1");
+  ASSERT_NE(h, nullptr);
+  h->Up();
+  Pass();
+  // Re-sent: the unflushed ack (evt_3) and the two in flight; never the committed ones.
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre("evt_3", "evt_4", "evt_5"));
+}
+
+TEST_F(DispatcherTest, ShutdownCommitsAcksAndRestartSendsOnlyUnacked) {
+  Create();
+  for (int i = 0; i < 3; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  h->Ack(sent[1].delivery_id(), Ack::OK);  // arrives before the final drain: applied
+  dispatcher_->Shutdown();
+  EXPECT_EQ(StoredCursor("s"), 2);
+  EXPECT_THAT(dispatcher_->ListSubscriptions(), StatusIs(absl::StatusCode::kUnavailable));
+  Create();
+  h = connections_.Get("h1:1");
+  h->Up();
+  Pass();
+  sent = h->TakeSent();
+  EXPECT_THAT(Ids(sent), ElementsAre("evt_3"));
+  EXPECT_EQ(sent[0].attempt(), 1);  // a shutdown is not a failed attempt
+}
+
+TEST_F(DispatcherTest, SubscriptionsAndMembersSurviveRestart) {
+  Create();
+  auto spec = Spec("s", {"a.*"}, 7);
+  Subscribe(spec, "h1:1");
+  dispatcher_.reset();
+  Create();
+  switchboard::v1::Subscription s = Listed("s");
+  EXPECT_THAT(s.event_types(), ElementsAre("a.*"));
+  EXPECT_EQ(s.max_in_flight(), 7);
+  ASSERT_EQ(s.members_size(), 1);
+  EXPECT_EQ(s.members(0).address(), "h1:1");
+  EXPECT_FALSE(s.members(0).connected());
+  EXPECT_NE(connections_.Get("h1:1"), nullptr);
+}
+
+TEST_F(DispatcherTest, UnreachableMemberIsDroppedAfterGraceButSubscriptionStays) {
+  Dispatcher::Options options;
+  options.member_grace = absl::Seconds(60);
+  Create(options);
+  FakeHandlerConnection* h1 = Subscribe(Spec("s"), "h1:1");
+  FakeHandlerConnection* h2 = Subscribe(Spec("s"), "h2:1");
+  h2->Up();
+  Pass();
+  clock_.Advance(absl::Seconds(30));
+  h1->Up();  // comes and goes: the grace restarts from the disconnect
+  Pass();
+  h1->Down();
+  Pass();
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_EQ(dispatcher_->ProcessDue(clock_.Now()), clock_.Now() + absl::Seconds(1));
+  EXPECT_EQ(Listed("s").members_size(), 2);
+  clock_.Advance(absl::Seconds(1));
+  Pass();
+  switchboard::v1::Subscription s = Listed("s");
+  ASSERT_EQ(s.members_size(), 1);
+  EXPECT_EQ(s.members(0).address(), "h2:1");
+  EXPECT_EQ(connections_.Get("h1:1"), nullptr);  // closed and destroyed
+  dispatcher_.reset();
+  Create(options);
+  EXPECT_EQ(Listed("s").members_size(), 1);  // persisted
+}
+
+TEST_F(DispatcherTest, StaticSubscriptionsComeFromConfigAndKeepTheirSpec) {
+  Dispatcher::Options options;
+  auto config = Spec("audit", {"charge.*"});
+  config.add_members()->set_address("static:1");
+  options.static_subscriptions.push_back(config);
+  Create(options);
+  switchboard::v1::Subscription s = Listed("audit");
+  EXPECT_TRUE(s.static_());
+  ASSERT_EQ(s.members_size(), 1);
+
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("audit", {"payment_intent.*"}), "h1:1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Joining with the same spec, or with no spec at all, adds a member.
+  ASSERT_OK(dispatcher_->Subscribe(Spec("audit", {"charge.*"}), "h1:1").status());
+  ASSERT_OK(dispatcher_->Subscribe(Spec("audit", {}), "h2:1").status());
+  EXPECT_EQ(Listed("audit").members_size(), 3);
+  EXPECT_THAT(dispatcher_->Unsubscribe("audit", ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(dispatcher_->Unsubscribe("audit", "static:1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(dispatcher_->Unsubscribe("audit", "h2:1"));
+
+  // The config member is never dropped, however long it is away.
+  clock_.Advance(absl::Hours(2));
+  Pass();
+  Pass();
+  s = Listed("audit");
+  ASSERT_EQ(s.members_size(), 1);
+  EXPECT_EQ(s.members(0).address(), "static:1");
+
+  // Removed from the config: kept, as a dynamic subscription.
+  dispatcher_.reset();
+  Create();
+  EXPECT_FALSE(Listed("audit").static_());
+}
+
+TEST_F(DispatcherTest, InvalidStaticSubscriptionFailsCreate) {
+  Dispatcher::Options options;
+  options.static_subscriptions.push_back(Spec("Bad Name"));
+  Dispatcher::Deps deps{&events_, &store_,  &converter_, &connections_,
+                        &clock_,  &random_, &metrics_};
+  EXPECT_THAT(Dispatcher::Create(options, deps), StatusIs(absl::StatusCode::kInvalidArgument));
+  options.static_subscriptions = {Spec("ok")};
+  options.static_subscriptions[0].add_members()->set_address("0.0.0.0:1");
+  EXPECT_THAT(Dispatcher::Create(options, deps), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(DispatcherTest, UnsubscribedMemberDrainsThenCloses) {
+  Create();
+  Append("a.b");
+  Append("a.b");
+  FakeHandlerConnection* h1 = Subscribe(Spec("s", {"*"}, 1), "h1:1");
+  h1->Up();
+  Pass();
+  std::vector<Delivery> sent = h1->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  FakeHandlerConnection* h2 = Subscribe(Spec("s", {"*"}, 1), "h2:1");
+  h2->Up();
+  ASSERT_OK(dispatcher_->Unsubscribe("s", "h1:1"));
+  Pass();
+  EXPECT_NE(connections_.Get("h1:1"), nullptr);  // waits for its in-flight delivery
+  h1->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(connections_.Get("h1:1"), nullptr);
+  Pass();
+  EXPECT_THAT(Ids(h2->TakeSent()), ElementsAre("evt_2"));
+  EXPECT_EQ(Listed("s").members_size(), 1);
+  EXPECT_THAT(dispatcher_->Unsubscribe("s", "h1:1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DispatcherTest, UnsubscribeRemovesTheWholeSubscription) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::REJECT);
+  Pass();
+  ASSERT_OK(dispatcher_->Unsubscribe("s", ""));
+  EXPECT_EQ(connections_.Get("h1:1"), nullptr);
+  ASSERT_OK_AND_ASSIGN(auto subs, dispatcher_->ListSubscriptions());
+  EXPECT_TRUE(subs.empty());
+  ASSERT_OK_AND_ASSIGN(auto stored, store_.ListSubscriptions());
+  EXPECT_TRUE(stored.empty());
+  EXPECT_THAT(dispatcher_->Unsubscribe("s", ""), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DispatcherTest, UpdatingASubscriptionKeepsItsPosition) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"a.*"}), "h1:1");
+  h->Up();
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::OK);
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  auto update = Spec("s", {"a.*", "c.*"}, 3);
+  ASSERT_OK_AND_ASSIGN(switchboard::v1::Subscription s, dispatcher_->Subscribe(update, ""));
+  EXPECT_EQ(s.max_in_flight(), 3);
+  EXPECT_EQ(s.members_size(), 1);  // members are kept
+  const std::string c = Append("c.d");
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(c));  // not evt_1 again
+}
+
+TEST_F(DispatcherTest, SubscribeValidates) {
+  Create();
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("Bad"), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("s", {}), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("s"), "0.0.0.0:7000"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("s", {"*"}, 5000), ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(DispatcherTest, RegisteringAMemberResetsItsReconnectBackoff) {
+  Create();
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  const int resets = h->backoff_resets();
+  Subscribe(Spec("s"), "h1:1");  // the instance restarted and registers again
+  EXPECT_EQ(h->backoff_resets(), resets + 1);
+  EXPECT_EQ(connections_.connects("h1:1"), 1);
+}
+
+TEST_F(DispatcherTest, UnknownAndGarbageAcksAreIgnoredAndCounted) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  h->Ack("nope", Ack::OK);
+  h->Ack("", Ack::REJECT);
+  Ack weird;
+  weird.set_delivery_id(sent[0].delivery_id());
+  weird.set_outcome(static_cast<Ack::Outcome>(77));  // unknown enum value: counts as RETRY
+  weird.mutable_retry_after()->set_seconds(-100);
+  h->RawAck(weird);
+  h->Ack(sent[0].delivery_id(), Ack::OK);  // a duplicate after the RETRY
+  Pass();
+  EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_delivery_unknown_acks_total 3"));
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].next_at, kStart + absl::Milliseconds(500));  // negative retry_after ignored
+}
+
+TEST_F(DispatcherTest, AStalledSubscriptionDoesNotSlowOthers) {
+  Create();
+  FakeHandlerConnection* slow = Subscribe(Spec("slow", {"*"}, 2), "slow:1");
+  FakeHandlerConnection* fast = Subscribe(Spec("fast", {"*"}, 2), "fast:1");
+  slow->Up();
+  fast->Up();
+  for (int i = 0; i < 20; ++i) {
+    Append("a.b");
+    Pass();
+    for (const Delivery& d : fast->TakeSent()) fast->Ack(d.delivery_id(), Ack::OK);
+    Pass();
+  }
+  EXPECT_EQ(slow->TakeSent().size(), 2u);  // never acks: its window is full
+  EXPECT_EQ(Listed("fast").stats().delivered(), 20);
+  switchboard::v1::Subscription s = Listed("slow");
+  EXPECT_EQ(s.stats().in_flight(), 2);
+  EXPECT_EQ(s.stats().backlog(), 20);
+}
+
+TEST_F(DispatcherTest, MemoryIsBoundedByTheWindowPlusReadAhead) {
+  Dispatcher::Options options;
+  options.read_ahead = 3;
+  Create(options);
+  for (int i = 0; i < 200; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 4), "h1:1");
+  h->Up();
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Pass();
+  }
+  EXPECT_EQ(h->TakeSent().size(), 4u);
+  EXPECT_LE(events_.listed, 4 + 3);
+  EXPECT_LE(events_.max_limit, 4 + 3);
+}
+
+TEST_F(DispatcherTest, NothingIsReadWhileNoMemberIsConnected) {
+  Create();
+  for (int i = 0; i < 50; ++i) Append("a.b");
+  Subscribe(Spec("s"), "h1:1");
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Pass();
+  }
+  EXPECT_EQ(events_.listed, 0);
+}
+
+TEST_F(DispatcherTest, OversizedDeliveryIsDeadLetteredNotSent) {
+  Dispatcher::Options options;
+  options.max_delivery_bytes = 1024;
+  Create(options);
+  Append("a.b", std::string(2000, 'x'));
+  const std::string small = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(small));
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attempts, 0);
+  EXPECT_THAT(dead[0].last_error, HasSubstr("too large"));
+}
+
+TEST_F(DispatcherTest, ProgressCommitFailureKeepsTheBatchForTheNextFlush) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  random_.value = 0.0;
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
+  Pass();
+  store_.SetFailAppends(absl::ResourceExhaustedError("disk full"));
+  EXPECT_THAT(dispatcher_->FlushProgress(), StatusIs(absl::StatusCode::kResourceExhausted));
+  // The retry is still due from memory even though it is not in the store yet.
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  store_.SetFailAppends(absl::OkStatus());
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), 1);
+  EXPECT_TRUE(Retries("s").empty());
+}
+
+TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {
+  Create();
+  Append("a.b");
+  Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  clock_.Advance(absl::Milliseconds(3));
+  std::vector<Delivery> sent = h->TakeSent();
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  const std::string text = metrics_.Render();
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_delivered_total{subscription=\"s\"} 1"));
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_in_flight{subscription=\"s\"} 1"));
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_backlog{subscription=\"s\"} 1"));
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_members_connected{subscription=\"s\"} 1"));
+  EXPECT_THAT(text, HasSubstr("switchboard_delivery_latency_seconds_count{subscription=\"s\"} 1"));
+}
+
+}  // namespace
+}  // namespace switchboard::server::dispatch

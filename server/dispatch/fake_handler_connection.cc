@@ -1,0 +1,89 @@
+#include "server/dispatch/fake_handler_connection.h"
+
+#include <utility>
+
+namespace switchboard::server::dispatch {
+
+FakeHandlerConnection::FakeHandlerConnection(FakeHandlerConnectionFactory* factory,
+                                             std::string address, Listener* listener)
+    : factory_(factory), address_(std::move(address)), listener_(listener) {}
+
+FakeHandlerConnection::~FakeHandlerConnection() { factory_->Remove(this); }
+
+bool FakeHandlerConnection::Send(uint64_t stream, const switchboard::v1::Delivery& delivery) {
+  if (closed_ || !stream_up_ || stream != stream_) return false;
+  sent_.push_back(delivery);
+  return true;
+}
+
+uint64_t FakeHandlerConnection::Up() {
+  if (stream_up_) Down();
+  ++stream_;
+  stream_up_ = true;
+  listener_->OnConnected(stream_);
+  return stream_;
+}
+
+void FakeHandlerConnection::Down(absl::Status status) {
+  if (!stream_up_) return;
+  stream_up_ = false;
+  listener_->OnDisconnected(stream_, status);
+}
+
+void FakeHandlerConnection::Ack(const std::string& delivery_id,
+                                switchboard::v1::Ack::Outcome outcome, const std::string& message,
+                                absl::Duration retry_after) {
+  switchboard::v1::Ack ack;
+  ack.set_delivery_id(delivery_id);
+  ack.set_outcome(outcome);
+  ack.set_message(message);
+  if (retry_after > absl::ZeroDuration()) {
+    const int64_t nanos = absl::ToInt64Nanoseconds(retry_after);
+    ack.mutable_retry_after()->set_seconds(nanos / 1000000000);
+    ack.mutable_retry_after()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
+  RawAck(ack);
+}
+
+void FakeHandlerConnection::RawAck(const switchboard::v1::Ack& ack) {
+  if (stream_up_) listener_->OnAck(stream_, ack);
+}
+
+std::vector<switchboard::v1::Delivery> FakeHandlerConnection::TakeSent() {
+  return std::exchange(sent_, {});
+}
+
+std::unique_ptr<HandlerConnection> FakeHandlerConnectionFactory::Connect(
+    const std::string& address, HandlerConnection::Listener* listener) {
+  auto connection = std::make_unique<FakeHandlerConnection>(this, address, listener);
+  absl::MutexLock lock(&mu_);
+  live_.emplace(address, connection.get());
+  ++connects_[address];
+  return connection;
+}
+
+FakeHandlerConnection* FakeHandlerConnectionFactory::Get(const std::string& address) const {
+  absl::MutexLock lock(&mu_);
+  auto range = live_.equal_range(address);
+  FakeHandlerConnection* last = nullptr;
+  for (auto it = range.first; it != range.second; ++it) last = it->second;
+  return last;
+}
+
+int FakeHandlerConnectionFactory::connects(const std::string& address) const {
+  absl::MutexLock lock(&mu_);
+  auto it = connects_.find(address);
+  return it == connects_.end() ? 0 : it->second;
+}
+
+void FakeHandlerConnectionFactory::Remove(FakeHandlerConnection* connection) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = live_.begin(); it != live_.end(); ++it) {
+    if (it->second == connection) {
+      live_.erase(it);
+      return;
+    }
+  }
+}
+
+}  // namespace switchboard::server::dispatch

@@ -1,0 +1,101 @@
+// FakeHandlerConnection: a HandlerConnection driven by hand, for tests of the Dispatcher (no
+// gRPC, no threads, no sleeping).
+//
+// A test plays the handler: Up() establishes a stream (the listener hears OnConnected), Sent()
+// returns what the dispatcher sent, Ack() answers a delivery, Down() breaks the stream. Listener
+// calls happen synchronously inside those methods, so a test then runs
+// Dispatcher::ProcessDue(now) to let the dispatcher react.
+//
+// Example:
+//   FakeHandlerConnectionFactory factory;
+//   ... create the Dispatcher with &factory, subscribe a member at "h1:1" ...
+//   FakeHandlerConnection* h1 = factory.Get("h1:1");
+//   h1->Up();
+//   dispatcher->ProcessDue(clock.Now());
+//   std::vector<switchboard::v1::Delivery> sent = h1->TakeSent();
+//   h1->Ack(sent[0].delivery_id(), switchboard::v1::Ack::OK);
+//
+// Thread-safety: thread-compatible (tests use it from one thread); the factory's methods are
+// thread-safe.
+#ifndef SWITCHBOARD_SERVER_DISPATCH_FAKE_HANDLER_CONNECTION_H_
+#define SWITCHBOARD_SERVER_DISPATCH_FAKE_HANDLER_CONNECTION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "protos/switchboard/v1/handler.pb.h"
+#include "server/dispatch/handler_connection.h"
+
+namespace switchboard::server::dispatch {
+
+class FakeHandlerConnectionFactory;
+
+class FakeHandlerConnection final : public HandlerConnection {
+ public:
+  FakeHandlerConnection(FakeHandlerConnectionFactory* factory, std::string address,
+                        Listener* listener);
+  ~FakeHandlerConnection() override;
+
+  // HandlerConnection.
+  const std::string& address() const override { return address_; }
+  bool connected() const override { return stream_up_ && !closed_; }
+  bool Send(uint64_t stream, const switchboard::v1::Delivery& delivery) override;
+  void ResetBackoff() override { ++backoff_resets_; }
+  void Close() override { closed_ = true; }
+
+  // Establishes a new stream and reports OnConnected. Returns its id.
+  uint64_t Up();
+  // Ends the current stream and reports OnDisconnected(status). No-op when not up.
+  void Down(absl::Status status = absl::UnavailableError("stream broke"));
+  // Reports an Ack on the current stream.
+  void Ack(const std::string& delivery_id, switchboard::v1::Ack::Outcome outcome,
+           const std::string& message = "", absl::Duration retry_after = absl::ZeroDuration());
+  // Reports `ack` as it is (for garbage).
+  void RawAck(const switchboard::v1::Ack& ack);
+
+  // Deliveries sent since the last call (and removes them).
+  std::vector<switchboard::v1::Delivery> TakeSent();
+  uint64_t stream() const { return stream_; }
+  bool closed() const { return closed_; }
+  int backoff_resets() const { return backoff_resets_; }
+
+ private:
+  FakeHandlerConnectionFactory* const factory_;
+  const std::string address_;
+  Listener* const listener_;
+  uint64_t stream_ = 0;
+  bool stream_up_ = false;
+  bool closed_ = false;
+  int backoff_resets_ = 0;
+  std::vector<switchboard::v1::Delivery> sent_;
+};
+
+class FakeHandlerConnectionFactory final : public HandlerConnectionFactory {
+ public:
+  std::unique_ptr<HandlerConnection> Connect(const std::string& address,
+                                             HandlerConnection::Listener* listener) override;
+
+  // The live connection to `address` made most recently; nullptr when there is none.
+  FakeHandlerConnection* Get(const std::string& address) const;
+  // How many connections to `address` were ever made.
+  int connects(const std::string& address) const;
+
+ private:
+  friend class FakeHandlerConnection;
+  void Remove(FakeHandlerConnection* connection);
+
+  mutable absl::Mutex mu_;
+  std::multimap<std::string, FakeHandlerConnection*> live_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> connects_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace switchboard::server::dispatch
+
+#endif  // SWITCHBOARD_SERVER_DISPATCH_FAKE_HANDLER_CONNECTION_H_
