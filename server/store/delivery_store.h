@@ -16,6 +16,9 @@
 //   - An event that is rejected or exhausts its retry policy becomes a DeadLetterRecord.
 // Events are read with EventStore::List (sequence > cursor, the subscription's type filters).
 //
+// Times are kept with microsecond precision (sub-microsecond parts are dropped, rounded down),
+// as in EventStore. Every method fails kUnavailable after the store was closed or on an I/O error.
+//
 // Implemented by SqliteEventStore (same database and writer thread as the events) and
 // MemoryEventStore (testonly), both run through delivery_store_conformance.
 //
@@ -74,7 +77,9 @@ struct DeadLetterRecord {
   absl::Time dead_at;
 };
 
-// One batch of progress, committed in one transaction.
+// One batch of progress, committed in one transaction. Its parts are applied in the order of the
+// fields below, so a (subscription, sequence) pair both put and deleted in one batch ends up
+// deleted.
 struct ProgressBatch {
   // New cursors (only ever increase; a lower value than stored is ignored).
   std::map<std::string, int64_t> cursors;
@@ -99,38 +104,47 @@ class DeliveryStore {
 
   // Creates or replaces the subscription named record.name (spec and created_at are replaced;
   // the cursor is set only on creation: an existing subscription keeps its cursor). Durable on
-  // return. kInvalidArgument for an empty name.
+  // return. kInvalidArgument for an empty name (or a record too large to store);
+  // kResourceExhausted / kUnavailable as for Append.
   virtual absl::Status PutSubscription(const SubscriptionRecord& record) = 0;
 
-  // Removes the subscription with its retries and dead letters. kNotFound if absent.
+  // Removes the subscription with its retries and dead letters, in one transaction; durable on
+  // return. kNotFound if absent; kResourceExhausted / kUnavailable as for Append.
   virtual absl::Status DeleteSubscription(absl::string_view name) = 0;
 
   // Every subscription, by name.
   virtual absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions() = 0;
 
   // Applies `batch` atomically and durably (one transaction). Entries naming a subscription
-  // that no longer exists are ignored. kResourceExhausted / kUnavailable as for Append.
+  // that no longer exists are ignored. kResourceExhausted / kUnavailable as for Append (nothing of
+  // the batch is applied then); kInvalidArgument when a string is too large to store.
   virtual absl::Status CommitProgress(const ProgressBatch& batch) = 0;
 
-  // Retries of `subscription`, earliest next_at first, at most `limit` (all of them when
-  // due_before is InfiniteFuture).
+  // Retries of `subscription` with next_at < due_before (strictly), earliest next_at first (ties
+  // by sequence), at most `limit`; due_before = InfiniteFuture lists them regardless of next_at.
+  // kInvalidArgument when limit < 1.
   virtual absl::StatusOr<std::vector<RetryRecord>> ListRetries(absl::string_view subscription,
                                                                absl::Time due_before,
                                                                int limit) = 0;
 
   // Dead letters of `subscription` with sequence > after_sequence, ascending, at most `limit`.
+  // kInvalidArgument when limit < 1.
   virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(
       absl::string_view subscription, int64_t after_sequence, int limit) = 0;
 
-  // The highest sequence ever assigned to an event (0 when none): the "now" start position.
+  // The highest sequence handed out so far (0 when none): the "now" start position. No stored
+  // event has a greater sequence, every event appended later gets a greater one, and it never
+  // decreases, even when retention removed the newest events. Sequences may have gaps (SQLite
+  // uses one up on a duplicate append), so it need not be the sequence of any event.
   virtual absl::StatusOr<int64_t> LastSequence() = 0;
 
-  // The highest sequence of an event received before `t` (0 when none): the "time" start
-  // position is this value.
+  // The highest sequence of a stored event received before `t` (strictly; 0 when none): the
+  // "time" start position is this value.
   virtual absl::StatusOr<int64_t> LastSequenceReceivedBefore(absl::Time t) = 0;
 
   // Matching events with sequence > cursor (the backlog), counted up to `cap` (returns cap when
-  // there are more). `types` as EventQuery::types.
+  // there are more). `types` as EventQuery::types. kInvalidArgument when cap < 0 or with more
+  // than kMaxQueryTypes patterns.
   virtual absl::StatusOr<int64_t> CountAfter(const std::vector<std::string>& types, int64_t cursor,
                                              int64_t cap) = 0;
 };

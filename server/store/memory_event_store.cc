@@ -110,6 +110,150 @@ void MemoryEventStore::Close() {
   closed_ = true;
 }
 
+absl::Status MemoryEventStore::PutSubscription(const SubscriptionRecord& record) {
+  if (record.name.empty()) return absl::InvalidArgumentError("subscription name is empty");
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  if (!fail_appends_.ok()) return fail_appends_;
+  auto [it, created] = subscriptions_.try_emplace(record.name);
+  SubscriptionRecord& stored = it->second.record;
+  if (created) {
+    stored.name = record.name;
+    stored.cursor = record.cursor;
+  }
+  stored.spec = record.spec;
+  stored.created_at = ToMicros(record.created_at);
+  return absl::OkStatus();
+}
+
+absl::Status MemoryEventStore::DeleteSubscription(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  if (!fail_appends_.ok()) return fail_appends_;
+  if (subscriptions_.erase(std::string(name)) == 0) {
+    return absl::NotFoundError(absl::StrCat("no subscription ", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SubscriptionRecord>> MemoryEventStore::ListSubscriptions() {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  std::vector<SubscriptionRecord> out;
+  for (const auto& [name, subscription] : subscriptions_) out.push_back(subscription.record);
+  return out;
+}
+
+absl::Status MemoryEventStore::CommitProgress(const ProgressBatch& batch) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  if (batch.empty()) return absl::OkStatus();
+  if (!fail_appends_.ok()) return fail_appends_;
+  // Nothing below can fail, so applying in place is all-or-nothing. Same order as the SQLite
+  // store's statements (and the contract): cursors, retries put, deleted, dead letters put,
+  // deleted.
+  auto find = [this](const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = subscriptions_.find(name);
+    return it == subscriptions_.end() ? nullptr : &it->second;
+  };
+  for (const auto& [name, cursor] : batch.cursors) {
+    if (Subscription* sub = find(name)) {
+      sub->record.cursor = std::max(sub->record.cursor, cursor);
+    }
+  }
+  for (const RetryRecord& retry : batch.retries_to_put) {
+    if (Subscription* sub = find(retry.subscription)) {
+      RetryRecord& stored = sub->retries[retry.sequence] = retry;
+      stored.next_at = ToMicros(retry.next_at);
+      stored.first_attempt_at = ToMicros(retry.first_attempt_at);
+    }
+  }
+  for (const auto& [name, sequence] : batch.retries_to_delete) {
+    if (Subscription* sub = find(name)) sub->retries.erase(sequence);
+  }
+  for (const DeadLetterRecord& dead : batch.dead_letters_to_put) {
+    if (Subscription* sub = find(dead.subscription)) {
+      DeadLetterRecord& stored = sub->dead_letters[dead.sequence] = dead;
+      stored.dead_at = ToMicros(dead.dead_at);
+    }
+  }
+  for (const auto& [name, sequence] : batch.dead_letters_to_delete) {
+    if (Subscription* sub = find(name)) sub->dead_letters.erase(sequence);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RetryRecord>> MemoryEventStore::ListRetries(
+    absl::string_view subscription, absl::Time due_before, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  std::vector<RetryRecord> out;
+  auto it = subscriptions_.find(std::string(subscription));
+  if (it == subscriptions_.end()) return out;
+  for (const auto& [sequence, retry] : it->second.retries) {
+    if (retry.next_at < due_before) out.push_back(retry);
+  }
+  // The map iterates by sequence, so a stable sort by next_at breaks ties by sequence.
+  std::stable_sort(out.begin(), out.end(), [](const RetryRecord& a, const RetryRecord& b) {
+    return a.next_at < b.next_at;
+  });
+  if (out.size() > static_cast<size_t>(limit)) out.resize(limit);
+  return out;
+}
+
+absl::StatusOr<std::vector<DeadLetterRecord>> MemoryEventStore::ListDeadLetters(
+    absl::string_view subscription, int64_t after_sequence, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  std::vector<DeadLetterRecord> out;
+  auto it = subscriptions_.find(std::string(subscription));
+  if (it == subscriptions_.end()) return out;
+  const auto& dead_letters = it->second.dead_letters;
+  for (auto d = dead_letters.upper_bound(after_sequence);
+       d != dead_letters.end() && out.size() < static_cast<size_t>(limit); ++d) {
+    out.push_back(d->second);
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> MemoryEventStore::LastSequence() {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  return last_sequence_;
+}
+
+absl::StatusOr<int64_t> MemoryEventStore::LastSequenceReceivedBefore(absl::Time t) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  for (auto it = by_sequence_.rbegin(); it != by_sequence_.rend(); ++it) {
+    if (it->second.received_at < t) return it->first;
+  }
+  return 0;
+}
+
+absl::StatusOr<int64_t> MemoryEventStore::CountAfter(const std::vector<std::string>& types,
+                                                     int64_t cursor, int64_t cap) {
+  if (cap < 0) return absl::InvalidArgumentError(absl::StrCat("cap must be >= 0: ", cap));
+  if (types.size() > static_cast<size_t>(kMaxQueryTypes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxQueryTypes, " type patterns, got ", types.size()));
+  }
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  int64_t count = 0;
+  for (auto it = by_sequence_.upper_bound(cursor); it != by_sequence_.end() && count < cap; ++it) {
+    const std::string& type = it->second.type;
+    if (types.empty() || std::any_of(types.begin(), types.end(), [&](const std::string& pattern) {
+          return TypeMatches(pattern, type);
+        })) {
+      ++count;
+    }
+  }
+  return count;
+}
+
 void MemoryEventStore::SetFailAppends(absl::Status status) {
   absl::MutexLock lock(&mu_);
   fail_appends_ = std::move(status);

@@ -23,7 +23,10 @@
 namespace switchboard::server::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
+
+// Each step takes a database from the version before it to its own; Open runs the missing ones
+// in order. A released step never changes: files written by it exist.
 
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE events (
@@ -44,6 +47,44 @@ CREATE INDEX events_received_at ON events(received_at);
 PRAGMA user_version = 1;
 )sql";
 
+// Delivery state. WITHOUT ROWID: rows are small and always found by their primary key, so the
+// primary key is the table (no rowid b-tree beside it), and retries_due's entries end with seq,
+// which orders ties of next_at without a sort.
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE subscriptions (
+  name TEXT PRIMARY KEY NOT NULL,
+  spec BLOB NOT NULL,
+  cursor INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE retries (
+  subscription TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  first_attempt_at INTEGER NOT NULL,
+  PRIMARY KEY (subscription, seq)
+) WITHOUT ROWID;
+CREATE INDEX retries_due ON retries(subscription, next_at);
+CREATE TABLE dead_letters (
+  subscription TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  dead_at INTEGER NOT NULL,
+  PRIMARY KEY (subscription, seq)
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
+)sql";
+
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
+              "one migration step per schema version");
+
 constexpr char kColumns[] =
     "seq, id, type, object_id, created, received_at, endpoint, livemode, account, raw_json";
 constexpr char kColumnsWithoutRaw[] =
@@ -62,12 +103,61 @@ constexpr char kProbeInsertSql[] =
     "INSERT INTO events (seq, id, type, object_id, created, received_at, endpoint, livemode, "
     "account, raw_json) VALUES (-1, '', '', '', 0, 0, '', 0, '', zeroblob(?1))";
 constexpr char kProbeDeleteSql[] = "DELETE FROM events WHERE seq = -1";
+// Delivery writes. A cursor only moves up, and an unchanged one is not rewritten (no WAL page).
+constexpr char kPutSubscriptionSql[] =
+    "INSERT INTO subscriptions (name, spec, cursor, created_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, created_at = excluded.created_at";
+constexpr char kDeleteSubscriptionSql[] = "DELETE FROM subscriptions WHERE name = ?1";
+constexpr char kDeleteSubscriptionRetriesSql[] = "DELETE FROM retries WHERE subscription = ?1";
+constexpr char kDeleteSubscriptionDeadLettersSql[] =
+    "DELETE FROM dead_letters WHERE subscription = ?1";
+constexpr char kAdvanceCursorSql[] =
+    "UPDATE subscriptions SET cursor = ?2 WHERE name = ?1 AND cursor < ?2";
+constexpr char kPutRetrySql[] =
+    "INSERT INTO retries (subscription, seq, event_id, attempts, next_at, last_error, "
+    "first_attempt_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 "
+    "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE name = ?1) "
+    "ON CONFLICT(subscription, seq) DO UPDATE SET event_id = excluded.event_id, "
+    "attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error, "
+    "first_attempt_at = excluded.first_attempt_at";
+constexpr char kDeleteRetrySql[] = "DELETE FROM retries WHERE subscription = ?1 AND seq = ?2";
+constexpr char kPutDeadLetterSql[] =
+    "INSERT INTO dead_letters (subscription, seq, event_id, event_type, attempts, last_error, "
+    "dead_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 "
+    "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE name = ?1) "
+    "ON CONFLICT(subscription, seq) DO UPDATE SET event_id = excluded.event_id, "
+    "event_type = excluded.event_type, attempts = excluded.attempts, "
+    "last_error = excluded.last_error, dead_at = excluded.dead_at";
+constexpr char kDeleteDeadLetterSql[] =
+    "DELETE FROM dead_letters WHERE subscription = ?1 AND seq = ?2";
+
+// Delivery reads.
+constexpr char kListSubscriptionsSql[] =
+    "SELECT name, spec, cursor, created_at FROM subscriptions ORDER BY name";
+constexpr char kListRetriesSql[] =
+    "SELECT subscription, seq, event_id, attempts, next_at, last_error, first_attempt_at "
+    "FROM retries WHERE subscription = ?1 AND next_at < ?2 ORDER BY next_at, seq LIMIT ?3";
+constexpr char kListDeadLettersSql[] =
+    "SELECT subscription, seq, event_id, event_type, attempts, last_error, dead_at "
+    "FROM dead_letters WHERE subscription = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+// sqlite_sequence keeps the highest seq AUTOINCREMENT ever handed out, deleted rows included. The
+// CheckWritable probe's explicit seq -1 can create the row with 0 on an empty log, never more.
+constexpr char kLastSequenceSql[] =
+    "SELECT MAX(0, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))";
+// Left alone, the planner walks the table backwards from the newest event (MAX(seq) is the
+// rowid): one table page per event received at or after t. The covering index costs a small
+// fraction of a page per event received before t, and never touches the rows.
+constexpr char kLastSequenceReceivedBeforeSql[] =
+    "SELECT COALESCE(MAX(seq), 0) FROM events INDEXED BY events_received_at "
+    "WHERE received_at < ?1";
+
 // Subqueries so that MIN/MAX each use the received_at index and COUNT the smallest index.
 constexpr char kStatsSql[] =
     "SELECT (SELECT COUNT(*) FROM events), (SELECT MIN(received_at) FROM events), "
     "(SELECT MAX(received_at) FROM events)";
 
-// Statement caches per read connection stay small; List builds one shape per filter layout.
+// Statement caches per read connection stay small; List and CountAfter build one shape per filter
+// layout.
 constexpr size_t kMaxCachedListStatements = 32;
 
 absl::StatusCode CodeForSqlite(int rc) {
@@ -207,6 +297,73 @@ EventRecord ReadRecord(sqlite3_stmt* stmt, bool with_raw_json) {
   return record;
 }
 
+absl::Status CheckTypePatterns(const std::vector<std::string>& types) {
+  if (types.size() > static_cast<size_t>(kMaxQueryTypes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxQueryTypes, " type patterns, got ", types.size()));
+  }
+  return absl::OkStatus();
+}
+
+// A condition on events for a WHERE clause, made of fixed fragments only; every value is a bound
+// parameter. Shared by List and CountAfter so that they select the same events.
+struct EventFilter {
+  std::string sql;
+  std::vector<int64_t> int_params;  // bound first, in order
+  std::vector<std::string> text_params;
+};
+
+// REQUIRES: the created range of `query` is not empty (List checks it).
+EventFilter BuildEventFilter(const EventQuery& query) {
+  EventFilter filter;
+  filter.sql = "seq > ?";
+  filter.int_params.push_back(query.after_sequence);
+  if (query.created_after != absl::InfinitePast()) {
+    absl::StrAppend(&filter.sql, " AND created >= ?");
+    filter.int_params.push_back(CeilUnixMicros(query.created_after));
+  }
+  if (query.created_before != absl::InfiniteFuture()) {
+    absl::StrAppend(&filter.sql, " AND created < ?");
+    filter.int_params.push_back(CeilUnixMicros(query.created_before));
+  }
+  bool all_types = query.types.empty() ||
+                   std::find(query.types.begin(), query.types.end(), "*") != query.types.end();
+  if (all_types) return filter;
+  absl::StrAppend(&filter.sql, " AND (");
+  for (size_t i = 0; i < query.types.size(); ++i) {
+    const std::string& pattern = query.types[i];
+    if (i > 0) absl::StrAppend(&filter.sql, " OR ");
+    if (absl::EndsWith(pattern, ".*")) {
+      // Everything starting with "prefix." sorts in ["prefix.", "prefix/"): '/' follows '.'.
+      std::string lower = pattern.substr(0, pattern.size() - 1);
+      std::string upper = lower;
+      upper.back() = '/';
+      absl::StrAppend(&filter.sql, "(type >= ? AND type < ?)");
+      filter.text_params.push_back(std::move(lower));
+      filter.text_params.push_back(std::move(upper));
+    } else {
+      absl::StrAppend(&filter.sql, "type = ?");
+      filter.text_params.push_back(pattern);
+    }
+  }
+  absl::StrAppend(&filter.sql, ")");
+  return filter;
+}
+
+// Binds `filter`'s parameters from index 1 on; returns the next free index.
+int BindEventFilter(sqlite3_stmt* stmt, const EventFilter& filter) {
+  int index = 1;
+  for (int64_t value : filter.int_params) sqlite3_bind_int64(stmt, index++, value);
+  for (const std::string& value : filter.text_params) BindText(stmt, index++, value);
+  return index;
+}
+
+int BindBlob(sqlite3_stmt* stmt, int index, absl::string_view bytes) {
+  // A null pointer would bind NULL, which the NOT NULL columns refuse.
+  return sqlite3_bind_blob(stmt, index, bytes.empty() ? "" : bytes.data(),
+                           static_cast<int>(bytes.size()), SQLITE_STATIC);
+}
+
 // Creates the missing directories of `dir` with mode 0700.
 absl::Status MakeDirectories(const std::string& dir) {
   if (dir.empty()) return absl::OkStatus();
@@ -234,6 +391,14 @@ struct SqliteEventStore::PendingAppend {
   absl::Notification done;
 };
 
+struct SqliteEventStore::PendingWrite {
+  // Runs on the writer inside the batch's transaction. An error fails (rolls back) the whole
+  // transaction; an outcome of this write alone (DeleteSubscription's kNotFound) goes to *result.
+  std::function<absl::Status(absl::Status* result)> apply;
+  absl::Status result;
+  absl::Notification done;
+};
+
 struct SqliteEventStore::WriterTask {
   // One step on the writer thread; returns true when the task is finished. Errors go to *status.
   // Unfinished tasks take one step between two append batches, so long work never starves
@@ -248,16 +413,37 @@ struct SqliteEventStore::ReadConnection {
   ReadConnection(const ReadConnection&) = delete;
   ReadConnection& operator=(const ReadConnection&) = delete;
   ~ReadConnection() {
-    sqlite3_finalize(get_stmt);
-    sqlite3_finalize(stats_stmt);
-    for (auto& [sql, stmt] : list_stmts) sqlite3_finalize(stmt);
+    for (sqlite3_stmt* stmt :
+         {get_stmt, stats_stmt, list_subscriptions_stmt, list_retries_stmt, list_dead_letters_stmt,
+          last_sequence_stmt, last_sequence_received_before_stmt}) {
+      sqlite3_finalize(stmt);
+    }
+    for (auto& [sql, stmt] : query_stmts) sqlite3_finalize(stmt);
     sqlite3_close(db);
+  }
+
+  // The cached statement for `sql` (a List or CountAfter shape), prepared on first use.
+  absl::StatusOr<sqlite3_stmt*> Cached(const std::string& sql) {
+    auto it = query_stmts.find(sql);
+    if (it != query_stmts.end()) return it->second;
+    if (query_stmts.size() >= kMaxCachedListStatements) {
+      for (auto& [text, stmt] : query_stmts) sqlite3_finalize(stmt);
+      query_stmts.clear();
+    }
+    ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(db, sql));
+    query_stmts.emplace(sql, stmt);
+    return stmt;
   }
 
   sqlite3* db = nullptr;
   sqlite3_stmt* get_stmt = nullptr;
   sqlite3_stmt* stats_stmt = nullptr;
-  absl::flat_hash_map<std::string, sqlite3_stmt*> list_stmts;  // by SQL text
+  sqlite3_stmt* list_subscriptions_stmt = nullptr;
+  sqlite3_stmt* list_retries_stmt = nullptr;
+  sqlite3_stmt* list_dead_letters_stmt = nullptr;
+  sqlite3_stmt* last_sequence_stmt = nullptr;
+  sqlite3_stmt* last_sequence_received_before_stmt = nullptr;
+  absl::flat_hash_map<std::string, sqlite3_stmt*> query_stmts;  // by SQL text
 };
 
 // A read connection borrowed from the pool, returned when destroyed.
@@ -357,6 +543,16 @@ absl::Status SqliteEventStore::OpenWriter() {
   ASSIGN_OR_RETURN(delete_chunk_stmt_, Prepare(db_, kDeleteChunkSql));
   ASSIGN_OR_RETURN(probe_insert_stmt_, Prepare(db_, kProbeInsertSql));
   ASSIGN_OR_RETURN(probe_delete_stmt_, Prepare(db_, kProbeDeleteSql));
+  ASSIGN_OR_RETURN(put_subscription_stmt_, Prepare(db_, kPutSubscriptionSql));
+  ASSIGN_OR_RETURN(delete_subscription_stmt_, Prepare(db_, kDeleteSubscriptionSql));
+  ASSIGN_OR_RETURN(delete_subscription_retries_stmt_, Prepare(db_, kDeleteSubscriptionRetriesSql));
+  ASSIGN_OR_RETURN(delete_subscription_dead_letters_stmt_,
+                   Prepare(db_, kDeleteSubscriptionDeadLettersSql));
+  ASSIGN_OR_RETURN(advance_cursor_stmt_, Prepare(db_, kAdvanceCursorSql));
+  ASSIGN_OR_RETURN(put_retry_stmt_, Prepare(db_, kPutRetrySql));
+  ASSIGN_OR_RETURN(delete_retry_stmt_, Prepare(db_, kDeleteRetrySql));
+  ASSIGN_OR_RETURN(put_dead_letter_stmt_, Prepare(db_, kPutDeadLetterSql));
+  ASSIGN_OR_RETURN(delete_dead_letter_stmt_, Prepare(db_, kDeleteDeadLetterSql));
 
   max_row_bytes_ = sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, -1);
   // Replaces SQLite's auto-checkpoint (itself a WAL hook): the writer checkpoints by policy.
@@ -373,8 +569,14 @@ absl::Status SqliteEventStore::MigrateSchema() {
           absl::StrCat("sqlite: ", options_.path, " has schema version ", version,
                        ", newer than this build's ", kSchemaVersion));
     }
-    if (version == 0) RETURN_IF_ERROR(Exec(db_, kSchemaV1));
-    // Later versions migrate here, one step at a time, in this same transaction.
+    if (version > 0 && version < kSchemaVersion) {
+      SB_LOG(INFO) << "event_store_schema_migrating path=" << options_.path << " from=" << version
+                   << " to=" << kSchemaVersion;
+    }
+    // All steps in this one transaction: a crash midway leaves the file as it was.
+    for (int64_t step = version; step < kSchemaVersion; ++step) {
+      RETURN_IF_ERROR(Exec(db_, kMigrations[step]));
+    }
     return Exec(db_, "COMMIT");
   }();
   if (!status.ok() && !sqlite3_get_autocommit(db_)) {
@@ -400,6 +602,14 @@ absl::Status SqliteEventStore::OpenReaders() {
         connection->get_stmt,
         Prepare(connection->db, absl::StrCat("SELECT ", kColumns, " FROM events WHERE id = ?1")));
     ASSIGN_OR_RETURN(connection->stats_stmt, Prepare(connection->db, kStatsSql));
+    ASSIGN_OR_RETURN(connection->list_subscriptions_stmt,
+                     Prepare(connection->db, kListSubscriptionsSql));
+    ASSIGN_OR_RETURN(connection->list_retries_stmt, Prepare(connection->db, kListRetriesSql));
+    ASSIGN_OR_RETURN(connection->list_dead_letters_stmt,
+                     Prepare(connection->db, kListDeadLettersSql));
+    ASSIGN_OR_RETURN(connection->last_sequence_stmt, Prepare(connection->db, kLastSequenceSql));
+    ASSIGN_OR_RETURN(connection->last_sequence_received_before_stmt,
+                     Prepare(connection->db, kLastSequenceReceivedBeforeSql));
     free_readers_.push_back(connection.get());
     readers_.push_back(std::move(connection));
   }
@@ -454,8 +664,10 @@ absl::StatusOr<AppendResult> SqliteEventStore::Append(const EventRecord& record)
 void SqliteEventStore::WriterLoop() {
   std::vector<PendingAppend*> batch;
   batch.reserve(options_.max_batch);
+  std::vector<PendingWrite*> writes;
   for (;;) {
     batch.clear();
+    writes.clear();
     WriterTask* task = nullptr;
     bool idle = false;
     {
@@ -468,18 +680,20 @@ void SqliteEventStore::WriterLoop() {
           writer_paused_ = false;
           continue;
         }
-        if (!queue_.empty() || !tasks_.empty() || closed_) break;
+        if (!queue_.empty() || !writes_.empty() || !tasks_.empty() || closed_) break;
         if (!wal_needs_truncate_) {
           writer_cv_.Wait(&mu_);
         } else if (writer_cv_.WaitWithTimeout(&mu_, options_.checkpoint.idle_truncate_after) &&
-                   queue_.empty() && tasks_.empty() && !closed_ && !pause_requested_) {
+                   queue_.empty() && writes_.empty() && tasks_.empty() && !closed_ &&
+                   !pause_requested_) {
           idle = true;
           break;
         }
       }
       if (!idle) {
-        if (queue_.empty() && closed_) {
-          // Drained: appends were all committed; unfinished tasks are abandoned.
+        if (queue_.empty() && writes_.empty() && closed_) {
+          // Drained: appends and delivery writes were all committed; unfinished tasks are
+          // abandoned.
           for (WriterTask* t : tasks_) {
             t->status = absl::UnavailableError("event store is closed");
             t->done.Notify();
@@ -490,6 +704,10 @@ void SqliteEventStore::WriterLoop() {
         size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
+        // Delivery writes join the same transaction: one fsync for acks and appends alike.
+        size_t w = std::min(writes_.size(), static_cast<size_t>(options_.max_batch));
+        writes.assign(writes_.begin(), writes_.begin() + w);
+        writes_.erase(writes_.begin(), writes_.begin() + w);
         if (!tasks_.empty()) task = tasks_.front();
       }
     }
@@ -497,7 +715,7 @@ void SqliteEventStore::WriterLoop() {
       IdleCheckpoint();
       continue;
     }
-    if (!batch.empty()) CommitBatch(batch);
+    if (!batch.empty() || !writes.empty()) CommitBatch(batch, writes);
     if (task != nullptr && task->step(&task->status)) {
       {
         absl::MutexLock lock(&mu_);
@@ -528,16 +746,23 @@ absl::Status SqliteEventStore::InsertRecord(const EventRecord& r, bool* stored) 
   return absl::OkStatus();
 }
 
-void SqliteEventStore::CommitBatch(const std::vector<PendingAppend*>& batch) {
+void SqliteEventStore::CommitBatch(const std::vector<PendingAppend*>& appends,
+                                   const std::vector<PendingWrite*>& writes) {
   absl::Status status = StepDone(db_, begin_stmt_);
   int64_t stored = 0;
   if (status.ok()) {
-    for (PendingAppend* pending : batch) {
+    for (PendingAppend* pending : appends) {
       bool inserted = false;
       status = InsertRecord(pending->record, &inserted);
       if (!status.ok()) break;
       pending->result = inserted ? AppendResult::kStored : AppendResult::kDuplicate;
       if (inserted) ++stored;
+    }
+  }
+  if (status.ok()) {
+    for (PendingWrite* write : writes) {
+      status = write->apply(&write->result);
+      if (!status.ok()) break;
     }
   }
   if (status.ok()) status = StepDone(db_, commit_stmt_);  // the fsync the batch shares
@@ -549,7 +774,8 @@ void SqliteEventStore::CommitBatch(const std::vector<PendingAppend*>& batch) {
         SB_LOG(ERROR) << "event_store_rollback_failed error=" << rollback;
       }
     }
-    for (PendingAppend* pending : batch) pending->result = status;
+    for (PendingAppend* pending : appends) pending->result = status;
+    for (PendingWrite* write : writes) write->result = status;
   } else {
     wal_needs_truncate_ = true;
   }
@@ -559,15 +785,104 @@ void SqliteEventStore::CommitBatch(const std::vector<PendingAppend*>& batch) {
     if (status.ok()) {
       ++stats_.commits;
       stats_.stored += stored;
-      stats_.duplicates += static_cast<int64_t>(batch.size()) - stored;
-      stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, batch.size());
+      stats_.duplicates += static_cast<int64_t>(appends.size()) - stored;
+      stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, appends.size());
+      stats_.delivery_writes += writes.size();
     } else {
       ++stats_.failed_batches;
-      stats_.failed_appends += batch.size();
+      stats_.failed_appends += appends.size();
+      stats_.failed_delivery_writes += writes.size();
     }
   }
-  for (PendingAppend* pending : batch) pending->done.Notify();  // `pending` may die right after
+  // Each waiter may destroy its entry as soon as it is notified.
+  for (PendingAppend* pending : appends) pending->done.Notify();
+  for (PendingWrite* write : writes) write->done.Notify();
   if (status.ok()) MaybeCheckpoint();
+}
+
+absl::Status SqliteEventStore::QueueWrite(PendingWrite& write) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("event store is closed");
+    writes_.push_back(&write);
+    writer_cv_.Signal();
+  }
+  write.done.WaitForNotification();
+  return write.result;
+}
+
+absl::Status SqliteEventStore::CheckRowSize(size_t size, absl::string_view what) const {
+  // The same margin as Append leaves for the other columns and the record header.
+  if (static_cast<int64_t>(size) > max_row_bytes_ - 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is too large (", size, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::ApplyPutSubscription(const SubscriptionRecord& r) {
+  sqlite3_stmt* s = put_subscription_stmt_;
+  BindText(s, 1, r.name);
+  BindBlob(s, 2, r.spec);
+  sqlite3_bind_int64(s, 3, r.cursor);
+  sqlite3_bind_int64(s, 4, absl::ToUnixMicros(r.created_at));
+  return StepDone(db_, s);
+}
+
+absl::Status SqliteEventStore::ApplyDeleteSubscription(absl::string_view name,
+                                                       absl::Status* result) {
+  BindText(delete_subscription_stmt_, 1, name);
+  RETURN_IF_ERROR(StepDone(db_, delete_subscription_stmt_));
+  if (sqlite3_changes(db_) == 0) {
+    *result = absl::NotFoundError(absl::StrCat("no subscription ", name));
+    return absl::OkStatus();
+  }
+  BindText(delete_subscription_retries_stmt_, 1, name);
+  RETURN_IF_ERROR(StepDone(db_, delete_subscription_retries_stmt_));
+  BindText(delete_subscription_dead_letters_stmt_, 1, name);
+  return StepDone(db_, delete_subscription_dead_letters_stmt_);
+}
+
+absl::Status SqliteEventStore::ApplyProgress(const ProgressBatch& batch) {
+  // One step per entry on prepared statements: a batch of thousands of cursors costs a few
+  // microseconds each on the writer, and its pages share the batch's one WAL write and fsync.
+  for (const auto& [name, cursor] : batch.cursors) {
+    BindText(advance_cursor_stmt_, 1, name);
+    sqlite3_bind_int64(advance_cursor_stmt_, 2, cursor);
+    RETURN_IF_ERROR(StepDone(db_, advance_cursor_stmt_));
+  }
+  for (const RetryRecord& r : batch.retries_to_put) {
+    sqlite3_stmt* s = put_retry_stmt_;
+    BindText(s, 1, r.subscription);
+    sqlite3_bind_int64(s, 2, r.sequence);
+    BindText(s, 3, r.event_id);
+    sqlite3_bind_int64(s, 4, r.attempts);
+    sqlite3_bind_int64(s, 5, absl::ToUnixMicros(r.next_at));
+    BindText(s, 6, r.last_error);
+    sqlite3_bind_int64(s, 7, absl::ToUnixMicros(r.first_attempt_at));
+    RETURN_IF_ERROR(StepDone(db_, s));
+  }
+  for (const auto& [subscription, sequence] : batch.retries_to_delete) {
+    BindText(delete_retry_stmt_, 1, subscription);
+    sqlite3_bind_int64(delete_retry_stmt_, 2, sequence);
+    RETURN_IF_ERROR(StepDone(db_, delete_retry_stmt_));
+  }
+  for (const DeadLetterRecord& r : batch.dead_letters_to_put) {
+    sqlite3_stmt* s = put_dead_letter_stmt_;
+    BindText(s, 1, r.subscription);
+    sqlite3_bind_int64(s, 2, r.sequence);
+    BindText(s, 3, r.event_id);
+    BindText(s, 4, r.event_type);
+    sqlite3_bind_int64(s, 5, r.attempts);
+    BindText(s, 6, r.last_error);
+    sqlite3_bind_int64(s, 7, absl::ToUnixMicros(r.dead_at));
+    RETURN_IF_ERROR(StepDone(db_, s));
+  }
+  for (const auto& [subscription, sequence] : batch.dead_letters_to_delete) {
+    BindText(delete_dead_letter_stmt_, 1, subscription);
+    sqlite3_bind_int64(delete_dead_letter_stmt_, 2, sequence);
+    RETURN_IF_ERROR(StepDone(db_, delete_dead_letter_stmt_));
+  }
+  return absl::OkStatus();
 }
 
 bool SqliteEventStore::PassiveCheckpoint(sqlite3* db) {
@@ -782,8 +1097,12 @@ void SqliteEventStore::Close() {
     readers_.clear();
   }
   if (db_ != nullptr) {
-    for (sqlite3_stmt** stmt : {&begin_stmt_, &commit_stmt_, &rollback_stmt_, &insert_stmt_,
-                                &delete_chunk_stmt_, &probe_insert_stmt_, &probe_delete_stmt_}) {
+    for (sqlite3_stmt** stmt :
+         {&begin_stmt_, &commit_stmt_, &rollback_stmt_, &insert_stmt_, &delete_chunk_stmt_,
+          &probe_insert_stmt_, &probe_delete_stmt_, &put_subscription_stmt_,
+          &delete_subscription_stmt_, &delete_subscription_retries_stmt_,
+          &delete_subscription_dead_letters_stmt_, &advance_cursor_stmt_, &put_retry_stmt_,
+          &delete_retry_stmt_, &put_dead_letter_stmt_, &delete_dead_letter_stmt_}) {
       sqlite3_finalize(*stmt);
       *stmt = nullptr;
     }
@@ -839,72 +1158,21 @@ absl::StatusOr<std::vector<EventRecord>> SqliteEventStore::List(const EventQuery
     return absl::InvalidArgumentError(
         absl::StrCat("limit must be in 1..", kMaxQueryLimit, ", got ", query.limit));
   }
-  if (query.types.size() > static_cast<size_t>(kMaxQueryTypes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("at most ", kMaxQueryTypes, " type patterns, got ", query.types.size()));
-  }
+  RETURN_IF_ERROR(CheckTypePatterns(query.types));
   std::vector<EventRecord> out;
   if (query.created_after >= query.created_before ||
       query.created_after == absl::InfiniteFuture() ||
       query.created_before == absl::InfinitePast()) {
     return out;
   }
-
-  // The SQL text is made of fixed fragments only; every value is a bound parameter.
+  EventFilter filter = BuildEventFilter(query);
   std::string sql = absl::StrCat("SELECT ", query.omit_raw_json ? kColumnsWithoutRaw : kColumns,
-                                 " FROM events WHERE seq > ?");
-  std::vector<int64_t> int_params;  // bound first, in order
-  std::vector<std::string> text_params;
-  int_params.push_back(query.after_sequence);
-  if (query.created_after != absl::InfinitePast()) {
-    absl::StrAppend(&sql, " AND created >= ?");
-    int_params.push_back(CeilUnixMicros(query.created_after));
-  }
-  if (query.created_before != absl::InfiniteFuture()) {
-    absl::StrAppend(&sql, " AND created < ?");
-    int_params.push_back(CeilUnixMicros(query.created_before));
-  }
-  bool all_types = query.types.empty() ||
-                   std::find(query.types.begin(), query.types.end(), "*") != query.types.end();
-  if (!all_types) {
-    absl::StrAppend(&sql, " AND (");
-    for (size_t i = 0; i < query.types.size(); ++i) {
-      const std::string& pattern = query.types[i];
-      if (i > 0) absl::StrAppend(&sql, " OR ");
-      if (absl::EndsWith(pattern, ".*")) {
-        // Everything starting with "prefix." sorts in ["prefix.", "prefix/"): '/' follows '.'.
-        std::string lower = pattern.substr(0, pattern.size() - 1);
-        std::string upper = lower;
-        upper.back() = '/';
-        absl::StrAppend(&sql, "(type >= ? AND type < ?)");
-        text_params.push_back(std::move(lower));
-        text_params.push_back(std::move(upper));
-      } else {
-        absl::StrAppend(&sql, "type = ?");
-        text_params.push_back(pattern);
-      }
-    }
-    absl::StrAppend(&sql, ")");
-  }
-  absl::StrAppend(&sql, " ORDER BY seq LIMIT ?");
+                                 " FROM events WHERE ", filter.sql, " ORDER BY seq LIMIT ?");
 
   ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
-  sqlite3_stmt* s = nullptr;
-  auto it = reader->list_stmts.find(sql);
-  if (it != reader->list_stmts.end()) {
-    s = it->second;
-  } else {
-    if (reader->list_stmts.size() >= kMaxCachedListStatements) {
-      for (auto& [text, stmt] : reader->list_stmts) sqlite3_finalize(stmt);
-      reader->list_stmts.clear();
-    }
-    ASSIGN_OR_RETURN(s, Prepare(reader->db, sql));
-    reader->list_stmts.emplace(sql, s);
-  }
+  ASSIGN_OR_RETURN(sqlite3_stmt * s, reader->Cached(sql));
   ResetOnExit reset(s);
-  int index = 1;
-  for (int64_t value : int_params) sqlite3_bind_int64(s, index++, value);
-  for (const std::string& value : text_params) BindText(s, index++, value);
+  int index = BindEventFilter(s, filter);
   sqlite3_bind_int(s, index, query.limit);
 
   int rc;
@@ -930,6 +1198,158 @@ absl::StatusOr<StoreStats> SqliteEventStore::Stats() {
     stats.newest_received_at = absl::FromUnixMicros(sqlite3_column_int64(s, 2));
   }
   return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery state
+
+absl::Status SqliteEventStore::PutSubscription(const SubscriptionRecord& record) {
+  if (record.name.empty()) return absl::InvalidArgumentError("subscription name is empty");
+  RETURN_IF_ERROR(CheckRowSize(record.name.size() + record.spec.size(),
+                               absl::StrCat("subscription ", record.name)));
+  PendingWrite write;
+  write.apply = [this, &record](absl::Status*) { return ApplyPutSubscription(record); };
+  return QueueWrite(write);
+}
+
+absl::Status SqliteEventStore::DeleteSubscription(absl::string_view name) {
+  PendingWrite write;
+  write.apply = [this, name](absl::Status* result) {
+    return ApplyDeleteSubscription(name, result);
+  };
+  return QueueWrite(write);
+}
+
+absl::Status SqliteEventStore::CommitProgress(const ProgressBatch& batch) {
+  if (batch.empty()) {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("event store is closed");
+    return absl::OkStatus();
+  }
+  // Checked up front: a row SQLite refuses would fail the appends sharing the transaction too.
+  for (const auto& [name, cursor] : batch.cursors) {
+    RETURN_IF_ERROR(CheckRowSize(name.size(), "subscription name"));
+  }
+  for (const RetryRecord& r : batch.retries_to_put) {
+    RETURN_IF_ERROR(CheckRowSize(r.subscription.size() + r.event_id.size() + r.last_error.size(),
+                                 absl::StrCat("retry of ", r.event_id)));
+  }
+  for (const DeadLetterRecord& r : batch.dead_letters_to_put) {
+    RETURN_IF_ERROR(CheckRowSize(
+        r.subscription.size() + r.event_id.size() + r.event_type.size() + r.last_error.size(),
+        absl::StrCat("dead letter of ", r.event_id)));
+  }
+  PendingWrite write;
+  write.apply = [this, &batch](absl::Status*) { return ApplyProgress(batch); };
+  return QueueWrite(write);
+}
+
+absl::StatusOr<std::vector<SubscriptionRecord>> SqliteEventStore::ListSubscriptions() {
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->list_subscriptions_stmt;
+  ResetOnExit reset(s);
+  std::vector<SubscriptionRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    SubscriptionRecord& r = out.emplace_back();
+    r.name = ColumnBytes(s, 0);
+    r.spec = ColumnBytes(s, 1);
+    r.cursor = sqlite3_column_int64(s, 2);
+    r.created_at = absl::FromUnixMicros(sqlite3_column_int64(s, 3));
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, reader->db, "list subscriptions");
+  return out;
+}
+
+absl::StatusOr<std::vector<RetryRecord>> SqliteEventStore::ListRetries(
+    absl::string_view subscription, absl::Time due_before, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->list_retries_stmt;
+  ResetOnExit reset(s);
+  BindText(s, 1, subscription);
+  BindUpperBound(s, 2, due_before);
+  sqlite3_bind_int(s, 3, limit);
+  std::vector<RetryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    RetryRecord& r = out.emplace_back();
+    r.subscription = ColumnBytes(s, 0);
+    r.sequence = sqlite3_column_int64(s, 1);
+    r.event_id = ColumnBytes(s, 2);
+    r.attempts = sqlite3_column_int(s, 3);
+    r.next_at = absl::FromUnixMicros(sqlite3_column_int64(s, 4));
+    r.last_error = ColumnBytes(s, 5);
+    r.first_attempt_at = absl::FromUnixMicros(sqlite3_column_int64(s, 6));
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, reader->db, "list retries");
+  return out;
+}
+
+absl::StatusOr<std::vector<DeadLetterRecord>> SqliteEventStore::ListDeadLetters(
+    absl::string_view subscription, int64_t after_sequence, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->list_dead_letters_stmt;
+  ResetOnExit reset(s);
+  BindText(s, 1, subscription);
+  sqlite3_bind_int64(s, 2, after_sequence);
+  sqlite3_bind_int(s, 3, limit);
+  std::vector<DeadLetterRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    DeadLetterRecord& r = out.emplace_back();
+    r.subscription = ColumnBytes(s, 0);
+    r.sequence = sqlite3_column_int64(s, 1);
+    r.event_id = ColumnBytes(s, 2);
+    r.event_type = ColumnBytes(s, 3);
+    r.attempts = sqlite3_column_int(s, 4);
+    r.last_error = ColumnBytes(s, 5);
+    r.dead_at = absl::FromUnixMicros(sqlite3_column_int64(s, 6));
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, reader->db, "list dead letters");
+  return out;
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::LastSequence() {
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->last_sequence_stmt;
+  ResetOnExit reset(s);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, reader->db, "last sequence");
+  return sqlite3_column_int64(s, 0);
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::LastSequenceReceivedBefore(absl::Time t) {
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->last_sequence_received_before_stmt;
+  ResetOnExit reset(s);
+  BindUpperBound(s, 1, t);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, reader->db, "last sequence received before");
+  return sqlite3_column_int64(s, 0);
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::CountAfter(const std::vector<std::string>& types,
+                                                     int64_t cursor, int64_t cap) {
+  if (cap < 0) return absl::InvalidArgumentError(absl::StrCat("cap must be >= 0: ", cap));
+  RETURN_IF_ERROR(CheckTypePatterns(types));
+  EventQuery query;
+  query.types = types;
+  query.after_sequence = cursor;
+  EventFilter filter = BuildEventFilter(query);
+  // List's query shape under COUNT: the same plan (a walk in seq order from the cursor, or the
+  // (type, seq) index for one exact type), stopped after `cap` matches.
+  std::string sql = absl::StrCat("SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE ", filter.sql,
+                                 " ORDER BY seq LIMIT ?)");
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  ASSIGN_OR_RETURN(sqlite3_stmt * s, reader->Cached(sql));
+  ResetOnExit reset(s);
+  int index = BindEventFilter(s, filter);
+  sqlite3_bind_int64(s, index, cap);
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_ROW) return SqliteStatus(rc, reader->db, "count events");
+  return sqlite3_column_int64(s, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -982,8 +1402,9 @@ void SqliteEventStore::AwaitQueuedForTesting(int n) {
   std::pair<SqliteEventStore*, size_t> arg(this, static_cast<size_t>(std::max(n, 0)));
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](std::pair<SqliteEventStore*, size_t>* a)
-           ABSL_NO_THREAD_SAFETY_ANALYSIS { return a->first->queue_.size() >= a->second; },
+      +[](std::pair<SqliteEventStore*, size_t>* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return a->first->queue_.size() + a->first->writes_.size() >= a->second;
+      },
       &arg));
 }
 

@@ -1,4 +1,5 @@
-// SqliteEventStore: the embedded EventStore, one SQLite file in WAL mode with group commit.
+// SqliteEventStore: the embedded EventStore and DeliveryStore, one SQLite file in WAL mode with
+// group commit.
 //
 // Writes: one writer thread owns the write connection. Append queues its record and blocks; the
 // writer takes everything queued (up to Options::max_batch), runs BEGIN IMMEDIATE, one prepared
@@ -10,22 +11,48 @@
 // again, so the store recovers by itself when space returns. A duplicate of an id whose batch is
 // committing is queued behind it and meets the committed row in the next batch.
 //
-// Reads (Get, List, Stats) use a pool of Options::read_connections separate connections; each
-// read is one statement (one read transaction), reset as soon as it is done, so readers never hold
-// the WAL back for long and never wait for the writer. SQL is built from fixed fragments only;
-// every value is a bound parameter. List walks the log in `seq` order from after_sequence
-// (a single exact type uses the (type, seq) index instead): paging through the whole log costs
-// one pass over it, although one page of a rare type may scan far.
+// Delivery state (DeliveryStore: PutSubscription, DeleteSubscription, CommitProgress) is written
+// by the same writer thread on the same connection: each such call is queued like an append and
+// runs, with prepared statements, inside the next batch's transaction, so acks share the append
+// batches' fsyncs (and vice versa) and each call is durable when it returns OK. A transaction
+// holds at most Options::max_batch appends and max_batch delivery writes, and fails or commits as
+// a whole: a failed CommitProgress applies nothing. Cursor updates are
+// `UPDATE ... SET cursor = ?2 WHERE name = ?1 AND cursor < ?2` (only ever up, and unchanged rows
+// are not rewritten); retries and dead letters are upserts guarded by `WHERE EXISTS` on their
+// subscription, so entries of unknown subscriptions are ignored. Measured with store_benchmark: a
+// batch of 2000 cursors costs the writer ~2.5 ms, plus ~2 us per retry put or deleted.
 //
-// Schema (PRAGMA user_version = 1):
+// Reads (Get, List, Stats and DeliveryStore's reads) use a pool of Options::read_connections
+// separate connections; each read is one statement (one read transaction), reset as soon as it is
+// done, so readers never hold the WAL back for long and never wait for the writer. SQL is built
+// from fixed fragments only; every value is a bound parameter. List walks the log in `seq` order
+// from after_sequence (a single exact type uses the (type, seq) index instead): paging through the
+// whole log costs one pass over it, although one page of a rare type may scan far. CountAfter
+// counts the rows of the same query shape (`LIMIT cap` in a subquery bounds the work the same way).
+// LastSequence reads sqlite_sequence (the highest seq ever handed out, so it never goes down after
+// retention; a duplicate append uses one up too, leaving a gap); LastSequenceReceivedBefore takes
+// MAX(seq) over the covering received_at index (cost: one index entry per event received before t;
+// meant for creating subscriptions).
+//
+// Schema (PRAGMA user_version = 2):
 //   events(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
 //          object_id TEXT NOT NULL, created INTEGER NOT NULL, received_at INTEGER NOT NULL,
 //          endpoint TEXT NOT NULL, livemode INTEGER NOT NULL, account TEXT NOT NULL,
 //          raw_json BLOB NOT NULL)
 //   indexes: events(type, seq), events(created), events(received_at)
-// Times are unix microseconds. `seq` is the EventRecord::sequence: AUTOINCREMENT never reuses a
-// value, even after the newest rows were deleted or the file was reopened, and since one writer
-// commits batches in order, sequences ascend in commit order. A database with a newer
+//   subscriptions(name TEXT PRIMARY KEY, spec BLOB NOT NULL, cursor INTEGER NOT NULL,
+//                 created_at INTEGER NOT NULL)
+//   retries(subscription TEXT, seq INTEGER, event_id TEXT, attempts INTEGER, next_at INTEGER,
+//           last_error TEXT, first_attempt_at INTEGER, PRIMARY KEY(subscription, seq))
+//           WITHOUT ROWID; index retries(subscription, next_at)
+//   dead_letters(subscription TEXT, seq INTEGER, event_id TEXT, event_type TEXT,
+//                attempts INTEGER, last_error TEXT, dead_at INTEGER,
+//                PRIMARY KEY(subscription, seq)) WITHOUT ROWID
+// (every column NOT NULL). Times are unix microseconds. `seq` is the EventRecord::sequence:
+// AUTOINCREMENT never reuses a value, even after the newest rows were deleted or the file was
+// reopened, and since one writer commits batches in order, sequences ascend in commit order.
+// Open migrates older files in place, one version at a time inside one transaction: version 1
+// (events only) gains the three delivery tables and keeps its events. A database with a newer
 // user_version is refused (kFailedPrecondition) rather than misread.
 //
 // Checkpoints: SQLite's auto-checkpoint is replaced (a WAL hook counts pages) by this policy.
@@ -54,6 +81,9 @@
 //   options.path = "/var/lib/switchboard/events.db";
 //   ASSIGN_OR_RETURN(std::unique_ptr<SqliteEventStore> store, SqliteEventStore::Open(options));
 //   ASSIGN_OR_RETURN(AppendResult result, store->Append(record));  // durable now
+//   ProgressBatch progress;
+//   progress.cursors["billing"] = 1042;
+//   RETURN_IF_ERROR(store->CommitProgress(progress));  // shares a commit with queued appends
 //
 // Thread-safety: every method may be called from any thread concurrently, except that no method
 // may be called once the destructor has started.
@@ -74,6 +104,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/base/clock.h"
+#include "server/store/delivery_store.h"
 #include "server/store/event_store.h"
 
 struct sqlite3;
@@ -81,7 +112,7 @@ struct sqlite3_stmt;
 
 namespace switchboard::server::store {
 
-class SqliteEventStore final : public EventStore {
+class SqliteEventStore final : public EventStore, public DeliveryStore {
  public:
   // When the writer copies the WAL back into the database file.
   struct CheckpointPolicy {
@@ -130,6 +161,10 @@ class SqliteEventStore final : public EventStore {
     int64_t largest_batch = 0;   // most appends in one transaction
     int64_t checkpoints = 0;     // checkpoints run (PASSIVE and TRUNCATE)
     int64_t delete_chunks = 0;   // retention transactions committed
+    // DeliveryStore writes (PutSubscription, DeleteSubscription, CommitProgress) committed /
+    // answered with an error by the writer.
+    int64_t delivery_writes = 0;
+    int64_t failed_delivery_writes = 0;
   };
 
   // Opens (creating if needed) the database at options.path, checks or creates the schema and
@@ -154,6 +189,21 @@ class SqliteEventStore final : public EventStore {
   absl::Status CheckWritable() override;
   void Close() override;
 
+  // DeliveryStore. See delivery_store.h for contracts; specifics are in the file comment above.
+  absl::Status PutSubscription(const SubscriptionRecord& record) override;
+  absl::Status DeleteSubscription(absl::string_view name) override;
+  absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions() override;
+  absl::Status CommitProgress(const ProgressBatch& batch) override;
+  absl::StatusOr<std::vector<RetryRecord>> ListRetries(absl::string_view subscription,
+                                                       absl::Time due_before, int limit) override;
+  absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(absl::string_view subscription,
+                                                                int64_t after_sequence,
+                                                                int limit) override;
+  absl::StatusOr<int64_t> LastSequence() override;
+  absl::StatusOr<int64_t> LastSequenceReceivedBefore(absl::Time t) override;
+  absl::StatusOr<int64_t> CountAfter(const std::vector<std::string>& types, int64_t cursor,
+                                     int64_t cap) override;
+
   // A snapshot of the writer's counters. Never blocks on I/O.
   WriterStats GetWriterStats() const;
 
@@ -166,8 +216,8 @@ class SqliteEventStore final : public EventStore {
   // kUnavailable after Close.
   absl::Status SetMaxSizeBytesForTesting(int64_t max_size_bytes);
 
-  // Holds the writer between two batches while alive, so tests can queue appends
-  // deterministically. The store must outlive it; Close waits until it is resumed.
+  // Holds the writer between two batches while alive, so tests can queue appends and delivery
+  // writes deterministically. The store must outlive it; Close waits until it is resumed.
   class WriterPause {
    public:
     WriterPause(const WriterPause&) = delete;
@@ -183,11 +233,12 @@ class SqliteEventStore final : public EventStore {
   };
   // Returns once the writer is paused between two batches. Errors: kUnavailable after Close.
   absl::StatusOr<std::unique_ptr<WriterPause>> PauseWriterForTesting();
-  // Blocks until at least `n` appends wait in the queue (no timeout).
+  // Blocks until at least `n` appends and delivery writes wait in the queue (no timeout).
   void AwaitQueuedForTesting(int n);
 
  private:
   struct PendingAppend;
+  struct PendingWrite;
   struct WriterTask;
   struct ReadConnection;
   class ReadLease;
@@ -200,7 +251,8 @@ class SqliteEventStore final : public EventStore {
 
   // Writer thread.
   void WriterLoop();
-  void CommitBatch(const std::vector<PendingAppend*>& batch);
+  void CommitBatch(const std::vector<PendingAppend*>& appends,
+                   const std::vector<PendingWrite*>& writes);
   void MaybeCheckpoint();
   void IdleCheckpoint();
   // PASSIVE checkpoint on `db`; true when at most CheckpointTailFrames() were left uncopied.
@@ -209,6 +261,10 @@ class SqliteEventStore final : public EventStore {
   absl::Status OpenCheckpointer();
   void CheckpointerLoop();
   absl::Status InsertRecord(const EventRecord& record, bool* stored);
+  // Delivery writes, inside the batch's transaction.
+  absl::Status ApplyPutSubscription(const SubscriptionRecord& record);
+  absl::Status ApplyDeleteSubscription(absl::string_view name, absl::Status* result);
+  absl::Status ApplyProgress(const ProgressBatch& batch);
   absl::Status ProbeWrite();
   // Sets last_write_status_, logging transitions between working and failing.
   void RecordWriteOutcome(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -217,6 +273,11 @@ class SqliteEventStore final : public EventStore {
 
   // Queues `task` for the writer and waits for it. kUnavailable when closed.
   absl::Status RunOnWriter(WriterTask& task);
+  // Queues `write` for the writer's next transaction and waits for its result. kUnavailable when
+  // closed.
+  absl::Status QueueWrite(PendingWrite& write);
+  // kInvalidArgument when `size` bytes would not fit in one row.
+  absl::Status CheckRowSize(size_t size, absl::string_view what) const;
 
   absl::StatusOr<ReadLease> AcquireReader();
   void ReleaseReader(ReadConnection* connection);
@@ -232,6 +293,7 @@ class SqliteEventStore final : public EventStore {
   absl::CondVar writer_cv_;  // signalled when work arrives for the writer or on Close
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<PendingWrite*> writes_ ABSL_GUARDED_BY(mu_);
   std::deque<WriterTask*> tasks_ ABSL_GUARDED_BY(mu_);
   // Status of the last batch or probe; cleared by the next success.
   absl::Status last_write_status_ ABSL_GUARDED_BY(mu_);
@@ -262,6 +324,15 @@ class SqliteEventStore final : public EventStore {
   sqlite3_stmt* delete_chunk_stmt_ = nullptr;
   sqlite3_stmt* probe_insert_stmt_ = nullptr;
   sqlite3_stmt* probe_delete_stmt_ = nullptr;
+  sqlite3_stmt* put_subscription_stmt_ = nullptr;
+  sqlite3_stmt* delete_subscription_stmt_ = nullptr;
+  sqlite3_stmt* delete_subscription_retries_stmt_ = nullptr;
+  sqlite3_stmt* delete_subscription_dead_letters_stmt_ = nullptr;
+  sqlite3_stmt* advance_cursor_stmt_ = nullptr;
+  sqlite3_stmt* put_retry_stmt_ = nullptr;
+  sqlite3_stmt* delete_retry_stmt_ = nullptr;
+  sqlite3_stmt* put_dead_letter_stmt_ = nullptr;
+  sqlite3_stmt* delete_dead_letter_stmt_ = nullptr;
   int wal_pages_ = 0;                // frames in the WAL after the last commit (WAL hook)
   bool wal_needs_truncate_ = false;  // written since the last TRUNCATE checkpoint
 

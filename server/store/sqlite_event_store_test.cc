@@ -16,12 +16,15 @@
 #include "gtest/gtest.h"
 #include "server/base/clock.h"
 #include "server/base/status_matchers.h"
+#include "server/store/delivery_store_conformance.h"
 #include "server/store/event_store_conformance.h"
 
 namespace switchboard::server::store {
 namespace {
 
 using ::switchboard::base::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 // A fresh directory under TEST_TMPDIR (bazel) or /tmp.
 std::string NewTempDir() {
@@ -47,6 +50,16 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, EventStoreConformanceTest,
                                return std::unique_ptr<EventStore>(std::move(store).value());
                              }}),
                          EventStoreFactoryName);
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, DeliveryStoreConformanceTest,
+                         testing::Values(DeliveryStoreFactory{
+                             "sqlite",
+                             []() -> absl::StatusOr<DeliveryStoreUnderTest> {
+                               auto store = SqliteEventStore::Open(OptionsIn(NewTempDir()));
+                               if (!store.ok()) return store.status();
+                               return DeliveryStoreUnderTest::Of(std::move(store).value());
+                             }}),
+                         DeliveryStoreFactoryName);
 
 EventRecord BigEvent(absl::string_view id, size_t bytes = 3000) {
   EventRecord record = TestEvent(id);
@@ -80,6 +93,36 @@ int Count(const std::vector<absl::StatusOr<AppendResult>>& results, AppendResult
   int n = 0;
   for (const auto& r : results) n += r.ok() && *r == want;
   return n;
+}
+
+// PRAGMA user_version of the database at `path`, or -1.
+int UserVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  int version = -1;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      version = sqlite3_column_int(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return version;
+}
+
+// Runs `sql` on a fresh connection to `path`; false (and a test failure) on error.
+bool ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  bool ok = sqlite3_open(path.c_str(), &db) == SQLITE_OK;
+  char* error = nullptr;
+  if (ok && sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    ADD_FAILURE() << sql << ": " << (error != nullptr ? error : "?");
+    ok = false;
+  }
+  sqlite3_free(error);
+  sqlite3_close(db);
+  return ok;
 }
 
 TEST(SqliteEventStore, OpenCreatesMissingDirectoriesPrivately) {
@@ -149,11 +192,8 @@ TEST(SqliteEventStore, FileIsInWalModeWithSchemaVersion) {
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
   sqlite3_finalize(stmt);
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
-  sqlite3_finalize(stmt);
   sqlite3_close(db);
+  EXPECT_EQ(UserVersion(options.path), 2);
 }
 
 TEST(SqliteEventStore, ConcurrentAppendsAreAllDurableAcrossReopen) {
@@ -474,6 +514,266 @@ TEST(SqliteEventStore, BackgroundCheckpointsLoseNothingUnderConcurrentLoad) {
       EXPECT_OK(reopened->Get(absl::StrCat("evt_", t, "_", i)));
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DeliveryStore specifics: durability, shared commits, full disks, migration.
+
+SubscriptionRecord NamedSubscription(absl::string_view name, int64_t cursor = 0) {
+  SubscriptionRecord record;
+  record.name = std::string(name);
+  record.spec = absl::StrCat("spec of ", name);
+  record.cursor = cursor;
+  record.created_at = absl::FromUnixSeconds(1700000000);
+  return record;
+}
+
+RetryRecord RetryOf(absl::string_view subscription, int64_t sequence, size_t error_bytes = 10) {
+  RetryRecord record;
+  record.subscription = std::string(subscription);
+  record.sequence = sequence;
+  record.event_id = absl::StrCat("evt_", sequence);
+  record.attempts = 1;
+  record.next_at = absl::FromUnixSeconds(1700000000 + sequence);
+  record.last_error = std::string(error_bytes, 'e');
+  record.first_attempt_at = absl::FromUnixSeconds(1700000000);
+  return record;
+}
+
+int64_t CursorOf(SqliteEventStore& store, absl::string_view name) {
+  absl::StatusOr<std::vector<SubscriptionRecord>> all = store.ListSubscriptions();
+  EXPECT_TRUE(all.ok()) << all.status();
+  if (all.ok()) {
+    for (const SubscriptionRecord& r : *all) {
+      if (r.name == name) return r.cursor;
+    }
+  }
+  ADD_FAILURE() << "no subscription " << name;
+  return -1;
+}
+
+std::vector<int64_t> RetrySequences(SqliteEventStore& store, absl::string_view subscription) {
+  absl::StatusOr<std::vector<RetryRecord>> retries =
+      store.ListRetries(subscription, absl::InfiniteFuture(), 100000);
+  EXPECT_TRUE(retries.ok()) << retries.status();
+  std::vector<int64_t> out;
+  if (retries.ok()) {
+    for (const RetryRecord& r : *retries) out.push_back(r.sequence);
+  }
+  return out;
+}
+
+TEST(SqliteDeliveryStore, DeliveryStateSurvivesReopen) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  int64_t last_sequence = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+    ASSERT_OK(store->PutSubscription(NamedSubscription("billing", 3)));
+    ASSERT_OK(store->PutSubscription(NamedSubscription("shipping")));
+    ASSERT_OK(store->PutSubscription(NamedSubscription("gone")));
+    for (int i = 0; i < 5; ++i) ASSERT_OK(store->Append(TestEvent(absl::StrCat("evt_", i))));
+    ProgressBatch batch;
+    batch.cursors = {{"billing", 4}, {"shipping", 2}};
+    batch.retries_to_put = {RetryOf("billing", 2), RetryOf("billing", 3), RetryOf("gone", 1)};
+    DeadLetterRecord dead;
+    dead.subscription = "shipping";
+    dead.sequence = 1;
+    dead.event_id = "evt_0";
+    dead.event_type = "payment_intent.succeeded";
+    dead.attempts = 9;
+    dead.last_error = "REJECT";
+    dead.dead_at = absl::FromUnixMicros(1700000000000001);
+    batch.dead_letters_to_put = {dead};
+    ASSERT_OK(store->CommitProgress(batch));
+    ASSERT_OK(store->DeleteSubscription("gone"));
+    ASSERT_OK_AND_ASSIGN(last_sequence, store->LastSequence());
+    EXPECT_GT(last_sequence, 0);
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(std::vector<SubscriptionRecord> all, store->ListSubscriptions());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "billing");
+  EXPECT_EQ(all[0].spec, "spec of billing");
+  EXPECT_EQ(all[0].cursor, 4);
+  EXPECT_EQ(all[0].created_at, absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(all[1].name, "shipping");
+  EXPECT_EQ(all[1].cursor, 2);
+  EXPECT_THAT(RetrySequences(*store, "billing"), ElementsAre(2, 3));
+  EXPECT_THAT(RetrySequences(*store, "gone"), IsEmpty());
+  ASSERT_OK_AND_ASSIGN(std::vector<DeadLetterRecord> dead,
+                       store->ListDeadLetters("shipping", 0, 10));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].attempts, 9);
+  EXPECT_EQ(dead[0].dead_at, absl::FromUnixMicros(1700000000000001));
+  ASSERT_OK_AND_ASSIGN(int64_t reopened_last, store->LastSequence());
+  EXPECT_EQ(reopened_last, last_sequence);
+}
+
+// The version-1 schema exactly as released builds wrote it.
+constexpr char kVersion1Schema[] = R"sql(
+PRAGMA journal_mode = WAL;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  endpoint TEXT NOT NULL,
+  livemode INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  raw_json BLOB NOT NULL
+);
+CREATE INDEX events_type_seq ON events(type, seq);
+CREATE INDEX events_created ON events(created);
+CREATE INDEX events_received_at ON events(received_at);
+PRAGMA user_version = 1;
+INSERT INTO events (id, type, object_id, created, received_at, endpoint, livemode, account,
+                    raw_json)
+VALUES ('evt_a', 'charge.succeeded', 'ch_1', 1700000000000000, 1700000001000000, '/webhook', 0,
+        '', CAST('{"id":"evt_a"}' AS BLOB)),
+       ('evt_b', 'invoice.paid', 'in_1', 1700000002000000, 1700000003000000, '/webhook', 1,
+        'acct_1', CAST('{"id":"evt_b"}' AS BLOB)),
+       ('evt_c', 'invoice.paid', 'in_2', 1700000004000000, 1700000005000000, '/webhook', 0,
+        '', CAST('{"id":"evt_c"}' AS BLOB));
+DELETE FROM events WHERE id = 'evt_c';
+)sql";
+
+TEST(SqliteDeliveryStore, OpenMigratesAVersion1DatabaseInPlace) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  ASSERT_TRUE(ExecSql(options.path, kVersion1Schema));
+  ASSERT_EQ(UserVersion(options.path), 1);
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+    ASSERT_OK_AND_ASSIGN(EventRecord a, store->Get("evt_a"));
+    EXPECT_EQ(a.sequence, 1);
+    EXPECT_EQ(a.raw_json, R"({"id":"evt_a"})");
+    ASSERT_OK_AND_ASSIGN(EventRecord b, store->Get("evt_b"));
+    EXPECT_EQ(b.sequence, 2);
+    EXPECT_TRUE(b.livemode);
+    EXPECT_EQ(b.account, "acct_1");
+    // evt_c's sequence was handed out before the upgrade and stays used.
+    ASSERT_OK_AND_ASSIGN(int64_t last, store->LastSequence());
+    EXPECT_EQ(last, 3);
+    ASSERT_OK_AND_ASSIGN(int64_t invoices, store->CountAfter({"invoice.paid"}, 0, 10));
+    EXPECT_EQ(invoices, 1);
+    ASSERT_OK(store->Append(TestEvent("evt_d")));
+    ASSERT_OK_AND_ASSIGN(EventRecord d, store->Get("evt_d"));
+    EXPECT_EQ(d.sequence, 4);
+    // The new tables work.
+    ASSERT_OK(store->PutSubscription(NamedSubscription("billing")));
+    ProgressBatch batch;
+    batch.cursors["billing"] = 2;
+    batch.retries_to_put = {RetryOf("billing", 1)};
+    ASSERT_OK(store->CommitProgress(batch));
+  }
+  EXPECT_EQ(UserVersion(options.path), 2);
+  // Opening a version-2 file migrates nothing and loses nothing.
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
+  EXPECT_EQ(stats.events, 3);
+  EXPECT_EQ(CursorOf(*store, "billing"), 2);
+  EXPECT_THAT(RetrySequences(*store, "billing"), ElementsAre(1));
+}
+
+TEST(SqliteDeliveryStore, AFailedMigrationLeavesTheFileAsItWas) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  ASSERT_TRUE(ExecSql(options.path, kVersion1Schema));
+  // A table in the way makes the version 2 step fail halfway (after `subscriptions`).
+  ASSERT_TRUE(ExecSql(options.path, "CREATE TABLE dead_letters (x)"));
+  EXPECT_FALSE(SqliteEventStore::Open(options).ok());
+  EXPECT_EQ(UserVersion(options.path), 1);
+  ASSERT_TRUE(ExecSql(options.path, "DROP TABLE dead_letters"));
+  // Nothing of the failed step stayed behind, so it now runs whole.
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  EXPECT_OK(store->Get("evt_a"));
+  EXPECT_OK(store->PutSubscription(NamedSubscription("billing")));
+}
+
+TEST(SqliteDeliveryStore, ProgressCommitsShareATransactionWithQueuedAppends) {
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(OptionsIn(NewTempDir())));
+  ASSERT_OK(store->PutSubscription(NamedSubscription("billing")));
+  std::vector<EventRecord> records;
+  for (int i = 0; i < 5; ++i) records.push_back(TestEvent(absl::StrCat("evt_", i)));
+  ProgressBatch batch;
+  batch.cursors["billing"] = 7;
+  batch.retries_to_put = {RetryOf("billing", 3)};
+
+  ASSERT_OK_AND_ASSIGN(auto pause, store->PauseWriterForTesting());
+  SqliteEventStore::WriterStats before = store->GetWriterStats();
+  ConcurrentAppends appends(store.get(), records);
+  absl::Status progress = absl::UnknownError("not run");
+  absl::Status put = absl::UnknownError("not run");
+  std::thread committer([&] { progress = store->CommitProgress(batch); });
+  std::thread putter([&] { put = store->PutSubscription(NamedSubscription("shipping")); });
+  store->AwaitQueuedForTesting(7);
+  pause->Resume();
+  EXPECT_EQ(Count(appends.Join(), AppendResult::kStored), 5);
+  committer.join();
+  putter.join();
+  EXPECT_OK(progress);
+  EXPECT_OK(put);
+
+  SqliteEventStore::WriterStats after = store->GetWriterStats();
+  EXPECT_EQ(after.commits, before.commits + 1);  // one transaction, one fsync for all seven
+  EXPECT_EQ(after.delivery_writes, before.delivery_writes + 2);
+  EXPECT_EQ(CursorOf(*store, "billing"), 7);
+  EXPECT_EQ(CursorOf(*store, "shipping"), 0);
+  EXPECT_THAT(RetrySequences(*store, "billing"), ElementsAre(3));
+}
+
+TEST(SqliteDeliveryStore, FullDatabaseFailsAProgressCommitWholeAndRecovers) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  options.max_size_bytes = 128 * 1024;
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  ASSERT_OK(store->PutSubscription(NamedSubscription("billing", 1)));
+  absl::Status full;
+  for (int i = 0; i < 1000 && full.ok(); ++i) {
+    full = store->Append(BigEvent(absl::StrCat("evt_fill_", i))).status();
+  }
+  ASSERT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted));
+
+  // A cursor alone rewrites a page in place; the retries need new pages the cap refuses.
+  ProgressBatch batch;
+  batch.cursors["billing"] = 50;
+  for (int64_t seq = 1; seq <= 200; ++seq)
+    batch.retries_to_put.push_back(RetryOf("billing", seq, 500));
+  EXPECT_THAT(store->CommitProgress(batch), StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(CursorOf(*store, "billing"), 1);
+  EXPECT_THAT(RetrySequences(*store, "billing"), IsEmpty());
+  SubscriptionRecord big = NamedSubscription("shipping");
+  big.spec = std::string(64 * 1024, 's');
+  EXPECT_THAT(store->PutSubscription(big), StatusIs(absl::StatusCode::kResourceExhausted));
+  ASSERT_OK_AND_ASSIGN(std::vector<SubscriptionRecord> all, store->ListSubscriptions());
+  EXPECT_EQ(all.size(), 1u);
+  EXPECT_GE(store->GetWriterStats().failed_delivery_writes, 2);
+
+  ASSERT_OK(store->SetMaxSizeBytesForTesting(0));
+  ASSERT_OK(store->CommitProgress(batch));
+  EXPECT_EQ(CursorOf(*store, "billing"), 50);
+  EXPECT_EQ(RetrySequences(*store, "billing").size(), 200u);
+  EXPECT_OK(store->PutSubscription(big));
+}
+
+TEST(SqliteDeliveryStore, CloseCommitsQueuedProgress) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  ASSERT_OK(store->PutSubscription(NamedSubscription("billing")));
+  ProgressBatch batch;
+  batch.cursors["billing"] = 9;
+  ASSERT_OK_AND_ASSIGN(auto pause, store->PauseWriterForTesting());
+  absl::Status progress = absl::UnknownError("not run");
+  std::thread committer([&] { progress = store->CommitProgress(batch); });
+  store->AwaitQueuedForTesting(1);
+  std::thread closer([&] { store->Close(); });
+  while (store->CheckWritable().ok()) std::this_thread::yield();
+  pause->Resume();
+  closer.join();
+  committer.join();
+  EXPECT_OK(progress);
+
+  ASSERT_OK_AND_ASSIGN(auto reopened, SqliteEventStore::Open(options));
+  EXPECT_EQ(CursorOf(*reopened, "billing"), 9);
 }
 
 }  // namespace
