@@ -16,6 +16,7 @@
 #include "server/base/status_macros.h"
 #include "server/convert/json_parse.h"
 #include "server/convert/json_to_struct.h"
+#include "server/convert/typed_walker.h"
 
 namespace switchboard::server::convert {
 namespace {
@@ -217,7 +218,7 @@ void ConvertRequest(const JsonValue& value, switchboard::v1::Event* out) {
   }
 }
 
-void ConvertData(const JsonValue& data, const JsonValue& data_object,
+void ConvertData(const JsonValue& data, const JsonValue& data_object, bool fill_typed,
                  switchboard::v1::EventData* out) {
   google::protobuf::Struct* object_struct = out->mutable_object_struct();
   internal::JsonObjectToStruct(data_object, object_struct);
@@ -231,9 +232,15 @@ void ConvertData(const JsonValue& data, const JsonValue& data_object,
       it != fields.end() && it->second.kind_case() == google::protobuf::Value::kStringValue) {
     out->set_object_id(it->second.string_value());
   }
-  // The typed `oneof object` (stripe.v1.PaymentIntent, ...) will be filled here by a
-  // descriptor-driven walker over `data_object`, chosen by object_kind; it must never reject the
-  // event (DESIGN.md §1.3).
+  // The typed `oneof object`, chosen by the object's own kind (not the event type). A value
+  // that does not fit is recorded in typed_misses and never rejects the event (DESIGN.md §1.3).
+  if (fill_typed) {
+    const internal::TypedWalker& walker = internal::TypedWalker::Get();
+    if (const google::protobuf::FieldDescriptor* arm = walker.ArmForKind(out->object_kind())) {
+      walker.Fill(data_object, out->GetReflection()->MutableMessage(out, arm),
+                  out->mutable_typed_misses());
+    }
+  }
 
   const JsonValue* previous = FindLastMember(data, "previous_attributes");
   if (previous != nullptr && previous->IsObject()) {
@@ -264,6 +271,8 @@ EventConverter::EventConverter(const Options& options) : options_(options) {
     SB_LOG(FATAL) << "event_converter_bad_options max_depth=" << options_.max_depth
                   << " valid_range=[" << kMinDepth << "," << kMaxDepth << "]";
   }
+  // Plans the typed messages now rather than on the first request.
+  if (options_.fill_typed) internal::TypedWalker::Get();
 }
 
 absl::Status EventConverter::Convert(absl::string_view raw_body,
@@ -345,7 +354,7 @@ absl::Status EventConverter::Convert(absl::string_view raw_body,
         ConvertRequest(value, out);
         break;
       case kData:
-        ConvertData(value, *data_object, out->mutable_data());
+        ConvertData(value, *data_object, options_.fill_typed, out->mutable_data());
         break;
       case kReason:
         if (value.IsObject()) internal::JsonObjectToStruct(value, thin_out->mutable_reason());

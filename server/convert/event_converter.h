@@ -2,10 +2,20 @@
 //
 // Step 3 of an event's journey (DESIGN.md §1): after the signature is checked, the raw body is
 // parsed once with RapidJSON under the untrusted-input rules and becomes an Event: the envelope
-// fields, `data.object` and `data.previous_attributes` as google.protobuf.Struct (snapshot
-// events), `related_object` and `reason` (thin v2 notifications, `object: "v2.core.event"`), the
+// fields, `data.object` as a typed stripe.v1 message (when its kind has one) and, always, as a
+// google.protobuf.Struct, `data.previous_attributes` as a Struct (snapshot events),
+// `related_object` and `reason` (thin v2 notifications, `object: "v2.core.event"`), the
 // envelope keys that were null or unknown, and the raw bytes. The caller sets `received_at`,
 // `endpoint` and `sequence`; Convert never touches them.
+//
+// Typed object: `data.object.object` (its kind, not the event type) picks the arm of
+// EventData's `oneof object` (`charge.dispute.created` carries a Dispute); a kind without a
+// message leaves the oneof unset. The walk is driven by descriptors (typed_walker.h; rules in
+// docs/MAPPING.md): expandable references fill `<key>_id` or `<key>_object`, null leaves a
+// field unset, unknown keys are ignored, enum values are strings. A value that does not fit its
+// typed field (`"amount": "12"`, `"amount": 2^70`, an object where a string belongs) leaves that
+// field unset and adds its path to `data.typed_misses`; it never rejects the event, and the
+// Struct and raw bytes still have it.
 //
 // Example:
 //   EventConverter converter;  // Once, shared by all request threads.
@@ -80,6 +90,10 @@ class EventConverter {
     // unknown_fields) is 96 levels inside an Event, leaving room for the messages that carry
     // an Event (Delivery, ...). So 32 is also the maximum.
     int max_depth = 32;
+    // Fill EventData's typed `oneof object` and `typed_misses` (see "Typed object" above).
+    // Off leaves them empty and saves the walk: for measurements, or a consumer that reads
+    // only the Struct and the raw bytes.
+    bool fill_typed = true;
   };
 
   // The valid range of Options::max_depth.

@@ -241,11 +241,11 @@ class Model:
         msg = Message(name, "A Stripe list object (`object: \"list\"`) of %s." % item_label,
                       "list:" + item_type)
         msg.members = [
-            Field("object", "string", comment="\"list\""),
+            Field("object", "string", "optional", comment="\"list\""),
             Field("data", item_type, "repeated"),
-            Field("has_more", "bool"),
+            Field("has_more", "bool", "optional"),
             Field("total_count", "int64", "optional"),
-            Field("url", "string"),
+            Field("url", "string", "optional"),
         ]
         return self.add_synthetic(msg)
 
@@ -329,12 +329,13 @@ class Model:
     def member(self, key, prop, context):
         kind = prop["kind"]
         comment = self.describe(prop)
-        presence = bool(prop.get("nullable") or prop.get("optional") or
-                        prop.get("source", "both") != "both" or prop.get("extra"))
         if kind in ("string", "enum", "decimal_string", "integer", "unix_time", "number",
                     "boolean"):
-            return Field(key, self.scalar_type(kind, context), "optional" if presence else "",
-                         comment)
+            # Every scalar has presence, not only those the schema calls nullable or optional:
+            # nullability and the set of keys change across API versions (the 2023 schema's
+            # non-null `settings.bacs_debit_payments.display_name` is null in 2024-06-20
+            # events), and an unset field must never read as a real 0, "" or false.
+            return Field(key, self.scalar_type(kind, context), "optional", comment)
         if kind == "map<string,string>":
             return Field(key, "map<string, string>", "", comment)
         if kind == "map<string,int64>":
@@ -502,9 +503,11 @@ def render_proto(model, registry):
         "//   - enums are strings; amounts and counts int64 (minor units); Unix times int64 "
         "seconds;\n"
         "//     decimal strings stay strings; `number` is double;\n"
-        "//   - `optional` scalars: Stripe may send null or omit the key (null and absent both "
-        "leave them\n"
-        "//     unset); nullable arrays: null and [] are both empty;\n"
+        "//   - every scalar is `optional` (has presence): null and an absent key both leave it "
+        "unset, so\n"
+        "//     has_<field>() tells a real 0, \"\" or false from no value (Stripe's nullability "
+        "changes\n"
+        "//     across API versions); nullable arrays: null and [] are both empty;\n"
         "//   - an expandable reference `<key>` is `oneof <key> { string <key>_id; Msg "
         "<key>_object; }`;\n"
         "//     an expanded resource without a message of its own is a google.protobuf.Struct;\n"

@@ -69,6 +69,10 @@ TEST(StripeProtos, EveryMessageFollowsTheMappingConventions) {
       EXPECT_NE(field->type(), FieldDescriptor::TYPE_ENUM) << field->name();
       EXPECT_NE(field->type(), FieldDescriptor::TYPE_INT32) << field->name();
       EXPECT_NE(field->type(), FieldDescriptor::TYPE_FLOAT) << field->name();
+      // Every singular scalar has presence: unset means null or absent, never a real zero.
+      if (!field->is_repeated() && field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+        EXPECT_TRUE(field->has_presence()) << field->name();
+      }
       if (field->is_map()) {
         EXPECT_EQ(field->message_type()->map_key()->type(), FieldDescriptor::TYPE_STRING);
       }
