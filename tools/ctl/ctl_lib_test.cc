@@ -1,0 +1,256 @@
+// ctl against a mock Gateway stub: what each command sends and prints.
+#include "tools/ctl/ctl_lib.h"
+
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "protos/switchboard/v1/gateway_mock.grpc.pb.h"
+
+namespace switchboard::tools::ctl {
+namespace {
+
+namespace v1 = ::switchboard::v1;
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::Return;
+using ::testing::SaveArg;
+using ::testing::SetArgPointee;
+
+template <typename T>
+T Parse(const char* text) {
+  T message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
+  return message;
+}
+
+class CtlTest : public ::testing::Test {
+ protected:
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    return RunCtl(args, options_, stub_, out_, err_);
+  }
+  v1::MockGatewayStub stub_;
+  CtlOptions options_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(CtlTest, SubsListPrintsATable) {
+  EXPECT_CALL(stub_, ListSubscriptions(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::ListSubscriptionsResponse>(R"pb(
+                        subscriptions {
+                          name: "payments"
+                          event_types: [ "payment_intent.succeeded", "payment_method.attached" ]
+                          members { address: "127.0.0.1:4100" connected: true }
+                          stats { backlog: 3 in_flight: 1 delivered: 12 retries: 2 dead_letters: 1 }
+                        }
+                        subscriptions { name: "audit" event_types: "*" static: true }
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"subs", "list"}), 0) << err_.str();
+  EXPECT_EQ(
+      out_.str(),
+      "NAME            TYPES                                             MEMBERS              "
+      "BACKLOG  IN_FLIGHT  DELIVERED  RETRIES  DEAD\n"
+      "payments        payment_intent.succeeded,payment_method.attached  127.0.0.1:4100 (up)  "
+      "3        1          12         2        1\n"
+      "audit (static)  *                                                 -                    "
+      "0        0          0          0        0\n");
+}
+
+TEST_F(CtlTest, SubsCreateSendsTheSpec) {
+  v1::SubscribeRequest sent;
+  EXPECT_CALL(stub_, Subscribe(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Invoke([](auto*, const auto& request, auto* response) {
+                        *response = request.subscription();
+                        return grpc::Status::OK;
+                      })));
+  options_.types = {"invoice.*", "charge.succeeded"};
+  options_.start = "beginning";
+  options_.max_in_flight = 4;
+  ASSERT_EQ(Run({"subs", "create", "billing"}), 0) << err_.str();
+  EXPECT_EQ(sent.subscription().name(), "billing");
+  EXPECT_THAT(sent.subscription().event_types(), ElementsAre("invoice.*", "charge.succeeded"));
+  EXPECT_TRUE(sent.subscription().start().beginning());
+  EXPECT_EQ(sent.subscription().max_in_flight(), 4);
+  EXPECT_EQ(sent.member_address(), "");
+  EXPECT_THAT(out_.str(), HasSubstr("subscription billing: types invoice.*,charge.succeeded"));
+}
+
+TEST_F(CtlTest, SubsCreateWithoutTypesIsAUsageError) {
+  EXPECT_EQ(Run({"subs", "create", "billing"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--types"));
+}
+
+TEST_F(CtlTest, SubsDeleteAMemberOrAll) {
+  v1::UnsubscribeRequest sent;
+  EXPECT_CALL(stub_, Unsubscribe(_, _, _))
+      .Times(2)
+      .WillRepeatedly(DoAll(SaveArg<1>(&sent), Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"subs", "delete", "billing"}), 0);
+  EXPECT_EQ(sent.name(), "billing");
+  EXPECT_EQ(sent.member_address(), "");
+  EXPECT_EQ(out_.str(), "deleted subscription billing\n");
+  options_.member = "127.0.0.1:4100";
+  ASSERT_EQ(Run({"subs", "delete", "billing"}), 0);
+  EXPECT_EQ(sent.member_address(), "127.0.0.1:4100");
+  EXPECT_EQ(out_.str(), "removed member 127.0.0.1:4100 from subscription billing\n");
+}
+
+TEST_F(CtlTest, EventsListPagesUpToTheLimit) {
+  std::vector<v1::ListEventsRequest> sent;
+  EXPECT_CALL(stub_, ListEvents(_, _, _))
+      .WillOnce(DoAll(Invoke([&](auto*, const auto& r, auto*) { sent.push_back(r); }),
+                      SetArgPointee<2>(Parse<v1::ListEventsResponse>(R"pb(
+                        events {
+                          id: "evt_1"
+                          type: "charge.succeeded"
+                          created { seconds: 1719834013 }
+                          received_at { seconds: 1719834014 }
+                          sequence: 1
+                        }
+                        next_page_token: "p2"
+                      )pb")),
+                      Return(grpc::Status::OK)))
+      .WillOnce(DoAll(Invoke([&](auto*, const auto& r, auto*) { sent.push_back(r); }),
+                      SetArgPointee<2>(Parse<v1::ListEventsResponse>(R"pb(
+                        events { id: "evt_2" type: "invoice.paid" sequence: 2 livemode: true }
+                        events { id: "evt_3" type: "invoice.paid" sequence: 3 }
+                        next_page_token: "p3"
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  options_.types = {"charge.*", "invoice.paid"};
+  options_.after = "2024-06-01T00:00:00Z";
+  options_.limit = 2;
+  ASSERT_EQ(Run({"events", "list"}), 0) << err_.str();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_THAT(sent[0].types(), ElementsAre("charge.*", "invoice.paid"));
+  EXPECT_EQ(sent[0].created_after().seconds(), 1717200000);
+  EXPECT_FALSE(sent[0].has_created_before());
+  EXPECT_TRUE(sent[0].omit_raw_json());
+  EXPECT_EQ(sent[1].page_token(), "p2");
+  EXPECT_EQ(out_.str(),
+            "ID     TYPE              CREATED               RECEIVED              SEQ  LIVE\n"
+            "evt_1  charge.succeeded  2024-07-01T11:40:13Z  2024-07-01T11:40:14Z  1    test\n"
+            "evt_2  invoice.paid      -                     -                     2    live\n"
+            "(first 2 shown; raise --limit for more)\n");
+}
+
+TEST_F(CtlTest, EventsListRefusesABadTime) {
+  options_.before = "yesterday";
+  EXPECT_EQ(Run({"events", "list"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--before=yesterday"));
+}
+
+TEST_F(CtlTest, EventsShowPrintsTheEnvelopeAndRawJson) {
+  EXPECT_CALL(stub_, GetEvent(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::Event>(R"pb(
+                        id: "evt_1"
+                        type: "payment_intent.succeeded"
+                        created { seconds: 1719834013 }
+                        received_at { seconds: 1719834014 }
+                        endpoint: "/webhook"
+                        sequence: 7
+                        data { object_kind: "payment_intent" object_id: "pi_1" }
+                        raw_json: "{\"id\":\"evt_1\"}"
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"events", "show", "evt_1"}), 0);
+  EXPECT_EQ(out_.str(),
+            "id:        evt_1\n"
+            "type:      payment_intent.succeeded\n"
+            "created:   2024-07-01T11:40:13Z\n"
+            "received:  2024-07-01T11:40:14Z on /webhook\n"
+            "sequence:  7\n"
+            "livemode:  false\n"
+            "object:    payment_intent pi_1\n"
+            "\n"
+            "{\"id\":\"evt_1\"}\n");
+}
+
+TEST_F(CtlTest, FailedCallsExitOneWithTheReason) {
+  EXPECT_CALL(stub_, GetEvent(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no event evt_x")));
+  EXPECT_EQ(Run({"events", "show", "evt_x"}), 1);
+  EXPECT_EQ(err_.str(), "ctl: GetEvent failed: NOT_FOUND: no event evt_x\n");
+}
+
+TEST_F(CtlTest, ReplayByIdsOrByFilterButNotBoth) {
+  v1::ReplayRequest sent;
+  EXPECT_CALL(stub_, Replay(_, _, _))
+      .Times(2)
+      .WillRepeatedly(DoAll(SaveArg<1>(&sent),
+                            SetArgPointee<2>(Parse<v1::ReplayResponse>("scheduled: 2")),
+                            Return(grpc::Status::OK)));
+  options_.ids = {"evt_1", "evt_2"};
+  ASSERT_EQ(Run({"replay", "billing"}), 0);
+  EXPECT_THAT(sent.event_ids(), ElementsAre("evt_1", "evt_2"));
+  EXPECT_EQ(out_.str(), "scheduled 2 event(s) for billing\n");
+
+  options_.types = {"invoice.*"};
+  EXPECT_EQ(Run({"replay", "billing"}), 2);
+
+  options_.ids.clear();
+  options_.after = "2024-06-01T00:00:00Z";
+  options_.before = "2024-06-02T00:00:00Z";
+  ASSERT_EQ(Run({"replay", "billing"}), 0);
+  EXPECT_THAT(sent.types(), ElementsAre("invoice.*"));
+  EXPECT_EQ(sent.created_after().seconds(), 1717200000);
+  EXPECT_EQ(sent.created_before().seconds(), 1717286400);
+
+  options_ = CtlOptions();
+  EXPECT_EQ(Run({"replay", "billing"}), 2);  // nothing to replay
+}
+
+TEST_F(CtlTest, DeadListAndRedrive) {
+  EXPECT_CALL(stub_, ListDeadLetters(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::ListDeadLettersResponse>(R"pb(
+                        dead_letters {
+                          event_id: "evt_9"
+                          event_type: "invoice.paid"
+                          attempts: 1
+                          dead_at { seconds: 1719834013 }
+                          last_error: "REJECT: FAILED_PRECONDITION: bad"
+                        }
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"dead", "list", "billing"}), 0);
+  EXPECT_EQ(
+      out_.str(),
+      "EVENT  TYPE          ATTEMPTS  DEAD_AT               LAST_ERROR\n"
+      "evt_9  invoice.paid  1         2024-07-01T11:40:13Z  REJECT: FAILED_PRECONDITION: bad\n");
+
+  v1::RedriveRequest sent;
+  EXPECT_CALL(stub_, Redrive(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(Parse<v1::RedriveResponse>("redriven: 1")),
+                      Return(grpc::Status::OK)));
+  options_.ids = {"evt_9"};
+  ASSERT_EQ(Run({"dead", "redrive", "billing"}), 0);
+  EXPECT_EQ(sent.subscription(), "billing");
+  EXPECT_THAT(sent.event_ids(), ElementsAre("evt_9"));
+  EXPECT_EQ(out_.str(), "redriven 1 dead letter(s) of billing\n");
+}
+
+TEST_F(CtlTest, StatsAndUnknownCommands) {
+  EXPECT_CALL(stub_, GetStats(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::Stats>(R"pb(
+                        events_stored: 42
+                        requests { key: "stored" value: 42 }
+                        requests { key: "bad_signature" value: 3 }
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"stats"}), 0);
+  EXPECT_THAT(out_.str(), HasSubstr("events stored:   42\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("  bad_signature  3\n  stored         42\n"));
+  EXPECT_EQ(Run({"subs", "frobnicate"}), 2);
+  EXPECT_EQ(Run({}), 2);
+}
+
+}  // namespace
+}  // namespace switchboard::tools::ctl
