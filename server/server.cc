@@ -19,6 +19,7 @@
 #include "server/config/config.h"
 #include "server/convert/event_converter.h"
 #include "server/ingress/http_server.h"
+#include "server/ingress/network_allowlist.h"
 #include "server/ingress/ops_handler.h"
 #include "server/ingress/webhook_handler.h"
 #include "server/metrics/metrics.h"
@@ -191,6 +192,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   if (config.limits().has_max_body_bytes()) {
     webhook_options.max_body_bytes = config.limits().max_body_bytes();
   }
+  if (!config.access().allow_networks().empty()) {
+    ASSIGN_OR_RETURN(webhook_options.allowlist,
+                     ingress::NetworkAllowlist::Create({config.access().allow_networks().begin(),
+                                                        config.access().allow_networks().end()}));
+  }
+  webhook_options.trust_forwarded_for = config.access().trust_forwarded_for();
   Impl* raw = impl.get();
   auto readiness = [raw] { return raw->Readiness(); };
   ingress::WebhookHandler::Deps deps;

@@ -15,6 +15,10 @@ namespace {
 
 constexpr char kRequestsMetric[] = "switchboard_webhook_requests_total";
 constexpr char kRequestsHelp[] = "Webhook requests by endpoint and outcome.";
+constexpr char kTypedMissesMetric[] = "switchboard_convert_typed_misses_total";
+constexpr char kTypedMissesHelp[] =
+    "Values in accepted events that did not fit their typed stripe.v1 field (left unset; the "
+    "Struct and raw JSON keep them; paths in EventData.typed_misses).";
 
 HttpResponse Ok(absl::string_view body) {
   HttpResponse response;
@@ -89,6 +93,8 @@ WebhookHandler::WebhookHandler(Options options, Deps deps)
     for (const char* outcome : kOutcomes) add(outcome);
     for (verify::VerifyResult r : kVerifyFailures) add(verify::VerifyResultName(r));
   }
+  // Registered now so the series shows (as 0) before the first miss.
+  deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp);
   append_latency_ = deps_.metrics->AddHistogram("switchboard_store_append_seconds",
                                                 "Time from Append to durable (group commit wait).",
                                                 metrics::Registry::LatencyBuckets());
@@ -132,6 +138,13 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
   if (endpoint == nullptr) {
     HttpResponse r = ErrorResponse(404, "not found");
     r.close_connection = request.method != "GET" && request.method != "HEAD";
+    return r;
+  }
+  if (options_.allowlist &&
+      !options_.allowlist->Allows(NetworkAllowlist::ClientAddress(
+          request.remote_addr, request.Header("X-Forwarded-For"), options_.trust_forwarded_for))) {
+    HttpResponse r = Reject(*endpoint, 403, "forbidden", "source address not allowed");
+    r.close_connection = true;
     return r;
   }
   if (request.method != "POST") {
@@ -206,6 +219,10 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
       *google::protobuf::Arena::CreateMessage<switchboard::v1::Event>(&arena);
   if (absl::Status converted = deps_.converter->Convert(request.body, &event); !converted.ok()) {
     return Reject(endpoint, 400, "bad_event", converted.message());
+  }
+  if (const int misses = event.data().typed_misses_size(); misses > 0) {
+    // Rare (a shape the typed model does not know), so looking the counter up here is fine.
+    deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp)->Increment(misses);
   }
 
   store::EventRecord record;

@@ -1,7 +1,8 @@
 // WebhookHandler: the rules of the public webhook listener, as a pure function
 // HttpRequest -> HttpResponse (no sockets), so every status code is unit-tested.
 //
-// For POST on a configured endpoint path it: checks the framing (Content-Length required;
+// For POST on a configured endpoint path it: checks the source address against the optional
+// allow-list (403), the framing (Content-Length required;
 // chunked 411, any Content-Encoding 415, over the cap 413, non-JSON Content-Type 415), verifies
 // Stripe-Signature against that endpoint's secrets, converts the body to switchboard.v1.Event,
 // appends it to the EventStore (blocking until durable) and answers 200 — also for a duplicate
@@ -32,6 +33,7 @@
 #include "server/base/clock.h"
 #include "server/convert/event_converter.h"
 #include "server/ingress/http_types.h"
+#include "server/ingress/network_allowlist.h"
 #include "server/metrics/metrics.h"
 #include "server/store/event_store.h"
 #include "server/verify/signature_verifier.h"
@@ -51,6 +53,10 @@ class WebhookHandler {
   struct Options {
     std::vector<Endpoint> endpoints;  // REQUIRES: at least one, distinct paths starting with '/'
     int64_t max_body_bytes = 1 << 20;
+    // When set, only these source networks may POST to the endpoints (403 otherwise).
+    std::optional<NetworkAllowlist> allowlist;
+    // Take the client address from the last X-Forwarded-For entry (behind a trusted proxy).
+    bool trust_forwarded_for = false;
   };
 
   struct Deps {

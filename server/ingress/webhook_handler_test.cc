@@ -249,6 +249,23 @@ TEST_F(WebhookHandlerTest, StoreFailureIs503AndTheEventIsNotLost) {
   EXPECT_OK(memory_store_.Get("evt_503"));
 }
 
+TEST_F(WebhookHandlerTest, AllowListRefusesOtherSourcesWith403) {
+  WebhookHandler::Options options;
+  options.endpoints.push_back({"/webhook", Verifier({kSecret})});
+  options.allowlist = *NetworkAllowlist::Create({"3.18.12.0/24"});
+  options.trust_forwarded_for = true;
+  WebhookHandler::Deps deps{&memory_store_, &converter_, &clock_, &metrics_, nullptr};
+  ASSERT_OK_AND_ASSIGN(auto handler, WebhookHandler::Create(std::move(options), std::move(deps)));
+  HttpRequest request = Signed(EventBody("evt_allow"));
+  request.remote_addr = "127.0.0.1";  // the proxy
+  request.headers.push_back({"X-Forwarded-For", "6.6.6.6, 3.18.12.63"});
+  EXPECT_EQ(handler->Handle(request).status, 200);
+  request.headers.back().second = "3.18.12.63, 6.6.6.6";  // the proxy saw 6.6.6.6
+  HttpResponse refused = handler->Handle(Signed(EventBody("evt_deny")));
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(handler->Handle(request).status, 403);
+}
+
 TEST_F(WebhookHandlerTest, HealthAndReadiness) {
   HttpRequest r;
   r.method = "GET";
