@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "protos/stripe/v1/event_types.h"
 
 namespace switchboard::sdk::internal {
 
@@ -54,10 +55,9 @@ absl::Status CheckTypedRegistration(absl::string_view pattern, const Descriptor*
         type->full_name(), " is not a typed payload of switchboard.v1.EventData (typed payloads: ",
         known.empty() ? "none in this build" : absl::StrJoin(known, ", "), ")"));
   }
-  // TODO(sdk): also check every event type `pattern` matches against the Stripe event-type
-  // table (stripe::v1::CheckTypedRegistration) once //protos/stripe/v1 provides it.
-  (void)pattern;
-  return absl::OkStatus();
+  // Every event type the pattern matches must carry a `type` (`charge.*` also matches
+  // charge.dispute.* and charge.refund.updated, which carry a Dispute and a Refund).
+  return stripe::v1::CheckTypedRegistration(pattern, type);
 }
 
 }  // namespace switchboard::sdk::internal
