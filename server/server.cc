@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -46,6 +48,32 @@ absl::Status MakeDataDir(const std::string& dir) {
     }
   }
   return absl::OkStatus();
+}
+
+// The gRPC listener's credentials: plain, TLS, or mTLS when a client CA is given.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
+    const switchboard::v1::Tls& tls) {
+  if (tls.cert_file().empty() && tls.key_file().empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  };
+  grpc::SslServerCredentialsOptions options(
+      tls.ca_file().empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.private_key, read(tls.key_file()));
+  ASSIGN_OR_RETURN(pair.cert_chain, read(tls.cert_file()));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.ca_file().empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, read(tls.ca_file()));
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 ingress::HttpServer::Options HttpOptions(const std::string& host, int port,
@@ -120,8 +148,8 @@ struct Server::Impl {
   }
 
   void RetentionLoop() {
-    metrics::Counter* removed = metrics.AddCounter(
-        "switchboard_retention_removed_total", "Events removed by the retention job.");
+    metrics::Counter* removed = metrics.AddCounter("switchboard_retention_removed_total",
+                                                   "Events removed by the retention job.");
     do {
       absl::StatusOr<int64_t> n = store->DeleteReceivedBefore(clock->Now() - retention);
       if (!n.ok()) {
@@ -157,8 +185,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
 
   // Secrets first: a misconfiguration should fail before anything opens.
   config::SecretSources sources;
-  sources.getenv = options.getenv ? options.getenv
-                                  : [](const std::string& name) -> std::optional<std::string> {
+  sources.getenv =
+      options.getenv ? options.getenv : [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
     if (v == nullptr) return std::nullopt;
     return std::string(v);
@@ -186,8 +214,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
     vo.tolerance = tolerance;
     ASSIGN_OR_RETURN(auto verifier, verify::SignatureVerifier::Create(vo));
     webhook_options.endpoints.push_back({e.path, std::move(verifier)});
-    SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size()
-                 << " source=\"" << e.source << "\"";
+    SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size() << " source=\""
+                 << e.source << "\"";
   }
   if (config.limits().has_max_body_bytes()) {
     webhook_options.max_body_bytes = config.limits().max_body_bytes();
@@ -229,8 +257,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_addr, grpc::InsecureServerCredentials(),
-                           &impl->grpc_port);
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
+                   GrpcServerCredentials(config.grpc_tls()));
+  builder.AddListeningPort(options.grpc_addr, grpc_credentials, &impl->grpc_port);
   builder.RegisterService(impl->gateway.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {
@@ -242,10 +271,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
                        HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits()),
                        [raw](const ingress::HttpRequest& r) { return raw->ops->CheckHeaders(r); },
                        [raw](const ingress::HttpRequest& r) { return raw->ops->Handle(r); }));
+  ingress::HttpServer::Options http_options =
+      HttpOptions(http_hp.first, http_hp.second, config.limits());
+  http_options.tls_cert_file = config.http_tls().cert_file();
+  http_options.tls_key_file = config.http_tls().key_file();
   ASSIGN_OR_RETURN(
       impl->http,
       ingress::HttpServer::Start(
-          HttpOptions(http_hp.first, http_hp.second, config.limits()),
+          http_options,
           [raw](const ingress::HttpRequest& r) { return raw->webhook->CheckHeaders(r); },
           [raw](const ingress::HttpRequest& r) { return raw->webhook->Handle(r); }));
 

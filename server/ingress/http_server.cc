@@ -1,6 +1,7 @@
 #include "server/ingress/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
+#include "openssl/err.h"
+#include "openssl/ssl.h"
 
 namespace switchboard::server::ingress {
 namespace internal {
@@ -51,8 +54,9 @@ void PeerAddress(int sock, bool local, std::string& ip, int& port) {
 // A buffered socket stream that enforces a whole-request deadline and a header size limit.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(int sock, int max_header_bytes)
-      : sock_(sock), max_header_bytes_(max_header_bytes) {}
+  // `ssl` (may be null) must be attached to `sock` and outlive the stream.
+  DeadlineStream(int sock, SSL* ssl, int max_header_bytes)
+      : sock_(sock), ssl_(ssl), max_header_bytes_(max_header_bytes) {}
 
   // Starts a new request: reads from now on must complete before `deadline`.
   void BeginRequest(absl::Time deadline) {
@@ -67,6 +71,7 @@ class DeadlineStream final : public httplib::Stream {
   // Waits up to `timeout` for the first byte of the next request; polls `stopping` meanwhile.
   bool WaitForRequest(absl::Duration timeout, const std::function<bool()>& stopping) {
     if (pos_ < len_) return true;  // pipelined
+    if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
     const absl::Time until = absl::Now() + timeout;
     while (!stopping()) {
       const absl::Duration left = until - absl::Now();
@@ -80,7 +85,7 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   bool is_readable() const override {
-    if (pos_ < len_) return true;
+    if (pos_ < len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     pollfd p{sock_, POLLIN, 0};
     return ::poll(&p, 1, ToPollMillis(deadline_ - absl::Now())) > 0;
   }
@@ -113,6 +118,7 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (ssl_ != nullptr) return TlsWrite(ptr, size);
     size_t done = 0;
     while (done < size) {
       ssize_t n = ::send(sock_, ptr + done, size - done, MSG_NOSIGNAL);
@@ -132,9 +138,62 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  // Waits until the socket is ready for `events`, no later than the deadline (for writes: at
+  // most 5 s). False on timeout or error.
+  bool WaitFor(short events, bool for_write) {
+    while (true) {
+      absl::Duration left = deadline_ - absl::Now();
+      if (for_write) left = std::max(left, absl::Seconds(5));
+      if (left <= absl::ZeroDuration()) {
+        deadline_exceeded_ = true;
+        return false;
+      }
+      pollfd p{sock_, events, 0};
+      int rc = ::poll(&p, 1, ToPollMillis(left));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return false;
+      if (rc > 0) return true;
+    }
+  }
+
+  // TLS records may arrive in pieces: the socket is non-blocking and every wait is bounded.
+  bool TlsFill() {
+    while (true) {
+      ERR_clear_error();
+      int n = SSL_read(ssl_, buffer_, sizeof(buffer_));
+      if (n > 0) {
+        len_ = static_cast<size_t>(n);
+        return true;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_ZERO_RETURN) return true;  // len_ == 0: orderly close
+      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, false)) continue;
+      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, true)) continue;
+      return false;
+    }
+  }
+
+  ssize_t TlsWrite(const char* ptr, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_, ptr + done, static_cast<int>(std::min<size_t>(size - done, 1 << 20)));
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, true)) continue;
+      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, true)) continue;
+      return done > 0 ? static_cast<ssize_t>(done) : -1;
+    }
+    return static_cast<ssize_t>(done);
+  }
+
   // Refills the buffer, waiting no later than the deadline. False on timeout or error.
   bool Fill() {
     pos_ = len_ = 0;
+    if (ssl_ != nullptr) return TlsFill();
     while (true) {
       const absl::Duration left = deadline_ - absl::Now();
       if (left <= absl::ZeroDuration()) {
@@ -155,6 +214,7 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   const int sock_;
+  SSL* const ssl_;
   const int max_header_bytes_;
   absl::Time deadline_ = absl::InfiniteFuture();
   bool in_headers_ = true;
@@ -192,6 +252,30 @@ void ToHttplib(const HttpResponse& in, httplib::Response& res) {
 class GuardedServer final : public httplib::Server {
  public:
   explicit GuardedServer(const HttpServer::Options& options) : options_(options) {}
+  ~GuardedServer() override {
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
+  }
+
+  // Loads the certificate and key when TLS is configured.
+  absl::Status InitTls() {
+    if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) return absl::OkStatus();
+    if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+      return absl::InvalidArgumentError("HttpServer: TLS needs both a certificate and a key");
+    }
+    tls_ = SSL_CTX_new(TLS_server_method());
+    if (tls_ == nullptr) return absl::InternalError("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls_, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    if (SSL_CTX_use_certificate_chain_file(tls_, options_.tls_cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls_, options_.tls_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(tls_) != 1) {
+      char error[256];
+      ERR_error_string_n(ERR_get_error(), error, sizeof(error));
+      return absl::InvalidArgumentError(
+          absl::StrCat("HttpServer: cannot load TLS certificate/key: ", error));
+    }
+    return absl::OkStatus();
+  }
 
   std::atomic<int> active{0};   // admitted connections
   std::atomic<int> waiting{0};  // connections waiting for a slot
@@ -239,7 +323,26 @@ class GuardedServer final : public httplib::Server {
     int one = 1;
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    DeadlineStream stream(sock, options_.max_header_bytes);
+    SSL* ssl = nullptr;
+    if (tls_ != nullptr) {
+      ssl = Handshake(sock);
+      if (ssl == nullptr) {
+        ::shutdown(sock, SHUT_RDWR);
+        ::close(sock);
+        return false;
+      }
+    }
+    struct FreeSsl {
+      SSL* ssl;
+      ~FreeSsl() {
+        if (ssl != nullptr) {
+          SSL_shutdown(ssl);
+          SSL_free(ssl);
+        }
+      }
+    } free_ssl{ssl};
+
+    DeadlineStream stream(sock, ssl, options_.max_header_bytes);
     auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
     // Between requests, a connection also gives way to a newcomer waiting for a slot.
     auto yield_idle = [this] { return svr_sock_ == INVALID_SOCKET || waiting.load() > 0; };
@@ -258,7 +361,32 @@ class GuardedServer final : public httplib::Server {
     return ok;
   }
 
+  // A TLS handshake on a non-blocking socket, bounded by the request deadline.
+  SSL* Handshake(socket_t sock) {
+    ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+    SSL* ssl = SSL_new(tls_);
+    if (ssl == nullptr) return nullptr;
+    SSL_set_fd(ssl, sock);
+    const absl::Time deadline = absl::Now() + options_.request_deadline;
+    while (true) {
+      ERR_clear_error();
+      int rc = SSL_accept(ssl);
+      if (rc == 1) return ssl;
+      int err = SSL_get_error(ssl, rc);
+      short events = err == SSL_ERROR_WANT_READ    ? POLLIN
+                     : err == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                   : 0;
+      const absl::Duration left = deadline - absl::Now();
+      pollfd p{sock, events, 0};
+      if (events == 0 || left <= absl::ZeroDuration() || ::poll(&p, 1, ToPollMillis(left)) <= 0) {
+        SSL_free(ssl);
+        return nullptr;
+      }
+    }
+  }
+
   const HttpServer::Options options_;
+  SSL_CTX* tls_ = nullptr;
 };
 
 }  // namespace internal
@@ -278,6 +406,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->server_ = std::make_unique<internal::GuardedServer>(options);
   internal::GuardedServer& s = *server->server_;
+  if (absl::Status tls = s.InitTls(); !tls.ok()) return tls;
 
   const size_t workers = static_cast<size_t>(options.max_connections) + 8;
   s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };

@@ -10,7 +10,9 @@
 //     to make room, and a newcomer that still finds no slot within 1 s gets 503;
 //   - header bytes and header count limits (431), TCP_NODELAY, a keep-alive request limit;
 //   - CheckHeaders() before the body is read (411/413/415 cost no body read) and also on
-//     `Expect: 100-continue`.
+//     `Expect: 100-continue`;
+//   - optional TLS (OpenSSL) under the same deadlines: a slow handshake or a partial TLS record
+//     cannot hold a worker longer than a slow plain-text request.
 // Routing, status codes and bodies are decided by the handler (see WebhookHandler, OpsHandler).
 //
 // Example:
@@ -52,6 +54,10 @@ class HttpServer {
     int max_header_bytes = 16 * 1024;
     int max_headers = 64;
     int64_t max_body_bytes = 1 << 20;
+    // HTTPS: PEM certificate chain and private key (both or neither). TLS 1.2 or newer; the
+    // handshake counts against the request deadline of the first request.
+    std::string tls_cert_file;
+    std::string tls_key_file;
   };
   using CheckHeadersFn = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
   using HandleFn = std::function<HttpResponse(const HttpRequest&)>;

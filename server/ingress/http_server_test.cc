@@ -176,6 +176,43 @@ TEST_F(HttpServerTest, RejectsOversizedHeaderSection) {
   EXPECT_EQ(handled_.load(), 0);
 }
 
+TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
+  HttpServer::Options options;
+  options.tls_cert_file = "tests/testdata/tls/test_server.crt";
+  options.tls_key_file = "tests/testdata/tls/test_server.key";
+  options.request_deadline = absl::Milliseconds(200);
+  Start(options);
+  // A client that connects and never starts the handshake is cut off at the deadline...
+  RawClient stalled(server_->port());
+  ASSERT_TRUE(stalled.connected());
+  httplib::SSLClient client("127.0.0.1", server_->port());
+  client.set_ca_cert_path(options.tls_cert_file.c_str());
+  client.enable_server_certificate_verification(true);
+  client.set_keep_alive(true);
+  // ...and does not keep real senders out.
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.Post("/webhook", std::string(5000, 'x'), "application/json");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, "{\"method\":\"POST\",\"bytes\":5000}");
+  }
+  stalled.ReadUntilClosed();
+  // Plain HTTP on the TLS port gets nothing useful.
+  httplib::Client plain("127.0.0.1", server_->port());
+  auto res = plain.Post("/webhook", "{}", "application/json");
+  EXPECT_TRUE(!res || res->status != 200);
+  EXPECT_EQ(handled_.load(), 3);
+}
+
+TEST(HttpServerTls, RefusesAMissingKey) {
+  HttpServer::Options options;
+  options.tls_cert_file = "tests/testdata/tls/test_server.crt";
+  auto server = HttpServer::Start(
+      options, [](const HttpRequest&) { return std::optional<HttpResponse>(); },
+      [](const HttpRequest&) { return HttpResponse(); });
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(HttpServerTest, StopFinishesPromptlyWithIdleKeepAliveConnections) {
   HttpServer::Options options;
   options.idle_timeout = absl::Hours(1);
