@@ -1,0 +1,71 @@
+// ChildProcess: runs a binary (a handler, the Python handler) as a child of an end-to-end test,
+// with its stdout and stderr captured together (Log()) and copied to the test's stderr.
+// (The gateway itself runs through tests/util/server_process.h.)
+//
+// Example:
+//   ChildProcess handler({.argv = {"tests/e2e/test_handler", "--record=" + path}});
+//   ASSERT_TRUE(handler.Start().ok());
+//   ASSERT_TRUE(handler.WaitForLog("sdk_serving", absl::Seconds(60)));
+//   EXPECT_EQ(handler.Stop(SIGTERM), 0);
+//
+// Thread-safety: one test thread drives it; Log() and WaitForLog() may be used from any thread.
+#ifndef SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
+#define SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace switchboard::testing {
+
+class ChildProcess {
+ public:
+  struct Options {
+    std::vector<std::string> argv;           // argv[0]: a path (runfiles-relative is fine)
+    std::map<std::string, std::string> env;  // added to the test's environment
+  };
+
+  explicit ChildProcess(Options options) : options_(std::move(options)) {}
+  // Kills (SIGKILL) a child still running.
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Forks and execs. kInternal when fork/pipe fails (exec failures show in the log and exit
+  // status 127).
+  absl::Status Start();
+
+  // Waits until the log contains `text`, the child's output ends, or `timeout` passes. True
+  // when the text was seen.
+  bool WaitForLog(const std::string& text, absl::Duration timeout);
+
+  // Sends `signal`, waits for the exit and returns the wait status decoded: the exit code, or
+  // 128 + the signal number when killed by a signal; -1 when not running.
+  int Stop(int signal);
+
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  std::string Log() const;
+
+ private:
+  void ReadOutput(int fd);
+
+  Options options_;
+  pid_t pid_ = -1;
+  std::thread reader_;
+  mutable absl::Mutex mu_;
+  std::string log_ ABSL_GUARDED_BY(mu_);
+  bool eof_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace switchboard::testing
+
+#endif  // SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
