@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "server/dispatch/event_proto.h"
 #include "server/rpc/status_convert.h"
 
 namespace switchboard::server::rpc {
@@ -11,33 +12,18 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  if (out.nanos() < 0) {
-    out.set_seconds(out.seconds() - 1);
-    out.set_nanos(out.nanos() + 1000000000);
-  }
-  return out;
-}
+using dispatch::FromProtoTime;
+using dispatch::ToProtoTime;
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+grpc::Status NoDispatcher() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "event delivery is not running");
 }
 
 }  // namespace
 
 absl::Status GatewayService::ToEvent(const store::EventRecord& record, bool omit_raw_json,
                                      switchboard::v1::Event* out) const {
-  if (absl::Status s = deps_.converter->Convert(record.raw_json, out); !s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("stored event ", record.id, " no longer converts: ", s.message()));
-  }
-  *out->mutable_received_at() = ToProto(record.received_at);
-  out->set_endpoint(record.endpoint);
-  out->set_sequence(record.sequence);
+  if (absl::Status s = dispatch::RecordToEvent(*deps_.converter, record, out); !s.ok()) return s;
   if (omit_raw_json) out->clear_raw_json();
   return absl::OkStatus();
 }
@@ -58,13 +44,14 @@ grpc::Status GatewayService::ListEvents(grpc::ServerContext*,
                                         switchboard::v1::ListEventsResponse* response) {
   store::EventQuery query;
   query.types.assign(request->types().begin(), request->types().end());
-  if (request->has_created_after()) query.created_after = FromProto(request->created_after());
-  if (request->has_created_before()) query.created_before = FromProto(request->created_before());
+  if (request->has_created_after()) query.created_after = FromProtoTime(request->created_after());
+  if (request->has_created_before())
+    query.created_before = FromProtoTime(request->created_before());
   if (request->page_size() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
   }
-  query.limit = request->page_size() == 0 ? kDefaultPageSize
-                                          : std::min(request->page_size(), kMaxPageSize);
+  query.limit =
+      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
   if (!request->page_token().empty() &&
       (!absl::SimpleAtoi(request->page_token(), &query.after_sequence) ||
        query.after_sequence < 0)) {
@@ -91,17 +78,122 @@ grpc::Status GatewayService::GetStats(grpc::ServerContext*, const switchboard::v
   if (!stats.ok()) return ToGrpcStatus(stats.status());
   response->set_events_stored(stats->events);
   if (stats->oldest_received_at) {
-    *response->mutable_oldest_received_at() = ToProto(*stats->oldest_received_at);
+    *response->mutable_oldest_received_at() = ToProtoTime(*stats->oldest_received_at);
   }
   if (stats->newest_received_at) {
-    *response->mutable_newest_received_at() = ToProto(*stats->newest_received_at);
+    *response->mutable_newest_received_at() = ToProtoTime(*stats->newest_received_at);
   }
-  *response->mutable_started_at() = ToProto(deps_.started_at);
+  *response->mutable_started_at() = ToProtoTime(deps_.started_at);
   if (deps_.request_counts) {
     for (const auto& [outcome, count] : deps_.request_counts()) {
       (*response->mutable_requests())[outcome] = count;
     }
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::Subscribe(grpc::ServerContext*,
+                                       const switchboard::v1::SubscribeRequest* request,
+                                       switchboard::v1::Subscription* response) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  absl::StatusOr<switchboard::v1::Subscription> s =
+      deps_.dispatcher->Subscribe(request->subscription(), request->member_address());
+  if (!s.ok()) return ToGrpcStatus(s.status());
+  *response = *std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::Unsubscribe(grpc::ServerContext*,
+                                         const switchboard::v1::UnsubscribeRequest* request,
+                                         switchboard::v1::UnsubscribeResponse*) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  if (request->name().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name is required");
+  }
+  return ToGrpcStatus(deps_.dispatcher->Unsubscribe(request->name(), request->member_address()));
+}
+
+grpc::Status GatewayService::ListSubscriptions(
+    grpc::ServerContext*, const switchboard::v1::ListSubscriptionsRequest*,
+    switchboard::v1::ListSubscriptionsResponse* response) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  absl::StatusOr<std::vector<switchboard::v1::Subscription>> subs =
+      deps_.dispatcher->ListSubscriptions();
+  if (!subs.ok()) return ToGrpcStatus(subs.status());
+  for (switchboard::v1::Subscription& s : *subs) *response->add_subscriptions() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::Replay(grpc::ServerContext*,
+                                    const switchboard::v1::ReplayRequest* request,
+                                    switchboard::v1::ReplayResponse* response) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  dispatch::Dispatcher::ReplayRequest replay;
+  replay.subscription = request->subscription();
+  replay.event_ids.assign(request->event_ids().begin(), request->event_ids().end());
+  replay.types.assign(request->types().begin(), request->types().end());
+  if (request->has_created_after()) replay.created_after = FromProtoTime(request->created_after());
+  if (request->has_created_before()) {
+    replay.created_before = FromProtoTime(request->created_before());
+  }
+  if (replay.event_ids.empty() && replay.types.empty() && !request->has_created_after() &&
+      !request->has_created_before()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "give event_ids, or types and/or a created range");
+  }
+  absl::StatusOr<int64_t> n = deps_.dispatcher->Replay(replay);
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_scheduled(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::ListDeadLetters(grpc::ServerContext*,
+                                             const switchboard::v1::ListDeadLettersRequest* request,
+                                             switchboard::v1::ListDeadLettersResponse* response) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  if (request->subscription().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "subscription is required");
+  }
+  if (request->page_size() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size must not be negative");
+  }
+  const int limit =
+      request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
+  int64_t after = 0;
+  if (!request->page_token().empty() &&
+      (!absl::SimpleAtoi(request->page_token(), &after) || after < 0)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "invalid page_token");
+  }
+  absl::StatusOr<std::vector<store::DeadLetterRecord>> dead =
+      deps_.dispatcher->ListDeadLetters(request->subscription(), after, limit);
+  if (!dead.ok()) return ToGrpcStatus(dead.status());
+  for (const store::DeadLetterRecord& d : *dead) {
+    switchboard::v1::DeadLetter* out = response->add_dead_letters();
+    out->set_subscription(d.subscription);
+    out->set_event_id(d.event_id);
+    out->set_event_type(d.event_type);
+    out->set_sequence(d.sequence);
+    out->set_attempts(d.attempts);
+    out->set_last_error(d.last_error);
+    *out->mutable_dead_at() = ToProtoTime(d.dead_at);
+  }
+  if (static_cast<int>(dead->size()) == limit) {
+    response->set_next_page_token(absl::StrCat(dead->back().sequence));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::Redrive(grpc::ServerContext*,
+                                     const switchboard::v1::RedriveRequest* request,
+                                     switchboard::v1::RedriveResponse* response) {
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  if (request->subscription().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "subscription is required");
+  }
+  absl::StatusOr<int64_t> n = deps_.dispatcher->Redrive(
+      request->subscription(), {request->event_ids().begin(), request->event_ids().end()});
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_redriven(*n);
   return grpc::Status::OK;
 }
 

@@ -2,16 +2,20 @@
 //
 // Reads go to the EventStore; each stored event's protobuf form is derived again from its raw
 // JSON by the EventConverter (the store keeps the bytes once), then the store's own columns
-// (sequence, received_at, endpoint) are filled in.
+// (sequence, received_at, endpoint) are filled in. Subscription calls (Subscribe, Unsubscribe,
+// ListSubscriptions, Replay, ListDeadLetters, Redrive) are thin translations to the
+// dispatch::Dispatcher, which validates and owns the delivery state; absl::Status becomes
+// grpc::Status here and nowhere else (status_convert.h). docs/GATEWAY_API.md lists every call.
 //
-// Uses gRPC's synchronous API: every method is a short unary read, and the sync server's thread
+// Uses gRPC's synchronous API: every method is a short unary call, and the sync server's thread
 // pool is the simplest correct choice for that.
 //
 // Example:
-//   GatewayService gateway({.store = store, .converter = &converter, ...});
+//   GatewayService gateway({.store = store, .converter = &converter, .dispatcher = d, ...});
 //   builder.RegisterService(&gateway);
 //
-// Thread-safety: all methods may run concurrently (the store and converter are thread-safe).
+// Thread-safety: all methods may run concurrently (the store, converter and dispatcher are
+// thread-safe).
 #ifndef SWITCHBOARD_SERVER_RPC_GATEWAY_SERVICE_H_
 #define SWITCHBOARD_SERVER_RPC_GATEWAY_SERVICE_H_
 
@@ -24,6 +28,7 @@
 #include "absl/time/time.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/convert/event_converter.h"
+#include "server/dispatch/dispatcher.h"
 #include "server/store/event_store.h"
 
 namespace switchboard::server::rpc {
@@ -36,6 +41,8 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
     // Request outcome counts since start (for GetStats); may be empty.
     std::function<std::map<std::string, int64_t>()> request_counts;
     absl::Time started_at;
+    // Must outlive the service; null makes the subscription calls answer UNAVAILABLE.
+    dispatch::Dispatcher* dispatcher = nullptr;
   };
   explicit GatewayService(Deps deps) : deps_(std::move(deps)) {}
 
@@ -48,6 +55,22 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
   grpc::Status GetStats(grpc::ServerContext* context,
                         const switchboard::v1::GetStatsRequest* request,
                         switchboard::v1::Stats* response) override;
+  grpc::Status Subscribe(grpc::ServerContext* context,
+                         const switchboard::v1::SubscribeRequest* request,
+                         switchboard::v1::Subscription* response) override;
+  grpc::Status Unsubscribe(grpc::ServerContext* context,
+                           const switchboard::v1::UnsubscribeRequest* request,
+                           switchboard::v1::UnsubscribeResponse* response) override;
+  grpc::Status ListSubscriptions(grpc::ServerContext* context,
+                                 const switchboard::v1::ListSubscriptionsRequest* request,
+                                 switchboard::v1::ListSubscriptionsResponse* response) override;
+  grpc::Status Replay(grpc::ServerContext* context, const switchboard::v1::ReplayRequest* request,
+                      switchboard::v1::ReplayResponse* response) override;
+  grpc::Status ListDeadLetters(grpc::ServerContext* context,
+                               const switchboard::v1::ListDeadLettersRequest* request,
+                               switchboard::v1::ListDeadLettersResponse* response) override;
+  grpc::Status Redrive(grpc::ServerContext* context, const switchboard::v1::RedriveRequest* request,
+                       switchboard::v1::RedriveResponse* response) override;
 
   // The protobuf form of a stored record. kDataLoss if its raw JSON no longer converts (which
   // would mean the store was corrupted: it only holds bodies that converted on the way in).

@@ -1,4 +1,4 @@
-// The one place absl::Status becomes grpc::Status (codes map one to one).
+// The one place absl::Status and grpc::Status are converted (codes map one to one).
 #ifndef SWITCHBOARD_SERVER_RPC_STATUS_CONVERT_H_
 #define SWITCHBOARD_SERVER_RPC_STATUS_CONVERT_H_
 
@@ -12,6 +12,11 @@ namespace switchboard::server::rpc {
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+inline absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
 }  // namespace switchboard::server::rpc
