@@ -1347,6 +1347,8 @@ absl::StatusOr<std::vector<switchboard::v1::Subscription>> Dispatcher::ListSubsc
       snapshots.push_back(std::move(s));
     }
   }
+  // Commit what the snapshot reflects, so the store's counts agree with it.
+  RETURN_IF_ERROR(FlushProgress());
   std::vector<switchboard::v1::Subscription> out;
   for (Snapshot& s : snapshots) {
     const std::string& name = s.out.name();

@@ -155,7 +155,8 @@ class Dispatcher {
   // Every subscription with its members (connected or not) and stats: backlog (events after the
   // cursor matching its types, counted up to 1,000,000, plus parked retries, counted up to
   // 10,000), in_flight, delivered and retries (since this process started), dead_letters
-  // (stored, counted up to 10,000).
+  // (stored, counted up to 10,000). Commits buffered progress first, so the counts agree with
+  // the snapshot. Errors: kUnavailable (shut down), the store's errors.
   absl::StatusOr<std::vector<switchboard::v1::Subscription>> ListSubscriptions();
 
   struct ReplayRequest {
