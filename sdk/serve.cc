@@ -229,6 +229,9 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
       !s.ok()) {
     return abandon(s);
   }
+  if (o.reregister_interval > absl::ZeroDuration()) {
+    server->reregister_ = std::thread([s = server.get()] { s->ReregisterLoop(); });
+  }
   LogInfo(absl::StrCat("sdk_serving subscription=", o.subscription, " listen=", o.listen,
                        " port=", server->port_, " advertise=", server->advertise_,
                        " gateway=", o.gateway, " types=", absl::StrJoin(router->EventTypes(), ","),
@@ -242,11 +245,53 @@ HandlerServer::~HandlerServer() {
 
 int HandlerServer::open_streams() const { return service_->open_streams(); }
 
+void HandlerServer::ReregisterLoop() {
+  auto gateway = switchboard::v1::Gateway::NewStub(
+      grpc::CreateChannel(options_.gateway, grpc::InsecureChannelCredentials()));
+  bool failing = false;
+  while (true) {
+    {
+      absl::MutexLock lock(&reregister_mu_);
+      if (reregister_mu_.AwaitWithTimeout(absl::Condition(this, &HandlerServer::Stopping),
+                                          options_.reregister_interval)) {
+        return;
+      }
+    }
+    if (service_->open_streams() > 0) continue;
+    // Only the name: an update without event types changes nothing but the members, so this
+    // never undoes a change made with `ctl` (and never recreates a deleted subscription).
+    switchboard::v1::SubscribeRequest request;
+    request.mutable_subscription()->set_name(options_.subscription);
+    request.set_member_address(advertise_);
+    switchboard::v1::Subscription response;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    const grpc::Status status = gateway->Subscribe(&context, request, &response);
+    if (!status.ok()) {
+      if (!failing) {
+        LogWarning(absl::StrCat("sdk_reregister_failed subscription=", options_.subscription,
+                                " gateway=", options_.gateway, " error=\"", status.error_message(),
+                                "\""));
+      }
+      failing = true;
+      continue;
+    }
+    failing = false;
+    LogInfo(absl::StrCat("sdk_reregistered subscription=", options_.subscription,
+                         " member=", advertise_, " (no open stream)"));
+  }
+}
+
 absl::Status HandlerServer::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   if (shutdown_status_.has_value()) return *shutdown_status_;
   LogInfo(absl::StrCat("sdk_draining subscription=", options_.subscription,
                        " open_streams=", service_->open_streams()));
+  {
+    absl::MutexLock stop(&reregister_mu_);
+    stopping_ = true;
+  }
+  if (reregister_.joinable()) reregister_.join();
   service_->StartDrain();
   const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
 

@@ -11,7 +11,9 @@
 //      `advertise` (default 127.0.0.1:<bound port>). Instances of one handler that use the same
 //      subscription name share its deliveries.
 // Then the gateway dials the member and streams matching events; each is acknowledged from the
-// handler function's status (sdk/router.h, sdk/status.h).
+// handler function's status (sdk/router.h, sdk/status.h). While no stream is open, the instance
+// registers itself again every `reregister_interval` (a gateway that lost track of it, e.g.
+// after it was unreachable for longer than the gateway's member grace, takes it back).
 //
 // On SIGTERM or SIGINT, Serve drains: it stops taking new deliveries (those already sent are
 // answered RETRY "handler shutting down", so the gateway can retry them), lets running handler
@@ -41,6 +43,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -114,6 +117,10 @@ struct ServeOptions {
   int workers = 8;
   // How long Subscribe waits for the gateway at start (it may be starting too).
   absl::Duration register_timeout = absl::Seconds(30);
+  // While no Deliver stream is open, this instance registers itself again this often (the
+  // gateway drops a member it could not reach for a while; this brings it back). The repeat
+  // names only the member, so it never overwrites the subscription's settings. 0: never.
+  absl::Duration reregister_interval = absl::Seconds(30);
   // How long a drain waits for running handler calls before closing the streams anyway.
   absl::Duration drain_timeout = absl::Seconds(30);
 };
@@ -147,6 +154,8 @@ class HandlerServer {
 
  private:
   HandlerServer() = default;
+  void ReregisterLoop();
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reregister_mu_) { return stopping_; }
 
   ServeOptions options_;
   std::string advertise_;
@@ -154,6 +163,9 @@ class HandlerServer {
   std::unique_ptr<internal::WorkerPool> pool_;
   std::unique_ptr<internal::DeliverService> service_;
   std::unique_ptr<grpc::Server> server_;
+  absl::Mutex reregister_mu_;
+  bool stopping_ ABSL_GUARDED_BY(reregister_mu_) = false;
+  std::thread reregister_;
   absl::Mutex shutdown_mu_;
   std::optional<absl::Status> shutdown_status_ ABSL_GUARDED_BY(shutdown_mu_);
 };

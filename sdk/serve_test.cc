@@ -273,6 +273,29 @@ TEST_F(ServeTest, UnreachableGatewayFailsStartAfterTheRegisterTimeout) {
   EXPECT_THAT(server.status().message(), HasSubstr("registering subscription serve-test"));
 }
 
+TEST_F(ServeTest, RegistersAgainWhileNoStreamIsOpenWithoutTouchingTheSpec) {
+  Router router;
+  router.OnEvent("invoice.paid", [](const EventContext&) { return absl::OkStatus(); });
+  ServeOptions options = Options();
+  options.reregister_interval = absl::Milliseconds(20);
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  // Nobody opened a Deliver stream: the instance registers itself again.
+  const absl::Time deadline = absl::Now() + kSafety;
+  while (gateway_.subscribes().size() < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_GE(gateway_.subscribes().size(), 2u);
+  const switchboard::v1::SubscribeRequest again = gateway_.subscribes()[1];
+  EXPECT_EQ(again.subscription().name(), "serve-test");
+  EXPECT_EQ(again.subscription().event_types_size(), 0) << "the repeat names only the member";
+  EXPECT_EQ(again.member_address(), (*server)->advertise_address());
+  EXPECT_TRUE((*server)->Shutdown().ok());
+  const size_t after_shutdown = gateway_.subscribes().size();
+  EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
+  EXPECT_EQ(gateway_.subscribes().size(), after_shutdown) << "no registration after Shutdown";
+}
+
 TEST(StartPosition, Parses) {
   EXPECT_EQ(ParseStartPosition("now")->kind, StartPosition::Kind::kNow);
   EXPECT_EQ(ParseStartPosition("beginning")->kind, StartPosition::Kind::kBeginning);
