@@ -4,8 +4,10 @@
 //   bazel run -c opt //server/convert:convert_benchmark
 //
 // Convert/heap makes a new heap Event per call; Convert/arena converts into an Event on an
-// arena that is reset after each call (what the ingress path can do); ParseChecked is the
-// converter's own parse without the Struct; ParseFloor is the floor.
+// arena that is reset after each call (what the ingress path does), both with the typed
+// `oneof object`; ConvertArenaStructOnly is the same with Options::fill_typed off (the cost
+// before typed messages); TypedWalk is the converter's parse plus the typed walk alone (no
+// Struct); ParseChecked is the converter's own parse alone; ParseFloor is the floor.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -18,6 +20,7 @@
 #include "rapidjson/document.h"
 #include "server/convert/event_converter.h"
 #include "server/convert/json_parse.h"
+#include "server/convert/typed_walker.h"
 
 namespace switchboard::server::convert {
 namespace {
@@ -56,10 +59,9 @@ void BM_ConvertHeap(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
 }
 
-void BM_ConvertArena(benchmark::State& state) {
+void ConvertOnArena(benchmark::State& state, const EventConverter& converter) {
   const std::string body = ReadEvent(kEvents[state.range(0)]);
   state.SetLabel(kEvents[state.range(0)]);
-  const EventConverter converter;
   google::protobuf::ArenaOptions options;
   options.start_block_size = 64 * 1024;
   google::protobuf::Arena arena(options);
@@ -68,6 +70,46 @@ void BM_ConvertArena(benchmark::State& state) {
     const absl::Status status = converter.Convert(body, event);
     if (!status.ok()) state.SkipWithError("convert failed");
     benchmark::DoNotOptimize(event);
+    arena.Reset();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+
+void BM_ConvertArena(benchmark::State& state) { ConvertOnArena(state, EventConverter()); }
+
+void BM_ConvertArenaStructOnly(benchmark::State& state) {
+  EventConverter::Options options;
+  options.fill_typed = false;
+  ConvertOnArena(state, EventConverter(options));
+}
+
+// Parse plus the typed walk into the EventData arm, on an arena; no envelope, no Struct.
+void BM_TypedWalk(benchmark::State& state) {
+  const std::string body = ReadEvent(kEvents[state.range(0)]);
+  state.SetLabel(kEvents[state.range(0)]);
+  const internal::TypedWalker& walker = internal::TypedWalker::Get();
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 * 1024;
+  google::protobuf::Arena arena(options);
+  for (auto _ : state) {
+    internal::ParsedJson parsed;
+    if (!internal::ParseJson(body, internal::ParseOptions{}, &parsed).ok()) {
+      state.SkipWithError("parse failed");
+    }
+    auto* data = google::protobuf::Arena::CreateMessage<switchboard::v1::EventData>(&arena);
+    const rapidjson::Value& root = parsed.root();
+    auto it = root.FindMember("data");
+    if (it != root.MemberEnd() && it->value.IsObject()) {
+      auto object = it->value.FindMember("object");
+      auto kind = object->value.FindMember("object");
+      const google::protobuf::FieldDescriptor* arm = walker.ArmForKind(
+          absl::string_view(kind->value.GetString(), kind->value.GetStringLength()));
+      if (arm != nullptr) {
+        walker.Fill(object->value, data->GetReflection()->MutableMessage(data, arm),
+                    data->mutable_typed_misses());
+      }
+    }
+    benchmark::DoNotOptimize(data);
     arena.Reset();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
@@ -103,6 +145,8 @@ void BM_ParseChecked(benchmark::State& state) {
 constexpr int kEventCount = sizeof(kEvents) / sizeof(kEvents[0]);
 BENCHMARK(BM_ConvertHeap)->DenseRange(0, kEventCount - 1);
 BENCHMARK(BM_ConvertArena)->DenseRange(0, kEventCount - 1);
+BENCHMARK(BM_ConvertArenaStructOnly)->DenseRange(0, kEventCount - 1);
+BENCHMARK(BM_TypedWalk)->DenseRange(0, kEventCount - 1);
 BENCHMARK(BM_ParseChecked)->DenseRange(0, kEventCount - 1);
 BENCHMARK(BM_ParseFloor)->DenseRange(0, kEventCount - 1);
 

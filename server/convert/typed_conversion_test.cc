@@ -434,7 +434,9 @@ TEST(TypedReferences, EveryTypedEventKindHasAnArmAndEveryArmAKind) {
       const google::protobuf::Descriptor* message = stripe::v1::MessageForObjectKind(kind);
       const google::protobuf::FieldDescriptor* arm = walker.ArmForKind(kind);
       EXPECT_EQ(arm != nullptr, message != nullptr) << info.type;
-      if (arm != nullptr) EXPECT_EQ(arm->message_type(), message) << info.type;
+      if (arm != nullptr) {
+        EXPECT_EQ(arm->message_type(), message) << info.type;
+      }
     }
   }
   const google::protobuf::OneofDescriptor* oneof =

@@ -1,12 +1,13 @@
 #include "server/convert/typed_walker.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/struct.pb.h"
@@ -54,8 +55,9 @@ struct TypedWalker::MessagePlan {
   };
 
   const Descriptor* descriptor = nullptr;
-  // Ordinary messages: JSON key -> what to do with its value.
-  absl::flat_hash_map<std::string, FieldPlan> by_key;
+  // Ordinary messages: JSON key -> what to do with its value, sorted by key, and an index.
+  std::vector<std::pair<std::string, FieldPlan>> ordered;
+  absl::flat_hash_map<std::string, size_t> by_key;
   // Wrappers (`oneof value` only): a string fills `id_arm`; an object fills `object_arm` or the
   // arm `by_kind` names for its `object` value (`.` spelled `_`).
   bool wrapper = false;
@@ -181,43 +183,69 @@ const std::pair<const FieldDescriptor*, Target>* ArmForObject(const MessagePlan&
   return it == plan.by_kind.end() ? nullptr : &it->second;
 }
 
-// One walk: the misses it appends to and the path to the value being visited.
+// Where a value sits, relative to the walked object: a chain of frames on the C++ stack (one
+// per level), so it costs nothing until a miss turns it into a string.
+struct Path {
+  const Path* parent;
+  const JsonValue* key;  // nullptr for an array element
+  int64_t index;
+};
+
+// One walk: the misses it appends to.
 class Walk {
  public:
   explicit Walk(RepeatedPtrField<std::string>* misses) : misses_(misses) {}
 
-  void Object(const JsonValue& json, Message* out, const MessagePlan& plan, int depth) {
+  void Object(const JsonValue& json, Message* out, const MessagePlan& plan, int depth,
+              const Path* path) {
     const Reflection* reflection = out->GetReflection();
+    // Stripe writes keys in sorted order (after `id` and `object`), as the plan keeps them: try
+    // the next few planned keys before hashing.
+    size_t next = 0;
+    const size_t count = plan.ordered.size();
     for (auto it = json.MemberBegin(); it != json.MemberEnd(); ++it) {
-      const auto found =
-          plan.by_key.find(absl::string_view(it->name.GetString(), it->name.GetStringLength()));
-      if (found == plan.by_key.end()) continue;  // Unknown keys live on in the Struct.
-      path_.push_back(Segment{&it->name, -1});
-      Member(it->value, out, reflection, found->second, depth);
-      path_.pop_back();
+      const absl::string_view key(it->name.GetString(), it->name.GetStringLength());
+      const FieldPlan* field = nullptr;
+      for (size_t k = next; k < count && k < next + 3; ++k) {
+        if (plan.ordered[k].first == key) {
+          field = &plan.ordered[k].second;
+          next = k + 1;
+          break;
+        }
+      }
+      if (field == nullptr) {
+        const auto found = plan.by_key.find(key);
+        if (found == plan.by_key.end()) continue;  // Unknown keys live on in the Struct.
+        field = &plan.ordered[found->second].second;
+        next = found->second + 1;
+      }
+      const Path member{path, &it->name, -1};
+      Member(it->value, out, reflection, *field, depth, &member);
     }
   }
 
  private:
-  struct Segment {
-    const JsonValue* key;  // nullptr for an array index
-    int64_t index;
-  };
-
-  void Miss() {
-    std::string* path = misses_->Add();
-    for (const Segment& segment : path_) {
-      if (segment.key == nullptr) {
-        absl::StrAppend(path, "[", segment.index, "]");
+  void Miss(const Path* path) {
+    const Path* frames[2 * TypedWalker::kMaxDepth + 2];
+    int n = 0;
+    for (const Path* p = path; p != nullptr && n < static_cast<int>(std::size(frames));
+         p = p->parent) {
+      frames[n++] = p;
+    }
+    std::string* text = misses_->Add();
+    while (n > 0) {
+      const Path* p = frames[--n];
+      if (p->key == nullptr) {
+        absl::StrAppend(text, "[", p->index, "]");
       } else {
-        if (!path->empty()) path->push_back('.');
-        path->append(segment.key->GetString(), segment.key->GetStringLength());
+        if (!text->empty()) text->push_back('.');
+        text->append(p->key->GetString(), p->key->GetStringLength());
       }
     }
   }
 
   void Member(const JsonValue& value, Message* out, const Reflection* reflection,
-              const FieldPlan& plan, int depth) {
+              const FieldPlan& plan, int depth, const Path* path) {
     switch (plan.action) {
       case Action::kScalar:
         if (value.IsNull()) {
@@ -226,17 +254,17 @@ class Walk {
           SetScalar(value, out, plan.field);
         } else {
           reflection->ClearField(out, plan.field);
-          Miss();
+          Miss(path);
         }
         return;
       case Action::kMessage:
         reflection->ClearField(out, plan.field);
         if (value.IsNull()) return;
         if (!Accepts(value, plan.target, depth)) {
-          Miss();
+          Miss(path);
           return;
         }
-        Fill(value, reflection->MutableMessage(out, plan.field), plan.target, depth);
+        Fill(value, reflection->MutableMessage(out, plan.field), plan.target, depth, path);
         return;
       case Action::kRef:
         reflection->ClearOneof(out, plan.field->containing_oneof());
@@ -244,9 +272,9 @@ class Walk {
         if (value.IsString()) {
           SetScalar(value, out, plan.field);
         } else if (value.IsObject() && Accepts(value, plan.target, depth)) {
-          Fill(value, reflection->MutableMessage(out, plan.object_arm), plan.target, depth);
+          Fill(value, reflection->MutableMessage(out, plan.object_arm), plan.target, depth, path);
         } else {
-          Miss();
+          Miss(path);
         }
         return;
       case Action::kRepeatedScalar:
@@ -254,51 +282,50 @@ class Walk {
         reflection->ClearField(out, plan.field);
         if (value.IsNull()) return;  // Nullable arrays: null and [] are both empty.
         if (!value.IsArray()) {
-          Miss();
+          Miss(path);
           return;
         }
-        Elements(value, out, reflection, plan, depth);
+        Elements(value, out, reflection, plan, depth, path);
         return;
       case Action::kMap:
         reflection->ClearField(out, plan.field);
         if (value.IsNull()) return;
         if (!value.IsObject()) {
-          Miss();
+          Miss(path);
           return;
         }
-        Entries(value, out, reflection, plan, depth);
+        Entries(value, out, reflection, plan, depth, path);
         return;
     }
   }
 
   void Elements(const JsonValue& array, Message* out, const Reflection* reflection,
-                const FieldPlan& plan, int depth) {
+                const FieldPlan& plan, int depth, const Path* path) {
     for (rapidjson::SizeType i = 0; i < array.Size(); ++i) {
       const JsonValue& element = array[i];
-      path_.push_back(Segment{nullptr, static_cast<int64_t>(i)});
+      const Path at{path, nullptr, static_cast<int64_t>(i)};
       if (plan.action == Action::kRepeatedScalar) {
         if (Fits(element, plan.field)) {
           AddScalar(element, out, plan.field);
         } else {
-          Miss();
+          Miss(&at);
         }
       } else if (Accepts(element, plan.target, depth)) {
-        Fill(element, reflection->AddMessage(out, plan.field), plan.target, depth);
+        Fill(element, reflection->AddMessage(out, plan.field), plan.target, depth, &at);
       } else {
-        Miss();
+        Miss(&at);
       }
-      path_.pop_back();
     }
   }
 
   void Entries(const JsonValue& object, Message* out, const Reflection* reflection,
-               const FieldPlan& plan, int depth) {
+               const FieldPlan& plan, int depth, const Path* path) {
     const FieldDescriptor* value_field = plan.map_value;
     const bool scalar = IsScalar(value_field);
     for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
       const JsonValue& value = it->value;
       if (value.IsNull()) continue;  // No value: no entry.
-      path_.push_back(Segment{&it->name, -1});
+      const Path at{path, &it->name, -1};
       if (scalar ? Fits(value, value_field) : Accepts(value, plan.target, depth)) {
         Message* entry = reflection->AddMessage(out, plan.field);
         const FieldDescriptor* key_field = entry->GetDescriptor()->map_key();
@@ -307,12 +334,11 @@ class Walk {
           SetScalar(value, entry, value_field);
         } else {
           Fill(value, entry->GetReflection()->MutableMessage(entry, value_field), plan.target,
-               depth);
+               depth, &at);
         }
       } else {
-        Miss();
+        Miss(&at);
       }
-      path_.pop_back();
     }
   }
 
@@ -331,7 +357,8 @@ class Walk {
   }
 
   // REQUIRES: Accepts(value, target, depth).
-  void Fill(const JsonValue& value, Message* out, const Target& target, int depth) {
+  void Fill(const JsonValue& value, Message* out, const Target& target, int depth,
+            const Path* path) {
     const MessagePlan* plan = target.plan;
     if (plan == nullptr) {
       JsonObjectToStruct(value,
@@ -339,7 +366,7 @@ class Walk {
       return;
     }
     if (!plan->wrapper) {
-      Object(value, out, *plan, depth + 1);
+      Object(value, out, *plan, depth + 1, path);
       return;
     }
     const Reflection* reflection = out->GetReflection();
@@ -348,15 +375,15 @@ class Walk {
       return;
     }
     if (plan->object_arm != nullptr) {
-      Fill(value, reflection->MutableMessage(out, plan->object_arm), plan->object_target, depth);
+      Fill(value, reflection->MutableMessage(out, plan->object_arm), plan->object_target, depth,
+           path);
       return;
     }
     const auto* arm = ArmForObject(*plan, value);
-    Fill(value, reflection->MutableMessage(out, arm->first), arm->second, depth);
+    Fill(value, reflection->MutableMessage(out, arm->first), arm->second, depth, path);
   }
 
   RepeatedPtrField<std::string>* misses_;
-  absl::InlinedVector<Segment, 16> path_;
 };
 
 }  // namespace
@@ -474,8 +501,11 @@ const TypedWalker::MessagePlan* TypedWalker::PlanFor(const Descriptor* root) {
       } else {
         continue;  // Enums and 32-bit types: stripe.v1 has none (resources_proto_test).
       }
-      plan.by_key.emplace(std::move(key), fp);
+      plan.ordered.emplace_back(std::move(key), fp);
     }
+    std::sort(plan.ordered.begin(), plan.ordered.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t k = 0; k < plan.ordered.size(); ++k) plan.by_key[plan.ordered[k].first] = k;
   }
   return planned_root.plan;
 }
@@ -484,7 +514,7 @@ void TypedWalker::Fill(const rapidjson::Value& json, google::protobuf::Message* 
                        google::protobuf::RepeatedPtrField<std::string>* misses) const {
   auto it = plans_.find(out->GetDescriptor());
   if (it == plans_.end() || it->second->wrapper) return;
-  Walk(misses).Object(json, out, *it->second, /*depth=*/0);
+  Walk(misses).Object(json, out, *it->second, /*depth=*/0, /*path=*/nullptr);
 }
 
 }  // namespace switchboard::server::convert::internal
