@@ -147,11 +147,12 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
 
  private:
   struct Actions {
+    bool metadata = false;
     bool read = false;
     bool write = false;
     bool finish = false;
     grpc::Status status;
-    bool empty() const { return !read && !write && !finish; }
+    bool empty() const { return !metadata && !read && !write && !finish; }
   };
 
   ~DeliverStream() override = default;
@@ -173,6 +174,11 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
   Actions NextActions() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Actions a;
     if (finished_) return a;
+    if (!metadata_sent_) {
+      // At once, so the gateway knows the stream is up before the first delivery.
+      metadata_sent_ = true;
+      a.metadata = true;
+    }
     const bool broken = cancelled_ || write_failed_;
     if (!writing_ && !outbox_.empty() && !broken) {
       write_buffer_ = ToByteBuffer(outbox_.front());
@@ -214,6 +220,7 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     pumping_ = true;
     for (Actions a = NextActions(); !a.empty(); a = NextActions()) {
       mu_.Unlock();
+      if (a.metadata) StartSendInitialMetadata();
       if (a.write) StartWrite(&write_buffer_);
       if (a.read) StartRead(&read_buffer_);
       if (a.finish) Finish(a.status);
@@ -240,6 +247,7 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool pumping_ ABSL_GUARDED_BY(mu_) = false;
+  bool metadata_sent_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 grpc::ServerGenericBidiReactor* DeliverService::CreateReactor(

@@ -4,6 +4,8 @@
 // Served as a generic service over raw bytes so that a delivery the generated classes would
 // refuse is still answered (REJECT) instead of breaking the stream: see Router::DispatchSerialized.
 // Each Deliver stream is a DeliverStream reactor:
+//   - it sends its initial metadata at once, so the gateway sees the stream up before any
+//     delivery;
 //   - it keeps one read outstanding while fewer than `read_ahead` of its deliveries are queued or
 //     running (beyond that, gRPC flow control holds the gateway back);
 //   - each delivery becomes a WorkerPool job, so handler functions never run on gRPC threads
