@@ -20,12 +20,15 @@
 #include "server/base/status_macros.h"
 #include "server/config/config.h"
 #include "server/convert/event_converter.h"
+#include "server/dispatch/dispatcher.h"
+#include "server/dispatch/retry_policy.h"
 #include "server/ingress/http_server.h"
 #include "server/ingress/network_allowlist.h"
 #include "server/ingress/ops_handler.h"
 #include "server/ingress/webhook_handler.h"
 #include "server/metrics/metrics.h"
 #include "server/rpc/gateway_service.h"
+#include "server/rpc/grpc_handler_connection.h"
 #include "server/store/sqlite_event_store.h"
 #include "server/verify/signature_verifier.h"
 
@@ -95,6 +98,42 @@ ingress::HttpServer::Options HttpOptions(const std::string& host, int port,
   return o;
 }
 
+// Config.delivery and Config.subscriptions as the dispatcher's and the handler connections'
+// options. kInvalidArgument for values out of range (static subscriptions are checked by the
+// Dispatcher itself).
+absl::Status DeliveryOptions(const switchboard::v1::Config& config,
+                             dispatch::Dispatcher::Options* dispatch,
+                             rpc::GrpcHandlerConnectionOptions* connections) {
+  const switchboard::v1::DeliveryConfig& d = config.delivery();
+  if (d.has_member_grace_ms()) {
+    if (d.member_grace_ms() < 1000) {
+      return absl::InvalidArgumentError("delivery.member_grace_ms must be at least 1000");
+    }
+    dispatch->member_grace = absl::Milliseconds(d.member_grace_ms());
+  }
+  if (d.has_keepalive_ms()) {
+    // The handler's server must permit pings this often (the SDK permits every 10 s).
+    if (d.keepalive_ms() < 1000) {
+      return absl::InvalidArgumentError("delivery.keepalive_ms must be at least 1000");
+    }
+    connections->keepalive = absl::Milliseconds(d.keepalive_ms());
+    if (d.keepalive_ms() < 10000) {
+      SB_LOG(WARNING) << "delivery_keepalive_below_sdk_permit keepalive_ms=" << d.keepalive_ms()
+                      << " (handlers built with the SDK permit pings every 10000 ms; faster "
+                         "pings make them close the connection)";
+    }
+  }
+  if (d.has_progress_flush_ms()) {
+    if (d.progress_flush_ms() < 1 || d.progress_flush_ms() > 10000) {
+      return absl::InvalidArgumentError("delivery.progress_flush_ms must be 1..10000");
+    }
+    dispatch->progress_flush_interval = absl::Milliseconds(d.progress_flush_ms());
+  }
+  dispatch->static_subscriptions.assign(config.subscriptions().begin(),
+                                        config.subscriptions().end());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
@@ -128,6 +167,10 @@ struct Server::Impl {
   metrics::Registry metrics;
   std::unique_ptr<store::SqliteEventStore> store;
   std::unique_ptr<convert::EventConverter> converter;
+  // Delivery: destroyed (after Shutdown) before the store it reads and writes.
+  dispatch::BitGenRandomSource random;
+  std::unique_ptr<rpc::GrpcHandlerConnectionFactory> handler_connections;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<ingress::WebhookHandler> webhook;
   std::unique_ptr<ingress::OpsHandler> ops;
   std::unique_ptr<rpc::GatewayService> gateway;
@@ -207,6 +250,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   ASSIGN_OR_RETURN(impl->store, store::SqliteEventStore::Open(store_options));
   impl->converter = std::make_unique<convert::EventConverter>();
 
+  // Delivery starts right after the store, before anything can append or call the Gateway.
+  dispatch::Dispatcher::Options dispatch_options;
+  rpc::GrpcHandlerConnectionOptions connection_options;
+  RETURN_IF_ERROR(DeliveryOptions(config, &dispatch_options, &connection_options));
+  impl->handler_connections =
+      std::make_unique<rpc::GrpcHandlerConnectionFactory>(connection_options);
+  dispatch::Dispatcher::Deps dispatch_deps;
+  dispatch_deps.events = impl->store.get();
+  dispatch_deps.delivery = impl->store.get();
+  dispatch_deps.converter = impl->converter.get();
+  dispatch_deps.connections = impl->handler_connections.get();
+  dispatch_deps.clock = impl->clock;
+  dispatch_deps.random = &impl->random;
+  dispatch_deps.metrics = &impl->metrics;
+  ASSIGN_OR_RETURN(impl->dispatcher,
+                   dispatch::Dispatcher::Create(std::move(dispatch_options), dispatch_deps));
+  impl->dispatcher->Start();
+
   ingress::WebhookHandler::Options webhook_options;
   for (config::ResolvedEndpoint& e : resolved) {
     verify::SignatureVerifier::Options vo;
@@ -234,6 +295,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   deps.clock = impl->clock;
   deps.metrics = &impl->metrics;
   deps.readiness = readiness;
+  deps.on_stored = [d = impl->dispatcher.get()] { d->Notify(); };
   ASSIGN_OR_RETURN(impl->webhook,
                    ingress::WebhookHandler::Create(std::move(webhook_options), std::move(deps)));
   impl->ops = std::make_unique<ingress::OpsHandler>(&impl->metrics, readiness);
@@ -243,6 +305,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   gateway_deps.store = impl->store.get();
   gateway_deps.converter = impl->converter.get();
   gateway_deps.started_at = impl->clock->Now();
+  gateway_deps.dispatcher = impl->dispatcher.get();
   gateway_deps.request_counts = [raw] {
     std::map<std::string, int64_t> out;
     for (const auto& [labels, value] :
@@ -310,6 +373,9 @@ void Server::Shutdown(absl::Duration deadline) {
   // In-flight webhook requests finish here, each after its Append has returned.
   impl_->http->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  // No Append or Gateway call runs any more: commit delivery progress and close the handler
+  // streams (each close is bounded, so this cannot hang), while the store is still open.
+  impl_->dispatcher->Shutdown();
   impl_->ops_http->Stop();
   impl_->stop_retention.Notify();
   if (impl_->retention_thread.joinable()) impl_->retention_thread.join();

@@ -1,11 +1,14 @@
-// Server: the gateway process wired together — store, webhook ingress, ops listener and the
-// gRPC API — with start-up and graceful shutdown. main.cc only parses flags into Options.
+// Server: the gateway process wired together — store, webhook ingress, event delivery, ops
+// listener and the gRPC API — with start-up and graceful shutdown. main.cc only parses flags.
 //
-// Start order: open the store (SQLite under data_dir), resolve endpoint secrets, start the gRPC
-// server (Gateway, health checking, reflection), the ops listener, then the webhook listener
-// last, so nothing is accepted before everything behind it is up. Shutdown reverses it: readiness
-// goes false, the webhook listener stops accepting and finishes in-flight requests (each one's
-// Append completes), gRPC shuts down with a deadline, the store commits and closes.
+// Start order: resolve endpoint secrets, open the store (SQLite under data_dir), start the
+// dispatcher (loads subscriptions, creates the static ones from the config, dials members), the
+// gRPC server (Gateway, health checking, reflection), the ops listener, then the webhook listener
+// last, so nothing is accepted before everything behind it is up. Each stored event pokes the
+// dispatcher (WebhookHandler's on_stored). Shutdown reverses it: readiness goes false, the
+// webhook listener stops accepting and finishes in-flight requests (each one's Append
+// completes), gRPC shuts down with a deadline, the dispatcher commits delivery progress and
+// closes the handler streams (bounded), the store commits and closes.
 //
 // Example:
 //   ASSIGN_OR_RETURN(std::unique_ptr<Server> server, Server::Start(options));

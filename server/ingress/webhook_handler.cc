@@ -252,6 +252,7 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   handle_latency_->Observe(absl::ToDoubleSeconds(end - start));
   const bool duplicate = *appended == store::AppendResult::kDuplicate;
   Count(endpoint, duplicate ? "duplicate" : "stored");
+  if (!duplicate && deps_.on_stored) deps_.on_stored();
   return Ok(duplicate ? "{\"received\":true,\"duplicate\":true}\n" : "{\"received\":true}\n");
 }
 

@@ -66,6 +66,9 @@ class WebhookHandler {
     metrics::Registry* metrics = nullptr;                // must outlive the handler
     // OK when the gateway is ready to take events (listeners up, store writable, not draining).
     std::function<absl::Status()> readiness;
+    // Called after an event was newly stored (not for a duplicate), before the 200 is sent: the
+    // server wakes the dispatcher with it. Must be cheap and must not block; may be empty.
+    std::function<void()> on_stored;
   };
 
   // kInvalidArgument when the options are inconsistent (no endpoint, bad path, duplicate path,

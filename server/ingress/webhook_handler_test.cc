@@ -116,6 +116,24 @@ TEST_F(WebhookHandlerTest, DuplicateEventIdAnswers200AndIsStoredOnce) {
   EXPECT_EQ(Count("duplicate"), 1);
 }
 
+TEST_F(WebhookHandlerTest, OnStoredRunsForNewEventsOnly) {
+  WebhookHandler::Options options;
+  options.endpoints.push_back({"/webhook", Verifier({kSecret})});
+  int stored = 0;
+  WebhookHandler::Deps deps;
+  deps.store = &memory_store_;
+  deps.converter = &converter_;
+  deps.clock = &clock_;
+  deps.metrics = &metrics_;
+  deps.on_stored = [&stored] { ++stored; };
+  ASSERT_OK_AND_ASSIGN(auto handler, WebhookHandler::Create(std::move(options), std::move(deps)));
+  ASSERT_EQ(handler->Handle(Signed(EventBody("evt_new"))).status, 200);
+  EXPECT_EQ(stored, 1);
+  ASSERT_EQ(handler->Handle(Signed(EventBody("evt_new"))).status, 200);  // a duplicate
+  EXPECT_EQ(handler->Handle(Signed("{}")).status, 400);
+  EXPECT_EQ(stored, 1);
+}
+
 TEST_F(WebhookHandlerTest, AcceptsEitherSecretDuringRotation) {
   EXPECT_EQ(handler_->Handle(Signed(EventBody("evt_a"), "whsec_old_rotated")).status, 200);
   EXPECT_EQ(handler_->Handle(Signed(EventBody("evt_b"), kSecret)).status, 200);
