@@ -194,7 +194,12 @@ struct Server::Impl {
     metrics::Counter* removed = metrics.AddCounter("switchboard_retention_removed_total",
                                                    "Events removed by the retention job.");
     do {
-      absl::StatusOr<int64_t> n = store->DeleteReceivedBefore(clock->Now() - retention);
+      const absl::Time cutoff = clock->Now() - retention;
+      // Loud, never silent: what the cut removes before some subscription finished it.
+      if (absl::StatusOr<int64_t> u = dispatcher->CountUnfinishedBefore(cutoff); !u.ok()) {
+        SB_LOG(WARNING) << "retention_check_failed error=\"" << u.status().message() << "\"";
+      }
+      absl::StatusOr<int64_t> n = store->DeleteReceivedBefore(cutoff);
       if (!n.ok()) {
         SB_LOG(WARNING) << "retention_failed error=\"" << n.status().message() << "\"";
       } else if (*n > 0) {
@@ -373,12 +378,12 @@ void Server::Shutdown(absl::Duration deadline) {
   // In-flight webhook requests finish here, each after its Append has returned.
   impl_->http->Stop();
   impl_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+  impl_->stop_retention.Notify();
+  if (impl_->retention_thread.joinable()) impl_->retention_thread.join();
   // No Append or Gateway call runs any more: commit delivery progress and close the handler
   // streams (each close is bounded, so this cannot hang), while the store is still open.
   impl_->dispatcher->Shutdown();
   impl_->ops_http->Stop();
-  impl_->stop_retention.Notify();
-  if (impl_->retention_thread.joinable()) impl_->retention_thread.join();
   impl_->store->Close();
   SB_LOG(INFO) << "stopped";
 }

@@ -223,6 +223,10 @@ Dispatcher::Dispatcher(Options options, Deps deps) : options_(std::move(options)
   missing_events_ = deps_.metrics->AddCounter(
       "switchboard_delivery_missing_events_total",
       "Retries or replays whose event was no longer stored (removed by retention).");
+  retention_unfinished_ = deps_.metrics->AddCounter(
+      "switchboard_retention_unfinished_removed_total",
+      "Events removed by retention before some subscription had finished them (never silent: "
+      "each is also logged).");
   // Delivery ids are unique per attempt, also across restarts of the gateway.
   char prefix[17];
   std::snprintf(prefix, sizeof(prefix), "%08" PRIx64 "%08" PRIx64,
@@ -1369,6 +1373,51 @@ absl::StatusOr<std::vector<switchboard::v1::Subscription>> Dispatcher::ListSubsc
     out.push_back(std::move(s.out));
   }
   return out;
+}
+
+absl::StatusOr<int64_t> Dispatcher::CountUnfinishedBefore(absl::Time cutoff) {
+  struct Snapshot {
+    std::string name;
+    std::vector<std::string> types;
+    int64_t cursor = 0;
+  };
+  std::vector<Snapshot> snapshots;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    for (const auto& [name, sub] : subs_) {
+      snapshots.push_back(
+          {name, {sub->spec.event_types().begin(), sub->spec.event_types().end()}, sub->cursor});
+    }
+  }
+  RETURN_IF_ERROR(FlushProgress());
+  ASSIGN_OR_RETURN(const int64_t boundary, deps_.delivery->LastSequenceReceivedBefore(cutoff));
+  int64_t total = 0;
+  for (const Snapshot& s : snapshots) {
+    int64_t events = 0;
+    if (s.cursor < boundary) {
+      ASSIGN_OR_RETURN(const int64_t after_cursor,
+                       deps_.delivery->CountAfter(s.types, s.cursor, kBacklogCap));
+      ASSIGN_OR_RETURN(const int64_t after_boundary,
+                       deps_.delivery->CountAfter(s.types, boundary, kBacklogCap));
+      events = std::max<int64_t>(after_cursor - after_boundary, 0);
+    }
+    ASSIGN_OR_RETURN(std::vector<store::RetryRecord> retries,
+                     deps_.delivery->ListRetries(s.name, absl::InfiniteFuture(), kCountCap));
+    // Retries above the cursor are already among `events`.
+    const int64_t parked =
+        std::count_if(retries.begin(), retries.end(), [&](const store::RetryRecord& r) {
+          return r.sequence <= boundary && r.sequence <= s.cursor;
+        });
+    if (events + parked == 0) continue;
+    SB_LOG(ERROR) << "retention_removes_unfinished subscription=" << s.name
+                  << " undelivered=" << events << " retries=" << parked
+                  << " cutoff=" << absl::FormatTime(cutoff)
+                  << " (the subscription fell behind retention; see docs/DELIVERY.md)";
+    total += events + parked;
+  }
+  retention_unfinished_->Increment(total);
+  return total;
 }
 
 absl::StatusOr<int64_t> Dispatcher::Replay(const ReplayRequest& request) {

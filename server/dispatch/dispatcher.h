@@ -136,6 +136,14 @@ class Dispatcher {
   // and retried with the next one; returns the store's error.
   absl::Status FlushProgress();
 
+  // For the retention job, before it removes the events received before `cutoff`: counts, per
+  // subscription, the matching events it has not finished (after its cursor, or parked as
+  // retries) that would go, logs each such subscription at ERROR and adds the total to
+  // switchboard_retention_unfinished_removed_total. Returns the total (counted by type, up to
+  // 1,000,000 per subscription; events acked out of order above the cursor count as
+  // unfinished). The store's errors otherwise.
+  absl::StatusOr<int64_t> CountUnfinishedBefore(absl::Time cutoff);
+
   // --- Gateway API (server/rpc/gateway_service.cc) ---
 
   // Creates `spec.name` (start position from spec.start) or updates it (spec fields replaced,
@@ -251,6 +259,7 @@ class Dispatcher {
   metrics::Counter* dropped_acks_;
   metrics::Counter* commit_failures_;
   metrics::Counter* missing_events_;
+  metrics::Counter* retention_unfinished_;
 
   // Lock order: admin_mu_ -> commit_mu_ -> mu_ -> inbox_mu_ -> wake_mu_. A HandlerConnection's
   // own lock comes after mu_ (Send) and before inbox_mu_ (its Listener calls).

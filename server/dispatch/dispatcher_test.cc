@@ -1011,6 +1011,35 @@ TEST_F(DispatcherTest, ProgressCommitFailureKeepsTheBatchForTheNextFlush) {
   EXPECT_TRUE(Retries("s").empty());
 }
 
+TEST_F(DispatcherTest, RetentionCheckCountsWhatASubscriptionHasNotFinished) {
+  Create();
+  Append("a.b");
+  Append("a.b");
+  Append("c.d");  // not wanted by "s"
+  clock_.Advance(absl::Hours(1));
+  Append("a.b");  // newer than the first cutoff
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"a.*"}), "h1:1");
+  FakeHandlerConnection* other = Subscribe(Spec("other", {"c.*"}), "h2:1");
+  h->Up();
+  other->Up();
+  Pass();
+  other->Ack(other->TakeSent()[0].delivery_id(), Ack::OK);  // "other" is done with evt_3
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 3u);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  h->Ack(sent[1].delivery_id(), Ack::RETRY);  // parked: still unfinished
+  Pass();
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->CountUnfinishedBefore(kStart + absl::Minutes(30)));
+  EXPECT_EQ(n, 1);  // only evt_2, parked as a retry of "s"
+  EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_retention_unfinished_removed_total 1"));
+
+  other->Down();
+  Append("c.d");  // waits for "other" in the store
+  Pass();
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->CountUnfinishedBefore(clock_.Now() + absl::Seconds(1)));
+  EXPECT_EQ(n, 3);  // evt_2 (a retry) and evt_4 (in flight) of "s", evt_5 of "other"
+}
+
 TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {
   Create();
   Append("a.b");
