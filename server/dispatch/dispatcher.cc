@@ -1122,7 +1122,9 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
 
 void Dispatcher::DropExpiredMembers(absl::Time now,
                                     const std::vector<std::pair<std::string, std::string>>& drops) {
-  for (const auto& [name, address] : drops) {
+  for (const auto& drop : drops) {
+    const std::string& name = drop.first;
+    const std::string& address = drop.second;
     absl::MutexLock admin(&admin_mu_);
     store::SubscriptionRecord record;
     {
