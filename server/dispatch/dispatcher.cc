@@ -1203,7 +1203,6 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
   if (!member_address.empty()) RETURN_IF_ERROR(ValidateMemberAddress(member_address));
   RETURN_IF_ERROR(ValidateStartPosition(request.start()));
   const std::string& name = request.name();
-  std::shared_ptr<SubMetrics> metrics = MetricsFor(name);
 
   absl::MutexLock admin(&admin_mu_);
   const absl::Time now = deps_.clock->Now();
@@ -1250,6 +1249,8 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
     RETURN_IF_ERROR(deps_.delivery->PutSubscription(record));
   }
 
+  // Only now, so a refused request leaves no metric series behind.
+  std::shared_ptr<SubMetrics> metrics = MetricsFor(name);
   switchboard::v1::Subscription out;
   {
     absl::MutexLock lock(&mu_);
