@@ -50,11 +50,14 @@ struct TypedWalker::MessagePlan {
     const FieldDescriptor* object_arm = nullptr;
     // Message-typed fields, elements, map values and object arms.
     Target target;
-    // kMap: the entry's value field.
+    // kMap: the entry's key and value fields.
+    const FieldDescriptor* map_key = nullptr;
     const FieldDescriptor* map_value = nullptr;
   };
 
   const Descriptor* descriptor = nullptr;
+  // The generated type's reflection (the same for every instance), looked up once.
+  const Reflection* reflection = nullptr;
   // Ordinary messages: JSON key -> what to do with its value, sorted by key, and an index.
   std::vector<std::pair<std::string, FieldPlan>> ordered;
   absl::flat_hash_map<std::string, size_t> by_key;
@@ -116,9 +119,9 @@ std::string StringOf(const JsonValue& value) {
   return std::string(value.GetString(), value.GetStringLength());
 }
 
-// REQUIRES: Fits(value, field), !field->is_repeated().
-void SetScalar(const JsonValue& value, Message* out, const FieldDescriptor* field) {
-  const Reflection* reflection = out->GetReflection();
+// REQUIRES: Fits(value, field), !field->is_repeated(); `reflection` is out's.
+void SetScalar(const JsonValue& value, Message* out, const Reflection* reflection,
+               const FieldDescriptor* field) {
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
       reflection->SetString(out, field, StringOf(value));
@@ -137,9 +140,9 @@ void SetScalar(const JsonValue& value, Message* out, const FieldDescriptor* fiel
   }
 }
 
-// REQUIRES: Fits(value, field), field->is_repeated().
-void AddScalar(const JsonValue& value, Message* out, const FieldDescriptor* field) {
-  const Reflection* reflection = out->GetReflection();
+// REQUIRES: Fits(value, field), field->is_repeated(); `reflection` is out's.
+void AddScalar(const JsonValue& value, Message* out, const Reflection* reflection,
+               const FieldDescriptor* field) {
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
       reflection->AddString(out, field, StringOf(value));
@@ -198,7 +201,7 @@ class Walk {
 
   void Object(const JsonValue& json, Message* out, const MessagePlan& plan, int depth,
               const Path* path) {
-    const Reflection* reflection = out->GetReflection();
+    const Reflection* reflection = plan.reflection;
     // Stripe writes keys in sorted order (after `id` and `object`), as the plan keeps them: try
     // the next few planned keys before hashing.
     size_t next = 0;
@@ -251,7 +254,7 @@ class Walk {
         if (value.IsNull()) {
           reflection->ClearField(out, plan.field);
         } else if (Fits(value, plan.field)) {
-          SetScalar(value, out, plan.field);
+          SetScalar(value, out, reflection, plan.field);
         } else {
           reflection->ClearField(out, plan.field);
           Miss(path);
@@ -270,7 +273,7 @@ class Walk {
         reflection->ClearOneof(out, plan.field->containing_oneof());
         if (value.IsNull()) return;
         if (value.IsString()) {
-          SetScalar(value, out, plan.field);
+          SetScalar(value, out, reflection, plan.field);
         } else if (value.IsObject() && Accepts(value, plan.target, depth)) {
           Fill(value, reflection->MutableMessage(out, plan.object_arm), plan.target, depth, path);
         } else {
@@ -306,7 +309,7 @@ class Walk {
       const Path at{path, nullptr, static_cast<int64_t>(i)};
       if (plan.action == Action::kRepeatedScalar) {
         if (Fits(element, plan.field)) {
-          AddScalar(element, out, plan.field);
+          AddScalar(element, out, reflection, plan.field);
         } else {
           Miss(&at);
         }
@@ -328,13 +331,13 @@ class Walk {
       const Path at{path, &it->name, -1};
       if (scalar ? Fits(value, value_field) : Accepts(value, plan.target, depth)) {
         Message* entry = reflection->AddMessage(out, plan.field);
-        const FieldDescriptor* key_field = entry->GetDescriptor()->map_key();
-        entry->GetReflection()->SetString(entry, key_field, StringOf(it->name));
+        const Reflection* entry_reflection = entry->GetReflection();
+        entry_reflection->SetString(entry, plan.map_key, StringOf(it->name));
         if (scalar) {
-          SetScalar(value, entry, value_field);
+          SetScalar(value, entry, entry_reflection, value_field);
         } else {
-          Fill(value, entry->GetReflection()->MutableMessage(entry, value_field), plan.target,
-               depth, &at);
+          Fill(value, entry_reflection->MutableMessage(entry, value_field), plan.target, depth,
+               &at);
         }
       } else {
         Miss(&at);
@@ -369,9 +372,9 @@ class Walk {
       Object(value, out, *plan, depth + 1, path);
       return;
     }
-    const Reflection* reflection = out->GetReflection();
+    const Reflection* reflection = plan->reflection;
     if (value.IsString()) {
-      SetScalar(value, out, plan->id_arm);
+      SetScalar(value, out, reflection, plan->id_arm);
       return;
     }
     if (plan->object_arm != nullptr) {
@@ -439,6 +442,9 @@ const TypedWalker::MessagePlan* TypedWalker::PlanFor(const Descriptor* root) {
     if (inserted) {
       it->second = std::make_unique<MessagePlan>();
       it->second->descriptor = descriptor;
+      it->second->reflection = google::protobuf::MessageFactory::generated_factory()
+                                   ->GetPrototype(descriptor)
+                                   ->GetReflection();
       queue.push_back(descriptor);
     }
     t.plan = it->second.get();
@@ -485,6 +491,7 @@ const TypedWalker::MessagePlan* TypedWalker::PlanFor(const Descriptor* root) {
         key = oneof->name();
       } else if (field->is_map()) {
         fp.action = MessagePlan::Action::kMap;
+        fp.map_key = field->message_type()->map_key();
         fp.map_value = field->message_type()->map_value();
         if (fp.map_value->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
           fp.target = target(fp.map_value->message_type());
@@ -514,6 +521,8 @@ void TypedWalker::Fill(const rapidjson::Value& json, google::protobuf::Message* 
                        google::protobuf::RepeatedPtrField<std::string>* misses) const {
   auto it = plans_.find(out->GetDescriptor());
   if (it == plans_.end() || it->second->wrapper) return;
+  // The plans hold the generated types' reflection; a DynamicMessage has its own.
+  if (out->GetReflection() != it->second->reflection) return;
   Walk(misses).Object(json, out, *it->second, /*depth=*/0, /*path=*/nullptr);
 }
 

@@ -61,8 +61,9 @@ class TypedWalker {
 
   // Fills `*out` from `json` as described above; appends the path of every value that did not
   // fit to `*misses`. Fields of `*out` that `json` does not mention are left as they were.
-  // REQUIRES: json.IsObject(); out's type is one this walker planned (an EventData arm's
-  // message, or a message reachable from one); misses != nullptr.
+  // Does nothing when `out` is not a generated message of a type this walker planned (an
+  // EventData arm's message, or a message reachable from one).
+  // REQUIRES: json.IsObject(); misses != nullptr.
   void Fill(const rapidjson::Value& json, google::protobuf::Message* out,
             google::protobuf::RepeatedPtrField<std::string>* misses) const;
 
