@@ -311,6 +311,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   gateway_deps.converter = impl->converter.get();
   gateway_deps.started_at = impl->clock->Now();
   gateway_deps.dispatcher = impl->dispatcher.get();
+  ASSIGN_OR_RETURN(gateway_deps.tokens,
+                   config::GatewayTokens(config.gateway_token_file(), sources.getenv));
+  SB_LOG(INFO) << "gateway_auth tokens=" << gateway_deps.tokens.size();
   gateway_deps.request_counts = [raw] {
     std::map<std::string, int64_t> out;
     for (const auto& [labels, value] :

@@ -34,7 +34,8 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
@@ -104,9 +105,25 @@ absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir) {
   return secret;
 }
 
+absl::StatusOr<std::vector<std::string>> GatewayTokens(
+    const std::string& token_file,
+    const std::function<std::optional<std::string>(const std::string&)>& getenv) {
+  std::vector<std::string> tokens;
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> text = ReadFile(token_file);
+    if (!text.ok()) return text.status();
+    tokens = SplitSecrets(*text);
+  }
+  if (getenv) {
+    if (std::optional<std::string> env = getenv("SWITCHBOARD_GATEWAY_TOKEN")) {
+      for (std::string& t : SplitSecrets(*env)) tokens.push_back(std::move(t));
+    }
+  }
+  return tokens;
+}
+
 bool IsLoopbackHost(absl::string_view host) {
-  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" ||
-         host == "[::1]";
+  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" || host == "[::1]";
 }
 
 absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
@@ -146,7 +163,8 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
       endpoint.secrets = *std::move(secrets);
       endpoint.source = absl::StrCat("file ", e.secrets_file());
     } else if (!e.secret_env().empty()) {
-      std::optional<std::string> env = sources.getenv ? sources.getenv(e.secret_env()) : std::nullopt;
+      std::optional<std::string> env =
+          sources.getenv ? sources.getenv(e.secret_env()) : std::nullopt;
       if (!env || SplitSecrets(*env).empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "endpoint ", e.path(), ": environment variable ", e.secret_env(), " is not set"));

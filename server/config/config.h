@@ -60,6 +60,12 @@ absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir);
 // "<data_dir>/dev_webhook_secret".
 std::string DevSecretPath(const std::string& data_dir);
 
+// Gateway API tokens from `token_file` (if set) plus SWITCHBOARD_GATEWAY_TOKEN (comma-separated).
+// Empty when neither is set (no authentication). kNotFound when the file cannot be read.
+absl::StatusOr<std::vector<std::string>> GatewayTokens(
+    const std::string& token_file,
+    const std::function<std::optional<std::string>(const std::string&)>& getenv);
+
 // True when `host` (from an address like "127.0.0.1:4242") is a loopback address or localhost.
 bool IsLoopbackHost(absl::string_view host);
 

@@ -97,6 +97,17 @@ TEST(ResolveEndpoints, MissingEnvironmentVariableIsAClearError) {
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("NOT_SET"));
 }
 
+TEST(GatewayTokens, CombinesTheFileAndTheEnvironment) {
+  const std::string path = TempDir("tokens") + "/gateway.tokens";
+  std::ofstream(path) << "tok_file_a\ntok_file_b\n";
+  SecretSources env = Env({{"SWITCHBOARD_GATEWAY_TOKEN", "tok_env"}}, TempDir("tokens_env"));
+  ASSERT_OK_AND_ASSIGN(auto tokens, GatewayTokens(path, env.getenv));
+  EXPECT_THAT(tokens, ElementsAre("tok_file_a", "tok_file_b", "tok_env"));
+  ASSERT_OK_AND_ASSIGN(auto none, GatewayTokens("", Env({}, TempDir("no_tokens")).getenv));
+  EXPECT_TRUE(none.empty());
+  EXPECT_FALSE(GatewayTokens("/nonexistent/tokens", env.getenv).ok());
+}
+
 TEST(LoadConfigFile, ReportsTheLineOfASyntaxError) {
   const std::string path = TempDir("cfg") + "/bad.textproto";
   std::ofstream(path) << "endpoints { path: \"/webhook\" }\nlimits { nope: 1 }\n";

@@ -1,8 +1,10 @@
 #include "server/rpc/gateway_service.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "openssl/crypto.h"
 #include "server/dispatch/event_proto.h"
 #include "server/rpc/status_convert.h"
 
@@ -21,6 +23,28 @@ grpc::Status NoDispatcher() {
 
 }  // namespace
 
+grpc::Status GatewayService::Authorize(const grpc::ServerContext* context) const {
+  if (deps_.tokens.empty()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it != metadata.end()) {
+    const absl::string_view value(it->second.data(), it->second.size());
+    constexpr absl::string_view kBearer = "Bearer ";
+    if (absl::StartsWith(value, kBearer)) {
+      const absl::string_view presented = value.substr(kBearer.size());
+      for (const std::string& token : deps_.tokens) {
+        // Constant time for equal lengths; the length itself is not secret enough to matter.
+        if (token.size() == presented.size() &&
+            CRYPTO_memcmp(token.data(), presented.data(), token.size()) == 0) {
+          return grpc::Status::OK;
+        }
+      }
+    }
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      "a valid \"authorization: Bearer <token>\" is required");
+}
+
 absl::Status GatewayService::ToEvent(const store::EventRecord& record, bool omit_raw_json,
                                      switchboard::v1::Event* out) const {
   if (absl::Status s = dispatch::RecordToEvent(*deps_.converter, record, out); !s.ok()) return s;
@@ -28,9 +52,10 @@ absl::Status GatewayService::ToEvent(const store::EventRecord& record, bool omit
   return absl::OkStatus();
 }
 
-grpc::Status GatewayService::GetEvent(grpc::ServerContext*,
+grpc::Status GatewayService::GetEvent(grpc::ServerContext* context,
                                       const switchboard::v1::GetEventRequest* request,
                                       switchboard::v1::Event* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (request->id().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id is required");
   }
@@ -39,9 +64,10 @@ grpc::Status GatewayService::GetEvent(grpc::ServerContext*,
   return ToGrpcStatus(ToEvent(*record, /*omit_raw_json=*/false, response));
 }
 
-grpc::Status GatewayService::ListEvents(grpc::ServerContext*,
+grpc::Status GatewayService::ListEvents(grpc::ServerContext* context,
                                         const switchboard::v1::ListEventsRequest* request,
                                         switchboard::v1::ListEventsResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   store::EventQuery query;
   query.types.assign(request->types().begin(), request->types().end());
   if (request->has_created_after()) query.created_after = FromProtoTime(request->created_after());
@@ -72,8 +98,10 @@ grpc::Status GatewayService::ListEvents(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::GetStats(grpc::ServerContext*, const switchboard::v1::GetStatsRequest*,
+grpc::Status GatewayService::GetStats(grpc::ServerContext* context,
+                                      const switchboard::v1::GetStatsRequest*,
                                       switchboard::v1::Stats* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   absl::StatusOr<store::StoreStats> stats = deps_.store->Stats();
   if (!stats.ok()) return ToGrpcStatus(stats.status());
   response->set_events_stored(stats->events);
@@ -92,9 +120,10 @@ grpc::Status GatewayService::GetStats(grpc::ServerContext*, const switchboard::v
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::Subscribe(grpc::ServerContext*,
+grpc::Status GatewayService::Subscribe(grpc::ServerContext* context,
                                        const switchboard::v1::SubscribeRequest* request,
                                        switchboard::v1::Subscription* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   absl::StatusOr<switchboard::v1::Subscription> s =
       deps_.dispatcher->Subscribe(request->subscription(), request->member_address());
@@ -103,9 +132,10 @@ grpc::Status GatewayService::Subscribe(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::Unsubscribe(grpc::ServerContext*,
+grpc::Status GatewayService::Unsubscribe(grpc::ServerContext* context,
                                          const switchboard::v1::UnsubscribeRequest* request,
                                          switchboard::v1::UnsubscribeResponse*) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   if (request->name().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name is required");
@@ -114,8 +144,9 @@ grpc::Status GatewayService::Unsubscribe(grpc::ServerContext*,
 }
 
 grpc::Status GatewayService::ListSubscriptions(
-    grpc::ServerContext*, const switchboard::v1::ListSubscriptionsRequest*,
+    grpc::ServerContext* context, const switchboard::v1::ListSubscriptionsRequest*,
     switchboard::v1::ListSubscriptionsResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   absl::StatusOr<std::vector<switchboard::v1::Subscription>> subs =
       deps_.dispatcher->ListSubscriptions();
@@ -124,9 +155,10 @@ grpc::Status GatewayService::ListSubscriptions(
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::Replay(grpc::ServerContext*,
+grpc::Status GatewayService::Replay(grpc::ServerContext* context,
                                     const switchboard::v1::ReplayRequest* request,
                                     switchboard::v1::ReplayResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   dispatch::Dispatcher::ReplayRequest replay;
   replay.subscription = request->subscription();
@@ -147,9 +179,10 @@ grpc::Status GatewayService::Replay(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::ListDeadLetters(grpc::ServerContext*,
+grpc::Status GatewayService::ListDeadLetters(grpc::ServerContext* context,
                                              const switchboard::v1::ListDeadLettersRequest* request,
                                              switchboard::v1::ListDeadLettersResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   if (request->subscription().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "subscription is required");
@@ -183,9 +216,10 @@ grpc::Status GatewayService::ListDeadLetters(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::Redrive(grpc::ServerContext*,
+grpc::Status GatewayService::Redrive(grpc::ServerContext* context,
                                      const switchboard::v1::RedriveRequest* request,
                                      switchboard::v1::RedriveResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
   if (request->subscription().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "subscription is required");

@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -43,6 +44,9 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
     absl::Time started_at;
     // Must outlive the service; null makes the subscription calls answer UNAVAILABLE.
     dispatch::Dispatcher* dispatcher = nullptr;
+    // When non-empty, every call needs metadata "authorization: Bearer <one of these>"
+    // (several during a rotation); UNAUTHENTICATED otherwise.
+    std::vector<std::string> tokens;
   };
   explicit GatewayService(Deps deps) : deps_(std::move(deps)) {}
 
@@ -78,6 +82,9 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
                        switchboard::v1::Event* out) const;
 
  private:
+  // OK when no token is configured or the call presents one of them.
+  grpc::Status Authorize(const grpc::ServerContext* context) const;
+
   Deps deps_;
 };
 
