@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -465,6 +466,8 @@ TEST_P(GatewayRestartTest, LosesNothingAcknowledgedAndResendsOnlyUnflushedAcks) 
   // the bound is loose but far below the 40+ events acked before the kill, so a gateway that
   // lost its progress would fail it.
   const int bound = signal == SIGTERM ? kMaxInFlight : kMaxInFlight + 20;
+  std::cerr << "restart: " << before.size() << " of 80 delivered before the stop, " << duplicates
+            << " re-sent (bound " << bound << ")\n";
   EXPECT_LE(duplicates, bound) << "re-sent more than the unflushed acks";
 }
 

@@ -369,11 +369,15 @@ class Runner {
          << "oldest received: " << Time(stats.oldest_received_at()) << "\n"
          << "newest received: " << Time(stats.newest_received_at()) << "\n"
          << "started:         " << Time(stats.started_at()) << "\n";
-    if (!stats.requests().empty()) {
+    // Outcomes that never happened are left out.
+    std::map<std::string, int64_t> seen;
+    for (const auto& [outcome, count] : stats.requests()) {
+      if (count != 0) seen[outcome] = count;
+    }
+    if (!seen.empty()) {
       out_ << "webhook requests since start:\n";
-      std::map<std::string, int64_t> sorted(stats.requests().begin(), stats.requests().end());
       Table table({"  OUTCOME", "COUNT"});
-      for (const auto& [outcome, count] : sorted) {
+      for (const auto& [outcome, count] : seen) {
         table.Add({absl::StrCat("  ", outcome), absl::StrCat(count)});
       }
       table.Print(out_);

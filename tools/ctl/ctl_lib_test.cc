@@ -17,6 +17,7 @@ using ::testing::DoAll;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
+using ::testing::Not;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::SetArgPointee;
@@ -243,11 +244,13 @@ TEST_F(CtlTest, StatsAndUnknownCommands) {
                         events_stored: 42
                         requests { key: "stored" value: 42 }
                         requests { key: "bad_signature" value: 3 }
+                        requests { key: "chunked" value: 0 }
                       )pb")),
                       Return(grpc::Status::OK)));
   ASSERT_EQ(Run({"stats"}), 0);
   EXPECT_THAT(out_.str(), HasSubstr("events stored:   42\n"));
   EXPECT_THAT(out_.str(), HasSubstr("  bad_signature  3\n  stored         42\n"));
+  EXPECT_THAT(out_.str(), Not(HasSubstr("chunked")));
   EXPECT_EQ(Run({"subs", "frobnicate"}), 2);
   EXPECT_EQ(Run({}), 2);
 }
