@@ -427,10 +427,8 @@ const FieldDescriptor* TypedWalker::ArmForKind(absl::string_view kind) const {
   return it == arms_by_kind_.end() ? nullptr : it->second;
 }
 
-bool TypedWalker::Plans(const Descriptor* descriptor) const { return plans_.contains(descriptor); }
-
-// Plans `root` and every message it reaches: first every plan is created (so cycles, such as
-// Charge -> Invoice -> Charge, resolve to the same plan), then each is filled in.
+// Plans `root` and every message it reaches, breadth first. A plan is created the first time its
+// type is seen, so cycles (Charge -> Invoice -> Charge) resolve to the one plan.
 const TypedWalker::MessagePlan* TypedWalker::PlanFor(const Descriptor* root) {
   if (IsStruct(root)) return nullptr;
   if (auto it = plans_.find(root); it != plans_.end()) return it->second.get();
@@ -493,7 +491,9 @@ const TypedWalker::MessagePlan* TypedWalker::PlanFor(const Descriptor* root) {
         fp.action = MessagePlan::Action::kMap;
         fp.map_key = field->message_type()->map_key();
         fp.map_value = field->message_type()->map_value();
-        if (fp.map_value->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (fp.map_key->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+          continue;  // JSON object keys are strings; stripe.v1 maps all have string keys.
+        } else if (fp.map_value->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
           fp.target = target(fp.map_value->message_type());
         } else if (!IsScalar(fp.map_value)) {
           continue;

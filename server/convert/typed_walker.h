@@ -67,9 +67,6 @@ class TypedWalker {
   void Fill(const rapidjson::Value& json, google::protobuf::Message* out,
             google::protobuf::RepeatedPtrField<std::string>* misses) const;
 
-  // Whether Fill accepts messages of type `descriptor`.
-  bool Plans(const google::protobuf::Descriptor* descriptor) const;
-
   struct MessagePlan;  // Opaque; defined in the .cc.
 
   TypedWalker(const TypedWalker&) = delete;
