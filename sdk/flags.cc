@@ -9,6 +9,12 @@
 
 ABSL_FLAG(std::string, gateway, "",
           "Gateway gRPC address (env SWITCHBOARD_GATEWAY; default 127.0.0.1:50051).");
+ABSL_FLAG(bool, gateway_tls, false,
+          "Use TLS to the gateway (implied by the file flags below); roots: the system's unless "
+          "--gateway_ca_file.");
+ABSL_FLAG(std::string, gateway_ca_file, "", "PEM roots that sign the gateway's certificate.");
+ABSL_FLAG(std::string, gateway_cert_file, "", "mTLS: this handler's PEM certificate chain.");
+ABSL_FLAG(std::string, gateway_key_file, "", "mTLS: this handler's PEM private key.");
 ABSL_FLAG(std::string, listen, "",
           "host:port this handler listens on for the gateway; port 0 picks a free one (env "
           "SWITCHBOARD_LISTEN; default 127.0.0.1:0).");
@@ -39,7 +45,13 @@ std::string FlagOrEnv(const std::string& flag, const char* env, absl::string_vie
 
 absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscription) {
   ServeOptions options;
-  options.gateway = FlagOrEnv(absl::GetFlag(FLAGS_gateway), "SWITCHBOARD_GATEWAY", options.gateway);
+  options.gateway.address =
+      FlagOrEnv(absl::GetFlag(FLAGS_gateway), "SWITCHBOARD_GATEWAY", options.gateway.address);
+  options.gateway.token = GatewayTokenFromEnv();
+  options.gateway.tls = absl::GetFlag(FLAGS_gateway_tls);
+  options.gateway.ca_file = absl::GetFlag(FLAGS_gateway_ca_file);
+  options.gateway.cert_file = absl::GetFlag(FLAGS_gateway_cert_file);
+  options.gateway.key_file = absl::GetFlag(FLAGS_gateway_key_file);
   options.listen = FlagOrEnv(absl::GetFlag(FLAGS_listen), "SWITCHBOARD_LISTEN", options.listen);
   options.advertise = FlagOrEnv(absl::GetFlag(FLAGS_advertise), "SWITCHBOARD_ADVERTISE", "");
   options.subscription = FlagOrEnv(absl::GetFlag(FLAGS_subscription), "SWITCHBOARD_SUBSCRIPTION",

@@ -7,6 +7,10 @@
 //   handler's
 //   --start         now | beginning | RFC 3339 time (new subscriptions only)   default now
 //   --max_in_flight, --workers, --drain_timeout  see ServeOptions
+//   --gateway_tls, --gateway_ca_file, --gateway_cert_file, --gateway_key_file  TLS / mTLS
+//
+// A gateway that requires a token gets the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated);
+// there is deliberately no flag for it (command lines show in `ps`).
 //
 // A flag given on the command line wins over the environment variable. Linking this library
 // defines these flags in the binary.

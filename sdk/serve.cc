@@ -214,28 +214,31 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   if (!advertise.ok()) return abandon(advertise.status());
   server->advertise_ = *std::move(advertise);
 
-  auto gateway = switchboard::v1::Gateway::NewStub(
-      grpc::CreateChannel(o.gateway, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = DialGateway(o.gateway);
+  if (!channel.ok()) return abandon(channel.status());
+  server->gateway_channel_ = *std::move(channel);
+  auto gateway = switchboard::v1::Gateway::NewStub(server->gateway_channel_);
   switchboard::v1::SubscribeRequest request;
   *request.mutable_subscription() = SubscriptionSpec(*router, o);
   request.set_member_address(server->advertise_);
   switchboard::v1::Subscription registered;
   grpc::ClientContext context;
+  AuthorizeCall(o.gateway, &context);
   context.set_wait_for_ready(true);  // the gateway may still be starting
   context.set_deadline(absl::ToChronoTime(absl::Now() + o.register_timeout));
-  if (absl::Status s = FromGrpc(
-          gateway->Subscribe(&context, request, &registered),
-          absl::StrCat("registering subscription ", o.subscription, " with gateway ", o.gateway));
+  if (absl::Status s = FromGrpc(gateway->Subscribe(&context, request, &registered),
+                                absl::StrCat("registering subscription ", o.subscription,
+                                             " with gateway ", o.gateway.address));
       !s.ok()) {
     return abandon(s);
   }
   if (o.reregister_interval > absl::ZeroDuration()) {
     server->reregister_ = std::thread([s = server.get()] { s->ReregisterLoop(); });
   }
-  LogInfo(absl::StrCat("sdk_serving subscription=", o.subscription, " listen=", o.listen,
-                       " port=", server->port_, " advertise=", server->advertise_,
-                       " gateway=", o.gateway, " types=", absl::StrJoin(router->EventTypes(), ","),
-                       " workers=", o.workers));
+  LogInfo(absl::StrCat(
+      "sdk_serving subscription=", o.subscription, " listen=", o.listen, " port=", server->port_,
+      " advertise=", server->advertise_, " gateway=", o.gateway.address,
+      " types=", absl::StrJoin(router->EventTypes(), ","), " workers=", o.workers));
   return server;
 }
 
@@ -246,8 +249,7 @@ HandlerServer::~HandlerServer() {
 int HandlerServer::open_streams() const { return service_->open_streams(); }
 
 void HandlerServer::ReregisterLoop() {
-  auto gateway = switchboard::v1::Gateway::NewStub(
-      grpc::CreateChannel(options_.gateway, grpc::InsecureChannelCredentials()));
+  auto gateway = switchboard::v1::Gateway::NewStub(gateway_channel_);
   bool failing = false;
   while (true) {
     {
@@ -265,13 +267,14 @@ void HandlerServer::ReregisterLoop() {
     request.set_member_address(advertise_);
     switchboard::v1::Subscription response;
     grpc::ClientContext context;
+    AuthorizeCall(options_.gateway, &context);
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     const grpc::Status status = gateway->Subscribe(&context, request, &response);
     if (!status.ok()) {
       if (!failing) {
         LogWarning(absl::StrCat("sdk_reregister_failed subscription=", options_.subscription,
-                                " gateway=", options_.gateway, " error=\"", status.error_message(),
-                                "\""));
+                                " gateway=", options_.gateway.address, " error=\"",
+                                status.error_message(), "\""));
       }
       failing = true;
       continue;
@@ -296,13 +299,13 @@ absl::Status HandlerServer::Shutdown() {
   const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
 
   {
-    auto gateway = switchboard::v1::Gateway::NewStub(
-        grpc::CreateChannel(options_.gateway, grpc::InsecureChannelCredentials()));
+    auto gateway = switchboard::v1::Gateway::NewStub(gateway_channel_);
     switchboard::v1::UnsubscribeRequest request;
     request.set_name(options_.subscription);
     request.set_member_address(advertise_);
     switchboard::v1::UnsubscribeResponse response;
     grpc::ClientContext context;
+    AuthorizeCall(options_.gateway, &context);
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     const grpc::Status s = gateway->Unsubscribe(&context, request, &response);
     if (!s.ok()) {

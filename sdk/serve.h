@@ -52,9 +52,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "sdk/gateway_client.h"
 #include "sdk/router.h"
 
 namespace grpc {
+class Channel;
 class Server;
 }  // namespace grpc
 
@@ -93,8 +95,8 @@ struct RetryPolicy {
 };
 
 struct ServeOptions {
-  // The gateway's gRPC address.
-  std::string gateway = "127.0.0.1:50051";
+  // The gateway's gRPC API: address (default 127.0.0.1:50051), token, TLS.
+  GatewayClientOptions gateway;
   // The subscription's name ([a-z0-9_.-]{1,64}). Required.
   std::string subscription;
   // Where this instance listens for the gateway: host:port, port 0 picks a free one.
@@ -129,7 +131,8 @@ class HandlerServer {
  public:
   // Checks the router and the options, starts listening, and registers with the gateway.
   // kInvalidArgument for a bad registration or option (the message says which);
-  // kUnavailable when it cannot listen; the gateway's error (often kUnavailable or
+  // kUnavailable when it cannot listen; DialGateway's errors (an unreadable TLS file); the
+  // gateway's error (often kUnavailable, kUnauthenticated for a missing token, or
   // kDeadlineExceeded after register_timeout) when Subscribe fails.
   // `router` must outlive the server.
   static absl::StatusOr<std::unique_ptr<HandlerServer>> Start(const Router* router,
@@ -163,6 +166,7 @@ class HandlerServer {
   std::unique_ptr<internal::WorkerPool> pool_;
   std::unique_ptr<internal::DeliverService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> gateway_channel_;
   absl::Mutex reregister_mu_;
   bool stopping_ ABSL_GUARDED_BY(reregister_mu_) = false;
   std::thread reregister_;

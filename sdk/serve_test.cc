@@ -2,7 +2,9 @@
 // the gateway's side of EventHandler.Deliver with a real gRPC stream on port 0.
 #include "sdk/serve.h"
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,18 +32,29 @@ using ::testing::HasSubstr;
 // Generous safety net for conditions that should hold within milliseconds.
 constexpr absl::Duration kSafety = absl::Seconds(30);
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 class FakeGateway final : public switchboard::v1::Gateway::Service {
  public:
-  grpc::Status Subscribe(grpc::ServerContext*, const switchboard::v1::SubscribeRequest* request,
+  grpc::Status Subscribe(grpc::ServerContext* context,
+                         const switchboard::v1::SubscribeRequest* request,
                          switchboard::v1::Subscription* response) override {
     absl::MutexLock lock(&mu_);
+    Authorization(context);
     subscribes_.push_back(*request);
     *response = request->subscription();
     return grpc::Status::OK;
   }
-  grpc::Status Unsubscribe(grpc::ServerContext*, const switchboard::v1::UnsubscribeRequest* request,
+  grpc::Status Unsubscribe(grpc::ServerContext* context,
+                           const switchboard::v1::UnsubscribeRequest* request,
                            switchboard::v1::UnsubscribeResponse*) override {
     absl::MutexLock lock(&mu_);
+    Authorization(context);
     unsubscribes_.push_back(*request);
     return grpc::Status::OK;
   }
@@ -53,9 +66,22 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
     absl::MutexLock lock(&mu_);
     return unsubscribes_;
   }
+  // The authorization metadata of every call, in order ("" when absent).
+  std::vector<std::string> authorizations() {
+    absl::MutexLock lock(&mu_);
+    return authorizations_;
+  }
 
  private:
+  void Authorization(grpc::ServerContext* context) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = context->client_metadata().find("authorization");
+    authorizations_.push_back(it == context->client_metadata().end()
+                                  ? ""
+                                  : std::string(it->second.data(), it->second.size()));
+  }
+
   absl::Mutex mu_;
+  std::vector<std::string> authorizations_;
   std::vector<switchboard::v1::SubscribeRequest> subscribes_;
   std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes_;
 };
@@ -72,9 +98,11 @@ Delivery MakeDelivery(absl::string_view id, absl::string_view type) {
 
 class ServeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartGateway(grpc::InsecureServerCredentials()); }
+  void StartGateway(std::shared_ptr<grpc::ServerCredentials> credentials) {
+    if (gateway_server_ != nullptr) gateway_server_->Shutdown();
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &gateway_port_);
+    builder.AddListeningPort("127.0.0.1:0", credentials, &gateway_port_);
     builder.RegisterService(&gateway_);
     gateway_server_ = builder.BuildAndStart();
     ASSERT_NE(gateway_port_, 0);
@@ -83,7 +111,7 @@ class ServeTest : public ::testing::Test {
 
   ServeOptions Options() {
     ServeOptions o;
-    o.gateway = absl::StrCat("127.0.0.1:", gateway_port_);
+    o.gateway.address = absl::StrCat("127.0.0.1:", gateway_port_);
     o.subscription = "serve-test";
     o.workers = 4;
     return o;
@@ -294,6 +322,52 @@ TEST_F(ServeTest, RegistersAgainWhileNoStreamIsOpenWithoutTouchingTheSpec) {
   const size_t after_shutdown = gateway_.subscribes().size();
   EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
   EXPECT_EQ(gateway_.subscribes().size(), after_shutdown) << "no registration after Shutdown";
+}
+
+TEST_F(ServeTest, SendsTheGatewayTokenOnEveryCall) {
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  ServeOptions options = Options();
+  options.gateway.token = "tok_123";
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_TRUE((*server)->Shutdown().ok());
+  EXPECT_THAT(gateway_.authorizations(), ElementsAre("Bearer tok_123", "Bearer tok_123"));
+}
+
+TEST_F(ServeTest, RegistersOverMutualTls) {
+  const std::string cert = ReadFile("tests/testdata/tls/test_server.crt");
+  const std::string key = ReadFile("tests/testdata/tls/test_server.key");
+  ASSERT_FALSE(cert.empty());
+  // The test certificate is its own CA, for the server and the client alike.
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_key_cert_pairs.push_back({key, cert});
+  ssl.pem_root_certs = cert;
+  StartGateway(grpc::SslServerCredentials(ssl));
+
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  ServeOptions options = Options();
+  options.gateway.ca_file = "tests/testdata/tls/test_server.crt";
+  options.register_timeout = absl::Seconds(2);
+  // Without a client certificate the gateway refuses the handshake.
+  EXPECT_FALSE(HandlerServer::Start(&router, options).ok());
+  EXPECT_TRUE(gateway_.subscribes().empty());
+
+  options.gateway.cert_file = "tests/testdata/tls/test_server.crt";
+  options.gateway.key_file = "tests/testdata/tls/test_server.key";
+  options.register_timeout = kSafety;
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_EQ(gateway_.subscribes().size(), 1u);
+  EXPECT_TRUE((*server)->Shutdown().ok());
+  EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
+
+  options.gateway.key_file = "";
+  EXPECT_EQ(HandlerServer::Start(&router, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options.gateway.key_file = "/nonexistent/key.pem";
+  EXPECT_EQ(HandlerServer::Start(&router, options).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(StartPosition, Parses) {

@@ -140,8 +140,10 @@ class E2eTest : public ::testing::Test {
     return o;
   }
 
-  void StartGateway() {
-    gateway_ = std::make_unique<testing::ServerProcess>(GatewayOptions());
+  void StartGateway(std::map<std::string, std::string> extra_env = {}) {
+    testing::ServerProcess::Options options = GatewayOptions();
+    options.env.insert(extra_env.begin(), extra_env.end());
+    gateway_ = std::make_unique<testing::ServerProcess>(options);
     ASSERT_TRUE(gateway_->Start().ok());
     stub_ = switchboard::v1::Gateway::NewStub(
         grpc::CreateChannel(GatewayAddress(), grpc::InsecureChannelCredentials()));
@@ -164,13 +166,14 @@ class E2eTest : public ::testing::Test {
   testing::ChildProcess* StartHandler(const std::string& subscription,
                                       const std::vector<std::string>& types,
                                       const std::string& record,
-                                      std::vector<std::string> extra = {}) {
+                                      std::vector<std::string> extra = {},
+                                      std::map<std::string, std::string> env = {}) {
     std::vector<std::string> argv = {
         "tests/e2e/test_handler", absl::StrCat("--gateway=", GatewayAddress()),
         absl::StrCat("--subscription=", subscription),
         absl::StrCat("--types=", absl::StrJoin(types, ",")), absl::StrCat("--record=", record)};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return StartProcess(std::move(argv), {}, "sdk_serving");
+    return StartProcess(std::move(argv), std::move(env), "sdk_serving");
   }
 
   testing::ChildProcess* StartProcess(std::vector<std::string> argv,
@@ -208,9 +211,10 @@ class E2eTest : public ::testing::Test {
   }
 
   // Runs tools/ctl against the gateway; returns its stdout+stderr and exit code.
-  std::pair<std::string, int> Ctl(std::vector<std::string> args) {
+  std::pair<std::string, int> Ctl(std::vector<std::string> args,
+                                  std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), {"tools/ctl/ctl", absl::StrCat("--gateway=", GatewayAddress())});
-    testing::ChildProcess ctl({args, {}});
+    testing::ChildProcess ctl({args, std::move(env)});
     EXPECT_TRUE(ctl.Start().ok());
     ctl.WaitForLog("\x01never", kSafety);  // returns at the end of its output
     std::string log = ctl.Log();
@@ -420,6 +424,33 @@ TEST_F(E2eTest, PythonHandlerBuiltFromTheProtosReceivesEvents) {
                    "evt_py4 payment_intent.created attempt=1 subscription=python object=pi_py4"}));
   EXPECT_EQ(py->Stop(SIGTERM), 0) << py->Log();
   EXPECT_EQ(GetSubscription("python").members_size(), 0);
+}
+
+TEST_F(E2eTest, WithGatewayTokensHandlersAndCtlSendTheirs) {
+  const std::map<std::string, std::string> token = {{"SWITCHBOARD_GATEWAY_TOKEN", "tok_e2e"}};
+  StartGateway(token);
+  const std::string record = RecordPath("token");
+
+  // Without the token the handler cannot register, and says why.
+  testing::ChildProcess refused(
+      {{"tests/e2e/test_handler", absl::StrCat("--gateway=", GatewayAddress()),
+        "--subscription=token", "--types=invoice.paid", absl::StrCat("--record=", record)},
+       {{"SWITCHBOARD_GATEWAY_TOKEN", ""}}});
+  ASSERT_TRUE(refused.Start().ok());
+  EXPECT_TRUE(refused.WaitForLog("UNAUTHENTICATED", kSafety)) << refused.Log();
+  refused.WaitForLog("\x01never", kSafety);  // until it exits
+  EXPECT_EQ(refused.Stop(0), 1);
+
+  StartHandler("token", {"invoice.paid"}, record, {}, token);
+  ASSERT_EQ(Post("evt_tok", "invoice.paid"), 200);
+  ASSERT_TRUE(WaitFor([&] { return Count(ReadRecords(record)).count("evt_tok") > 0; }));
+
+  auto [denied, denied_exit] = Ctl({"subs", "list"}, {{"SWITCHBOARD_GATEWAY_TOKEN", ""}});
+  EXPECT_EQ(denied_exit, 1);
+  EXPECT_THAT(denied, HasSubstr("UNAUTHENTICATED"));
+  auto [list, list_exit] = Ctl({"subs", "list"}, token);
+  EXPECT_EQ(list_exit, 0) << list;
+  EXPECT_THAT(list, HasSubstr("token "));
 }
 
 // A gateway restart in the middle of delivery: every event acknowledged with 200 reaches the

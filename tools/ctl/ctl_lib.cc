@@ -14,7 +14,7 @@ namespace switchboard::tools::ctl {
 
 const char kUsage[] = R"(administers a Switchboard gateway over gRPC.
 
-Usage: ctl [--gateway=127.0.0.1:50051] COMMAND ...
+Usage: ctl [--gateway=127.0.0.1:50051] [--tls] [--ca_file=F] [--cert_file=F --key_file=F] COMMAND ...
 
   subs list                              subscriptions, members, backlog and counters
   subs create NAME --types=T,... [--member=HOST:PORT] [--start=now|beginning|TIME]
@@ -31,6 +31,7 @@ Usage: ctl [--gateway=127.0.0.1:50051] COMMAND ...
 
 Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TIME is RFC 3339
 (2024-06-01T00:00:00Z) and applies to the event's `created`; ranges are [after, before).
+A gateway that requires a token gets the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated).
 Exit status: 0 ok, 1 the call failed, 2 usage error.)";
 
 namespace {
@@ -133,6 +134,7 @@ class Runner {
                                                             Response*),
             const Request& request, Response* response) {
     grpc::ClientContext context;
+    sdk::AuthorizeCall(o_.gateway, &context);
     context.set_deadline(absl::ToChronoTime(absl::Now() + o_.timeout));
     const grpc::Status status = (gateway_.*rpc)(&context, request, response);
     if (status.ok()) return true;
@@ -157,6 +159,10 @@ class Runner {
         return "UNIMPLEMENTED (this gateway does not offer it)";
       case grpc::StatusCode::ALREADY_EXISTS:
         return "ALREADY_EXISTS";
+      case grpc::StatusCode::UNAUTHENTICATED:
+        return "UNAUTHENTICATED (set SWITCHBOARD_GATEWAY_TOKEN)";
+      case grpc::StatusCode::PERMISSION_DENIED:
+        return "PERMISSION_DENIED";
       default:
         return "ERROR";
     }

@@ -25,6 +25,7 @@
 
 #include "absl/time/time.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
+#include "sdk/gateway_client.h"
 
 namespace switchboard::tools::ctl {
 
@@ -32,6 +33,8 @@ extern const char kUsage[];
 
 // Per-command options (the tool's flags).
 struct CtlOptions {
+  // The gateway's address, token (sent on every call) and TLS settings.
+  sdk::GatewayClientOptions gateway;
   std::vector<std::string> types;  // subs create, events list, replay
   std::vector<std::string> ids;    // replay, dead redrive
   std::string member;              // subs create / delete: a member address

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "grpcpp/test/client_context_test_peer.h"
 #include "gtest/gtest.h"
 #include "protos/switchboard/v1/gateway_mock.grpc.pb.h"
 
@@ -172,6 +173,20 @@ TEST_F(CtlTest, EventsShowPrintsTheEnvelopeAndRawJson) {
             "object:    payment_intent pi_1\n"
             "\n"
             "{\"id\":\"evt_1\"}\n");
+}
+
+TEST_F(CtlTest, SendsTheTokenWhenSet) {
+  std::multimap<std::string, std::string> metadata;
+  EXPECT_CALL(stub_, GetStats(_, _, _))
+      .WillOnce(DoAll(Invoke([&](grpc::ClientContext* context, auto&, auto*) {
+                        metadata =
+                            grpc::testing::ClientContextTestPeer(context).GetSendInitialMetadata();
+                      }),
+                      Return(grpc::Status::OK)));
+  options_.gateway.token = "tok_ctl";
+  ASSERT_EQ(Run({"stats"}), 0);
+  EXPECT_EQ(metadata.count("authorization"), 1u);
+  EXPECT_EQ(metadata.find("authorization")->second, "Bearer tok_ctl");
 }
 
 TEST_F(CtlTest, FailedCallsExitOneWithTheReason) {

@@ -11,9 +11,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
+#include "sdk/gateway_client.h"
 #include "tools/ctl/ctl_lib.h"
 
 ABSL_FLAG(std::string, gateway, "127.0.0.1:50051", "The gateway's gRPC address.");
+ABSL_FLAG(bool, tls, false, "Use TLS (implied by the file flags); system roots unless --ca_file.");
+ABSL_FLAG(std::string, ca_file, "", "PEM roots that sign the gateway's certificate.");
+ABSL_FLAG(std::string, cert_file, "", "mTLS: client PEM certificate chain.");
+ABSL_FLAG(std::string, key_file, "", "mTLS: client PEM private key.");
 ABSL_FLAG(std::vector<std::string>, types, {},
           "Event types: exact, prefix.* or * (subs create, events list, replay).");
 ABSL_FLAG(std::vector<std::string>, ids, {}, "Event ids (replay, dead redrive).");
@@ -37,6 +42,12 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
 
   switchboard::tools::ctl::CtlOptions options;
+  options.gateway.address = absl::GetFlag(FLAGS_gateway);
+  options.gateway.token = switchboard::sdk::GatewayTokenFromEnv();
+  options.gateway.tls = absl::GetFlag(FLAGS_tls);
+  options.gateway.ca_file = absl::GetFlag(FLAGS_ca_file);
+  options.gateway.cert_file = absl::GetFlag(FLAGS_cert_file);
+  options.gateway.key_file = absl::GetFlag(FLAGS_key_file);
   options.types = absl::GetFlag(FLAGS_types);
   options.ids = absl::GetFlag(FLAGS_ids);
   options.member = absl::GetFlag(FLAGS_member);
@@ -48,8 +59,13 @@ int main(int argc, char** argv) {
   options.proto = absl::GetFlag(FLAGS_proto);
   options.timeout = absl::GetFlag(FLAGS_timeout);
 
-  auto gateway = switchboard::v1::Gateway::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_gateway), grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      switchboard::sdk::DialGateway(options.gateway);
+  if (!channel.ok()) {
+    std::cerr << "ctl: " << channel.status().message() << "\n";
+    return 2;
+  }
+  auto gateway = switchboard::v1::Gateway::NewStub(*channel);
   return switchboard::tools::ctl::RunCtl(
       std::vector<std::string>(positional.begin() + 1, positional.end()), options, *gateway,
       std::cout, std::cerr);
