@@ -94,7 +94,7 @@ WebhookHandler::WebhookHandler(Options options, Deps deps)
     for (verify::VerifyResult r : kVerifyFailures) add(verify::VerifyResultName(r));
   }
   // Registered now so the series shows (as 0) before the first miss.
-  deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp);
+  typed_misses_ = deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp);
   append_latency_ = deps_.metrics->AddHistogram("switchboard_store_append_seconds",
                                                 "Time from Append to durable (group commit wait).",
                                                 metrics::Registry::LatencyBuckets());
@@ -221,8 +221,7 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
     return Reject(endpoint, 400, "bad_event", converted.message());
   }
   if (const int misses = event.data().typed_misses_size(); misses > 0) {
-    // Rare (a shape the typed model does not know), so looking the counter up here is fine.
-    deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp)->Increment(misses);
+    typed_misses_->Increment(misses);
   }
 
   store::EventRecord record;

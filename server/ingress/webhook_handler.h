@@ -92,6 +92,7 @@ class WebhookHandler {
 
   Options options_;
   Deps deps_;
+  metrics::Counter* typed_misses_;
   metrics::Histogram* append_latency_;
   metrics::Histogram* handle_latency_;
 };
