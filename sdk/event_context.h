@@ -7,7 +7,7 @@
 //
 // Example:
 //   absl::Status Handle(const sdk::EventContext& ctx, const stripe::v1::Invoice& invoice) {
-//     if (ctx.attempt() > 1) LOG << "retrying " << ctx.id();
+//     if (ctx.attempt() > 1) sdk::LogInfo(absl::StrCat("again: ", ctx.id()));
 //     if (ctx.previous_attributes() != nullptr) { ... }  // *.updated events
 //     return Book(ctx.id(), invoice);
 //   }
