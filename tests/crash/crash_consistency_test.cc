@@ -1,6 +1,9 @@
-// Crash consistency of the ingest path: the real gateway under concurrent load is killed with
-// SIGKILL at random moments, restarted on the same data dir, and every event that got a 200 must
-// be stored (read back through Gateway.ListEvents), and the store must open cleanly every time.
+// Crash consistency: the real gateway under concurrent load, with a subscribed handler process
+// (tests/e2e/test_handler, subscribed to every type), is killed with SIGKILL at random moments and
+// restarted on the same data dir. Every event that got a 200 must be stored (read back through
+// Gateway.ListEvents), the store must open cleanly every time, and in the end the handler must
+// have received every acknowledged event at least once (the gateway redials the handler's
+// registered address after each restart).
 //
 // The short form runs in `bazel test //...`. The long form (more trials, longer load) is:
 //   bazel test //tests/crash:crash_consistency_test --test_env=CRASH_TRIALS=200 \
@@ -10,6 +13,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -24,6 +29,7 @@
 #include "httplib.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/verify/signing.h"
+#include "tests/e2e/child_process.h"
 #include "tests/util/server_process.h"
 
 namespace switchboard {
@@ -59,7 +65,18 @@ std::set<std::string> StoredIds(int grpc_port) {
   return ids;
 }
 
-TEST(CrashConsistency, EveryAcknowledgedEventSurvivesSigkill) {
+// id -> times the handler acknowledged it OK, from its record file.
+std::map<std::string, int> Delivered(const std::string& record) {
+  std::ifstream in(record);
+  std::map<std::string, int> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(" outcome=ok ") != std::string::npos) ++out[line.substr(0, line.find(' '))];
+  }
+  return out;
+}
+
+TEST(CrashConsistency, EveryAcknowledgedEventSurvivesSigkillAndIsDelivered) {
   const int trials = EnvInt("CRASH_TRIALS", 6);
   const int max_load_ms = EnvInt("CRASH_MAX_LOAD_MS", 400);
   std::mt19937 rng(EnvInt("CRASH_SEED", 20261128));
@@ -71,9 +88,21 @@ TEST(CrashConsistency, EveryAcknowledgedEventSurvivesSigkill) {
   absl::Mutex mu;
   std::set<std::string> acknowledged;  // every id that got a 200, over all trials
   int64_t next_id = 0;
+  const std::string record = data_dir + "/handler.record";
+  std::unique_ptr<testing::ChildProcess> handler;
   for (int trial = 0; trial < trials; ++trial) {
     testing::ServerProcess server(options);
     ASSERT_TRUE(server.Start().ok()) << "trial " << trial << ": the store must open cleanly";
+    if (handler == nullptr) {
+      // Registers once; its subscription and member address live in the gateway's store.
+      handler = std::make_unique<testing::ChildProcess>(testing::ChildProcess::Options{
+          {"tests/e2e/test_handler", absl::StrCat("--gateway=127.0.0.1:", server.grpc_port()),
+           "--subscription=crash", "--types=*", "--start=beginning",
+           absl::StrCat("--record=", record)},
+          {}});
+      ASSERT_TRUE(handler->Start().ok());
+      ASSERT_TRUE(handler->WaitForLog("sdk_serving", absl::Seconds(120))) << handler->Log();
+    }
     // Everything acknowledged so far, across all earlier crashes, is still there.
     const std::set<std::string> stored = StoredIds(server.grpc_port());
     for (const std::string& id : acknowledged) {
@@ -123,8 +152,26 @@ TEST(CrashConsistency, EveryAcknowledgedEventSurvivesSigkill) {
   for (const std::string& id : acknowledged) lost += stored.count(id) ? 0 : 1;
   EXPECT_EQ(lost, 0);
   EXPECT_GT(acknowledged.size(), 0u);
-  std::printf("CRASH_RESULT trials=%d acknowledged=%zu stored=%zu lost=%d\n", trials,
-              acknowledged.size(), stored.size(), lost);
+
+  // Delivery: wait (a safety net, not a timing assertion) until the handler has every event.
+  std::map<std::string, int> delivered;
+  int undelivered = 0;
+  const absl::Time give_up = absl::Now() + absl::Seconds(180);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    delivered = Delivered(record);
+    undelivered = 0;
+    for (const std::string& id : acknowledged) undelivered += delivered.count(id) ? 0 : 1;
+  } while (undelivered > 0 && absl::Now() < give_up);
+  EXPECT_EQ(undelivered, 0) << "acknowledged events never delivered to the handler";
+  int64_t redelivered = 0;
+  for (const auto& [id, n] : delivered) redelivered += n - 1;
+  std::printf(
+      "CRASH_RESULT trials=%d acknowledged=%zu stored=%zu lost=%d delivered=%zu "
+      "undelivered=%d redelivered=%lld\n",
+      trials, acknowledged.size(), stored.size(), lost, delivered.size(), undelivered,
+      static_cast<long long>(redelivered));
+  EXPECT_EQ(handler->Stop(SIGTERM), 0);
   ASSERT_TRUE(last.Stop(SIGTERM).ok());
 }
 
