@@ -21,6 +21,11 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, advertise, "",
           "host[:port] the gateway dials, never 0.0.0.0 (env SWITCHBOARD_ADVERTISE; default the "
           "listen host, or 127.0.0.1, with the bound port).");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS for the gateway's connections to this handler: PEM certificate chain.");
+ABSL_FLAG(std::string, tls_key_file, "", "TLS: this handler's PEM private key.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "mTLS: PEM CA that signs the gateway's client certificate (required when set).");
 ABSL_FLAG(std::string, subscription, "",
           "Subscription name; instances with the same name share deliveries (env "
           "SWITCHBOARD_SUBSCRIPTION; default: the handler's own name).");
@@ -54,6 +59,9 @@ absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscrip
   options.gateway.key_file = absl::GetFlag(FLAGS_gateway_key_file);
   options.listen = FlagOrEnv(absl::GetFlag(FLAGS_listen), "SWITCHBOARD_LISTEN", options.listen);
   options.advertise = FlagOrEnv(absl::GetFlag(FLAGS_advertise), "SWITCHBOARD_ADVERTISE", "");
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   options.subscription = FlagOrEnv(absl::GetFlag(FLAGS_subscription), "SWITCHBOARD_SUBSCRIPTION",
                                    default_subscription);
   absl::StatusOr<StartPosition> start = ParseStartPosition(absl::GetFlag(FLAGS_start));

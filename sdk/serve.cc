@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -21,6 +25,41 @@
 
 namespace switchboard::sdk {
 namespace {
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Plaintext, TLS, or mTLS (a client CA) for the EventHandler listener.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenCredentials(const ServeOptions& o) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty() && o.tls_client_ca_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both tls_cert_file and tls_key_file");
+  }
+  grpc::SslServerCredentialsOptions tls(
+      o.tls_client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                   : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> key = ReadPemFile(o.tls_key_file);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> cert = ReadPemFile(o.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  pair.private_key = *std::move(key);
+  pair.cert_chain = *std::move(cert);
+  tls.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!o.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPemFile(o.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    tls.pem_root_certs = *std::move(ca);
+  }
+  return grpc::SslServerCredentials(tls);
+}
 
 struct HostPort {
   std::string host;  // without brackets
@@ -192,8 +231,10 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   server->service_ = std::make_unique<internal::DeliverService>(
       internal::DeliverService::Deps{router, server->pool_.get(), read_ahead});
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ListenCredentials(o);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(o.listen, *credentials, &server->port_);
   builder.RegisterCallbackGenericService(server->service_.get());
   // The gateway pings every 30 s, also between deliveries; 1.51's defaults would answer
   // such pings with GOAWAY(too_many_pings).

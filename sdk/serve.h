@@ -105,6 +105,12 @@ struct ServeOptions {
   // interfaces) with the bound port. A host without a port gets the bound port. Never
   // 0.0.0.0 or [::].
   std::string advertise;
+  // TLS for the gateway's connections to this instance (cert and key together). With
+  // tls_client_ca_file the gateway must present a client certificate signed by it (mTLS); the
+  // gateway's side is Config.handler_tls.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 
   // Subscription settings (sent with Subscribe; 0 / unset means the gateway's default).
   int max_in_flight = 0;  // unacknowledged deliveries at once over all members (default 32)

@@ -53,28 +53,47 @@ absl::Status MakeDataDir(const std::string& dir) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Credentials for dialing handlers: plaintext unless handler_tls names a CA or a client cert.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> HandlerCredentials(
+    const switchboard::v1::Tls& tls) {
+  if (tls.ca_file().empty() && tls.cert_file().empty() && tls.key_file().empty()) return nullptr;
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return absl::InvalidArgumentError("handler_tls: cert_file and key_file go together");
+  }
+  grpc::SslCredentialsOptions options;
+  if (!tls.ca_file().empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.ca_file()));
+  }
+  if (!tls.cert_file().empty()) {
+    ASSIGN_OR_RETURN(options.pem_cert_chain, ReadPem(tls.cert_file()));
+    ASSIGN_OR_RETURN(options.pem_private_key, ReadPem(tls.key_file()));
+  }
+  return grpc::SslCredentials(options);
+}
+
 // The gRPC listener's credentials: plain, TLS, or mTLS when a client CA is given.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
     const switchboard::v1::Tls& tls) {
   if (tls.cert_file().empty() && tls.key_file().empty()) {
     return grpc::InsecureServerCredentials();
   }
-  auto read = [](const std::string& path) -> absl::StatusOr<std::string> {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-  };
   grpc::SslServerCredentialsOptions options(
       tls.ca_file().empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, read(tls.key_file()));
-  ASSIGN_OR_RETURN(pair.cert_chain, read(tls.cert_file()));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file()));
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file()));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.ca_file().empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, read(tls.ca_file()));
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.ca_file()));
   }
   return grpc::SslServerCredentials(options);
 }
@@ -259,6 +278,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   dispatch::Dispatcher::Options dispatch_options;
   rpc::GrpcHandlerConnectionOptions connection_options;
   RETURN_IF_ERROR(DeliveryOptions(config, &dispatch_options, &connection_options));
+  ASSIGN_OR_RETURN(connection_options.credentials, HandlerCredentials(config.handler_tls()));
   impl->handler_connections =
       std::make_unique<rpc::GrpcHandlerConnectionFactory>(connection_options);
   dispatch::Dispatcher::Deps dispatch_deps;

@@ -313,7 +313,10 @@ std::unique_ptr<dispatch::HandlerConnection> GrpcHandlerConnectionFactory::Conne
     }
     channel = channels_[address].lock();
     if (channel == nullptr) {
-      channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+      channel = grpc::CreateCustomChannel(address,
+                                          options_.credentials != nullptr
+                                              ? options_.credentials
+                                              : grpc::InsecureChannelCredentials(),
                                           ChannelArgs(options_));
       channels_[address] = channel;
     }

@@ -66,6 +66,8 @@ struct GrpcHandlerConnectionOptions {
   absl::Duration close_grace = absl::Seconds(1);
   // Largest Ack accepted (a bigger message ends the stream).
   int max_ack_bytes = 64 << 10;
+  // Channel credentials for dialing handlers (Config.handler_tls): null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class GrpcHandlerConnection final : public dispatch::HandlerConnection {

@@ -2,7 +2,9 @@
 // bounded polls for an expected state (never timed assertions).
 #include "server/rpc/grpc_handler_connection.h"
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,6 +115,47 @@ TEST(GrpcHandlerConnection, SendsThroughTheOutboxAndReportsAcksInOrder) {
     EXPECT_EQ(acks[i].second.outcome(), Ack::OK);
   }
   EXPECT_FALSE(connection->Send(stream + 1, MakeDelivery(0)));  // not that stream
+}
+
+std::string ReadTestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+TEST(GrpcHandlerConnection, DeliversOverTlsAndRefusesAnUntrustedHandler) {
+  const std::string cert = ReadTestFile("tests/testdata/tls/test_server.crt");
+  const std::string key = ReadTestFile("tests/testdata/tls/test_server.key");
+  ASSERT_FALSE(cert.empty());
+  grpc::SslServerCredentialsOptions server_tls;
+  server_tls.pem_key_cert_pairs.push_back({key, cert});
+  TestEventHandler::Options options;
+  options.credentials = grpc::SslServerCredentials(server_tls);
+  auto handler = TestEventHandler::Start(options);
+  ASSERT_NE(handler, nullptr);
+
+  GrpcHandlerConnectionOptions trusting = FastOptions();
+  grpc::SslCredentialsOptions client_tls;
+  client_tls.pem_root_certs = cert;  // the handler's certificate is its own CA
+  trusting.credentials = grpc::SslCredentials(client_tls);
+  GrpcHandlerConnectionFactory factory(trusting);
+  RecordingListener listener;
+  auto connection = factory.Connect(handler->address(), &listener);
+  const uint64_t stream = listener.WaitConnected(1);
+  ASSERT_NE(stream, 0u);
+  ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));
+  ASSERT_TRUE(listener.WaitAcks(1));
+  EXPECT_EQ(listener.acks()[0].second.outcome(), Ack::OK);
+
+  // Plaintext to a TLS handler never connects, so nothing is sent in the clear.
+  GrpcHandlerConnectionOptions plain = FastOptions();
+  plain.settle = absl::Milliseconds(50);
+  GrpcHandlerConnectionFactory plain_factory(plain);
+  RecordingListener plain_listener;
+  auto plain_connection = plain_factory.Connect(handler->address(), &plain_listener);
+  EXPECT_EQ(plain_listener.WaitConnected(1, absl::Milliseconds(500)), 0u);
+  EXPECT_EQ(handler->received().size(), 1u);
 }
 
 TEST(GrpcHandlerConnection, ConnectsAtOnceWhenTheHandlerSendsMetadataFirst) {

@@ -44,8 +44,10 @@ std::unique_ptr<TestEventHandler> TestEventHandler::Start(Options options) {
   h->service_ =
       std::make_unique<Service>(h.get(), std::move(options.decide), options.send_metadata_first);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(options.port),
-                           grpc::InsecureServerCredentials(), &h->port_);
+  builder.AddListeningPort(
+      "127.0.0.1:" + std::to_string(options.port),
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      &h->port_);
   builder.RegisterService(h->service_.get());
   if (options.min_ping_interval_ms > 0) {
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,

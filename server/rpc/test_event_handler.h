@@ -37,6 +37,8 @@ class TestEventHandler {
     // GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS (the SDK permits 10 s); 0 leaves
     // gRPC's default (5 min), which closes connections of a gateway pinging every 30 s.
     int min_ping_interval_ms = 10000;
+    // TLS server credentials; null means plaintext.
+    std::shared_ptr<grpc::ServerCredentials> credentials;
   };
 
   // nullptr when the port cannot be bound.

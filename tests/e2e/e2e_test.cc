@@ -453,6 +453,26 @@ TEST_F(E2eTest, WithGatewayTokensHandlersAndCtlSendTheirs) {
   EXPECT_THAT(list, HasSubstr("token "));
 }
 
+TEST_F(E2eTest, DeliversOverTlsToAHandlerThatRequiresIt) {
+  // The gateway verifies the handler's certificate (handler_tls.ca_file); the handler serves
+  // only TLS. The test certificate is for 127.0.0.1, the handler's advertised address.
+  const std::string config = RecordPath("tls.textproto");
+  std::ofstream(config) << "handler_tls { ca_file: \"tests/testdata/tls/test_server.crt\" }\n";
+  testing::ServerProcess::Options options = GatewayOptions();
+  options.extra_flags.push_back(absl::StrCat("--config=", config));
+  gateway_ = std::make_unique<testing::ServerProcess>(options);
+  ASSERT_TRUE(gateway_->Start().ok());
+  stub_ = switchboard::v1::Gateway::NewStub(
+      grpc::CreateChannel(GatewayAddress(), grpc::InsecureChannelCredentials()));
+
+  const std::string record = RecordPath("tls");
+  StartHandler("tls", {"invoice.paid"}, record,
+               {"--tls_cert_file=tests/testdata/tls/test_server.crt",
+                "--tls_key_file=tests/testdata/tls/test_server.key"});
+  ASSERT_EQ(Post("evt_tls", "invoice.paid"), 200);
+  ASSERT_TRUE(WaitFor([&] { return Count(ReadRecords(record)).count("evt_tls") > 0; }));
+}
+
 // A gateway restart in the middle of delivery: every event acknowledged with 200 reaches the
 // handler, and the only ones sent twice are those whose acks were not yet committed.
 class GatewayRestartTest : public E2eTest, public ::testing::WithParamInterface<int> {};
