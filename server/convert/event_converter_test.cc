@@ -570,6 +570,17 @@ TEST(EventConverterHostile, RejectsEscapedLoneSurrogatesAnywhere) {
   EXPECT_EQ(pair.data().object_struct().fields().at("s").string_value(), "\xF0\x9F\x98\x80");
 }
 
+// Found by the fuzzer: a body cut off after a multi-byte UTF-8 lead byte inside a string made
+// RapidJSON's validation read past the end of the buffer (caught by ASan; under a normal build
+// it read stray heap bytes). Each must be a clean 400.
+TEST(EventConverterHostile, RejectsABodyEndingInAUtf8LeadByte) {
+  for (const char* lead : {"\xC3", "\xE4", "\xF0", "\xF0\x9F", "\xF0\x9F\x98"}) {
+    SCOPED_TRACE(testing::PrintToString(std::string(lead)));
+    EXPECT_THAT(Convert(absl::StrCat(R"({"id":"evt_cut)", lead)),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+}
+
 TEST(EventConverterHostile, RejectsInvalidAndOverlongUtf8Bytes) {
   for (const std::string bad : {
            std::string("\xFF"),

@@ -265,8 +265,12 @@ class Generator {
 
 Attempt ParseOnce(absl::string_view text, int max_depth, bool neutralize_numbers,
                   std::string* buffer, rapidjson::Document* document) {
-  buffer->assign(text.data(), text.size());  // std::string keeps the NUL RapidJSON stops at.
+  buffer->assign(text.data(), text.size());
   if (neutralize_numbers) NeutralizeNumbers(buffer);
+  // RapidJSON stops at the first NUL, but its UTF-8 validation takes the continuation bytes of
+  // a multi-byte lead byte without looking: a body ending in 0xF0 would read 3 bytes past the
+  // terminator. Four NULs keep every such read inside the buffer (found by the fuzzer).
+  buffer->append(4, '\0');
   Generator generator(buffer, text, neutralize_numbers, max_depth);
   document->Populate(generator);
   return generator.attempt();
