@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -55,15 +56,18 @@ void PeerAddress(int sock, bool local, std::string& ip, int& port) {
 class DeadlineStream final : public httplib::Stream {
  public:
   // `ssl` (may be null) must be attached to `sock` and outlive the stream.
-  DeadlineStream(int sock, SSL* ssl, int max_header_bytes)
-      : sock_(sock), ssl_(ssl), max_header_bytes_(max_header_bytes) {}
+  DeadlineStream(int sock, SSL* ssl, int max_header_bytes, absl::Duration write_timeout)
+      : sock_(sock),
+        ssl_(ssl),
+        max_header_bytes_(max_header_bytes),
+        write_timeout_(write_timeout) {}
 
   // Starts a new request: reads from now on must complete before `deadline`.
   void BeginRequest(absl::Time deadline) {
     deadline_ = deadline;
     in_headers_ = true;
     header_bytes_ = 0;
-    crlf_run_ = 0;
+    end_match_ = 0;
   }
 
   bool deadline_exceeded() const { return deadline_exceeded_; }
@@ -92,7 +96,7 @@ class DeadlineStream final : public httplib::Stream {
 
   bool is_writable() const override {
     pollfd p{sock_, POLLOUT, 0};
-    return ::poll(&p, 1, 5000) > 0;
+    return ::poll(&p, 1, ToPollMillis(write_timeout_)) > 0;
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -100,12 +104,14 @@ class DeadlineStream final : public httplib::Stream {
     if (pos_ == len_) return 0;  // orderly EOF
     size_t n = std::min(size, len_ - pos_);
     if (in_headers_) {
-      // httplib reads headers a byte at a time; watch for the blank line that ends them.
+      // httplib reads headers a byte at a time and ends them only at "\r\n\r\n": count every
+      // byte until exactly that sequence, so no other run of CR/LF can end the limit early.
+      static constexpr char kEnd[] = "\r\n\r\n";
       for (size_t i = 0; i < n; ++i) {
         const char c = buffer_[pos_ + i];
-        crlf_run_ = (c == '\r' || c == '\n') ? crlf_run_ + 1 : 0;
+        end_match_ = c == kEnd[end_match_] ? end_match_ + 1 : (c == '\r' ? 1 : 0);
         if (++header_bytes_ > max_header_bytes_) return -1;
-        if (crlf_run_ == 4) {
+        if (end_match_ == 4) {
           in_headers_ = false;
           n = i + 1;
           break;
@@ -138,12 +144,11 @@ class DeadlineStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
-  // Waits until the socket is ready for `events`, no later than the deadline (for writes: at
-  // most 5 s). False on timeout or error.
-  bool WaitFor(short events, bool for_write) {
+  // Waits until the socket is ready for `events`, no later than `until`. False on timeout or
+  // error.
+  bool WaitFor(short events, absl::Time until) {
     while (true) {
-      absl::Duration left = deadline_ - absl::Now();
-      if (for_write) left = std::max(left, absl::Seconds(5));
+      const absl::Duration left = until - absl::Now();
       if (left <= absl::ZeroDuration()) {
         deadline_exceeded_ = true;
         return false;
@@ -167,13 +172,15 @@ class DeadlineStream final : public httplib::Stream {
       }
       int err = SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_ZERO_RETURN) return true;  // len_ == 0: orderly close
-      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, false)) continue;
-      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, true)) continue;
+      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, deadline_)) continue;
+      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, deadline_)) continue;
       return false;
     }
   }
 
+  // A client that stops reading is given write_timeout for each response, then dropped.
   ssize_t TlsWrite(const char* ptr, size_t size) {
+    const absl::Time until = absl::Now() + write_timeout_;
     size_t done = 0;
     while (done < size) {
       ERR_clear_error();
@@ -183,8 +190,8 @@ class DeadlineStream final : public httplib::Stream {
         continue;
       }
       int err = SSL_get_error(ssl_, n);
-      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, true)) continue;
-      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, true)) continue;
+      if (err == SSL_ERROR_WANT_WRITE && WaitFor(POLLOUT, until)) continue;
+      if (err == SSL_ERROR_WANT_READ && WaitFor(POLLIN, until)) continue;
       return done > 0 ? static_cast<ssize_t>(done) : -1;
     }
     return static_cast<ssize_t>(done);
@@ -216,11 +223,12 @@ class DeadlineStream final : public httplib::Stream {
   const int sock_;
   SSL* const ssl_;
   const int max_header_bytes_;
+  const absl::Duration write_timeout_;
   absl::Time deadline_ = absl::InfiniteFuture();
   bool in_headers_ = true;
   bool deadline_exceeded_ = false;
   int header_bytes_ = 0;
-  int crlf_run_ = 0;
+  int end_match_ = 0;  // how much of "\r\n\r\n" the last header bytes matched
   char buffer_[16 * 1024];
   size_t pos_ = 0;
   size_t len_ = 0;
@@ -277,23 +285,39 @@ class GuardedServer final : public httplib::Server {
     return absl::OkStatus();
   }
 
-  std::atomic<int> active{0};   // admitted connections
-  std::atomic<int> waiting{0};  // connections waiting for a slot
+  std::atomic<int> active{0};        // admitted connections
+  std::atomic<int> waiting{0};       // 1 while a newcomer waits for a slot
+  std::atomic<int> yield_tokens{0};  // idle connections asked to close for it
 
  private:
   // Takes a connection slot. When all are taken, idle keep-alive connections are asked to close
   // (they poll `waiting`) and this waits briefly for one to free up; false if none does.
+  // Takes a connection slot. When all are taken, one newcomer at a time asks one idle
+  // keep-alive connection to close (a yield token the idle loops poll) and waits briefly for the
+  // slot; any other newcomer meanwhile is refused at once, so a flood cannot park workers.
   bool Admit() {
     if (TryAdmit()) return true;
-    waiting.fetch_add(1);
+    int expected = 0;
+    if (!waiting.compare_exchange_strong(expected, 1)) return false;
+    yield_tokens.fetch_add(1);
     const absl::Time until = absl::Now() + absl::Seconds(1);
     bool admitted = false;
     while (!admitted && absl::Now() < until && svr_sock_ != INVALID_SOCKET) {
       absl::SleepFor(absl::Milliseconds(5));
       admitted = TryAdmit();
     }
-    waiting.fetch_sub(1);
+    TakeYieldToken();  // return ours if no idle connection used it
+    waiting.store(0);
     return admitted;
+  }
+
+  // True (and one token fewer) when a newcomer asked an idle connection to close.
+  bool TakeYieldToken() {
+    int tokens = yield_tokens.load();
+    while (tokens > 0) {
+      if (yield_tokens.compare_exchange_weak(tokens, tokens - 1)) return true;
+    }
+    return false;
   }
 
   bool TryAdmit() {
@@ -332,20 +356,11 @@ class GuardedServer final : public httplib::Server {
         return false;
       }
     }
-    struct FreeSsl {
-      SSL* ssl;
-      ~FreeSsl() {
-        if (ssl != nullptr) {
-          SSL_shutdown(ssl);
-          SSL_free(ssl);
-        }
-      }
-    } free_ssl{ssl};
 
-    DeadlineStream stream(sock, ssl, options_.max_header_bytes);
+    DeadlineStream stream(sock, ssl, options_.max_header_bytes, options_.write_timeout);
     auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
     // Between requests, a connection also gives way to a newcomer waiting for a slot.
-    auto yield_idle = [this] { return svr_sock_ == INVALID_SOCKET || waiting.load() > 0; };
+    auto yield_idle = [this] { return svr_sock_ == INVALID_SOCKET || TakeYieldToken(); };
     bool ok = true;
     for (int i = 0; ok && i < options_.max_requests_per_connection && !stopping(); ++i) {
       if (!stream.WaitForRequest(options_.idle_timeout, yield_idle)) break;
@@ -355,6 +370,11 @@ class GuardedServer final : public httplib::Server {
       bool connection_closed = false;
       ok = process_request(stream, close_connection, connection_closed, nullptr);
       if (connection_closed || t_close_after_response || stream.deadline_exceeded()) break;
+    }
+    // The TLS close alert must go out before the fd is closed (and possibly reused).
+    if (ssl != nullptr) {
+      SSL_shutdown(ssl);
+      SSL_free(ssl);
     }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
@@ -414,14 +434,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   s.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
   const int64_t write_ms = absl::ToInt64Milliseconds(options.write_timeout);
   s.set_write_timeout(write_ms / 1000, (write_ms % 1000) * 1000);
-  s.set_keep_alive_max_count(static_cast<size_t>(options.max_requests_per_connection));
-  s.set_keep_alive_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(options.idle_timeout)));
 
   const int max_headers = options.max_headers;
   auto check = [check_headers, max_headers](const httplib::Request& req,
                                             httplib::Response& res) -> std::optional<int> {
     if (static_cast<int>(req.headers.size()) > max_headers) {
       HttpResponse r = ErrorResponse(431, "too many headers");
+      r.close_connection = true;
+      internal::ToHttplib(r, res);
+      return r.status;
+    }
+    // httplib reads no body for GET/HEAD/OPTIONS: one sent anyway would be parsed as the next
+    // request on this connection (request smuggling behind a proxy). Refuse and close.
+    if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH" &&
+        (req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0"))) {
+      HttpResponse r = ErrorResponse(400, "a body is not allowed with this method");
       r.close_connection = true;
       internal::ToHttplib(r, res);
       return r.status;
@@ -468,7 +496,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   }
   server->host_ = options.host;
   server->port_ = port;
-  server->listen_thread_ = std::thread([&s] { s.listen_after_bind(); });
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  server->listen_thread_ = std::thread([&s, ended] {
+    s.listen_after_bind();
+    ended->store(true);  // returned: is_running() will never turn true now
+  });
+  // httplib's stop() does nothing until the accept loop runs, so Stop() right after Start()
+  // would wait forever: return only once it runs (or has already ended).
+  while (!s.is_running() && !ended->load()) absl::SleepFor(absl::Microseconds(200));
   return server;
 }
 

@@ -213,6 +213,42 @@ TEST(HttpServerTls, RefusesAMissingKey) {
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(HttpServerTest, StrayLineFeedsDoNotEndTheHeaderLimitEarly) {
+  HttpServer::Options options;
+  options.max_header_bytes = 1024;
+  Start(options);
+  RawClient raw(server_->port());
+  // "\n\n" right after the request line is not the end of the headers for httplib, so the
+  // size limit must keep counting through the big header that follows.
+  raw.Send("GET /x HTTP/1.1\r\n\n\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+  std::string reply = raw.ReadUntilClosed();
+  EXPECT_FALSE(absl::StartsWith(reply, "HTTP/1.1 200")) << reply.substr(0, 40);
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, RefusesABodyOnAMethodThatReadsNone) {
+  Start({});
+  RawClient raw(server_->port());
+  // Were the body left unread, "GET /smuggled" would be served as a second request.
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  raw.Send(absl::StrCat("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: ", smuggled.size(),
+                        "\r\n\r\n", smuggled));
+  std::string reply = raw.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 400"));
+  EXPECT_EQ(reply.find("HTTP/1.1", 8), std::string::npos) << "a second response was sent";
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST(HttpServerLifecycle, StopRightAfterStartReturns) {
+  for (int i = 0; i < 20; ++i) {
+    auto server = HttpServer::Start(
+        {}, [](const HttpRequest&) { return std::optional<HttpResponse>(); },
+        [](const HttpRequest&) { return HttpResponse(); });
+    ASSERT_TRUE(server.ok());
+    (*server)->Stop();  // must not wait for an accept loop that never noticed the stop
+  }
+}
+
 TEST_F(HttpServerTest, StopFinishesPromptlyWithIdleKeepAliveConnections) {
   HttpServer::Options options;
   options.idle_timeout = absl::Hours(1);

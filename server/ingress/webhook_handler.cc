@@ -77,8 +77,9 @@ absl::StatusOr<std::unique_ptr<WebhookHandler>> WebhookHandler::Create(Options o
 WebhookHandler::WebhookHandler(Options options, Deps deps)
     : options_(std::move(options)), deps_(std::move(deps)) {
   static constexpr const char* kOutcomes[] = {
-      "stored",     "duplicate", "method_not_allowed", "chunked",   "content_encoding", "no_length",
-      "bad_length", "too_large", "content_type",       "bad_event", "store_unavailable"};
+      "stored",           "duplicate", "method_not_allowed", "chunked",
+      "content_encoding", "no_length", "bad_length",         "too_large",
+      "content_type",     "bad_event", "store_unavailable",  "forbidden"};
   static constexpr verify::VerifyResult kVerifyFailures[] = {
       verify::VerifyResult::kNoHeader,          verify::VerifyResult::kMalformedHeader,
       verify::VerifyResult::kNoTimestamp,       verify::VerifyResult::kNoV1Signature,
@@ -95,6 +96,8 @@ WebhookHandler::WebhookHandler(Options options, Deps deps)
   }
   // Registered now so the series shows (as 0) before the first miss.
   typed_misses_ = deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp);
+  not_found_ = deps_.metrics->AddCounter(kRequestsMetric, kRequestsHelp,
+                                         {{"endpoint", "-"}, {"outcome", "not_found"}});
   append_latency_ = deps_.metrics->AddHistogram("switchboard_store_append_seconds",
                                                 "Time from Append to durable (group commit wait).",
                                                 metrics::Registry::LatencyBuckets());
@@ -113,7 +116,12 @@ const WebhookHandler::Endpoint* WebhookHandler::FindEndpoint(absl::string_view p
 
 void WebhookHandler::Count(const Endpoint& endpoint, absl::string_view outcome) {
   auto it = endpoint.outcomes.find(outcome);
-  if (it != endpoint.outcomes.end()) it->second->Increment();
+  if (it == endpoint.outcomes.end()) {
+    // Every outcome is created up front; a missing one is a bug in this file.
+    SB_LOG(ERROR) << "uncounted_outcome outcome=" << outcome;
+    return;
+  }
+  it->second->Increment();
 }
 
 HttpResponse WebhookHandler::Reject(const Endpoint& endpoint, int status, absl::string_view reason,
@@ -136,6 +144,8 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
   }
   const Endpoint* endpoint = FindEndpoint(request.path);
   if (endpoint == nullptr) {
+    not_found_->Increment();
+    SB_LOG(WARNING) << "webhook_rejected endpoint=- status=404 reason=not_found";
     HttpResponse r = ErrorResponse(404, "not found");
     r.close_connection = request.method != "GET" && request.method != "HEAD";
     return r;

@@ -93,6 +93,7 @@ class WebhookHandler {
   Options options_;
   Deps deps_;
   metrics::Counter* typed_misses_;
+  metrics::Counter* not_found_;  // requests to paths that are no endpoint
   metrics::Histogram* append_latency_;
   metrics::Histogram* handle_latency_;
 };
