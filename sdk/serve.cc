@@ -336,9 +336,9 @@ absl::Status HandlerServer::Shutdown() {
     stopping_ = true;
   }
   if (reregister_.joinable()) reregister_.join();
-  service_->StartDrain();
-  const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
-
+  // Leave first: the gateway stops sending to this member and closes its stream once what is
+  // in flight is acked. Draining first would answer every new delivery RETRY at once, which
+  // makes this instance look idle, attract the subscription's traffic and spend attempts.
   {
     auto gateway = switchboard::v1::Gateway::NewStub(gateway_channel_);
     switchboard::v1::UnsubscribeRequest request;
@@ -355,6 +355,8 @@ absl::Status HandlerServer::Shutdown() {
                               s.error_message(), "\""));
     }
   }
+  service_->StartDrain();
+  const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
 
   // Streams still open past the drain timeout are cancelled here.
   server_->Shutdown(absl::ToChronoTime(absl::Now()));

@@ -15,10 +15,11 @@
 // registers itself again every `reregister_interval` (a gateway that lost track of it, e.g.
 // after it was unreachable for longer than the gateway's member grace, takes it back).
 //
-// On SIGTERM or SIGINT, Serve drains: it stops taking new deliveries (those already sent are
-// answered RETRY "handler shutting down", so the gateway can retry them), lets running handler
-// calls finish and sends their acks, closes the streams, calls Gateway.Unsubscribe for this
-// member (the subscription stays, so deliveries wait for the next start), and returns.
+// On SIGTERM or SIGINT, Serve leaves and drains: it calls Gateway.Unsubscribe for this member
+// first (the subscription stays; the gateway stops sending here and other members take the
+// traffic), then stops taking deliveries (any that still arrive are answered RETRY "handler
+// shutting down"), lets running handler calls finish and sends their acks, closes the streams,
+// and returns.
 //
 // Keepalive: the gateway pings its handler connections every 30 s; the server here permits
 // client pings every 10 s, even without calls (gRPC 1.51's default would close the connection
