@@ -29,6 +29,13 @@ constexpr absl::Duration kDropRetry = absl::Seconds(10);
 constexpr int kListRetriesMax = 10000;
 constexpr int kAdminPage = 1000;
 constexpr int64_t kBacklogCap = 1000000;
+
+// The last backlog count of one subscription, for the metrics gauge.
+struct BacklogCache {
+  absl::Mutex mu;
+  absl::Time at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  double value ABSL_GUARDED_BY(mu) = 0;
+};
 constexpr int kCountCap = 10000;
 
 // Cut to kMaxReasonBytes without splitting a UTF-8 sequence (the reason is shown in protobuf
@@ -392,8 +399,13 @@ std::shared_ptr<Dispatcher::SubMetrics> Dispatcher::MetricsFor(const std::string
   r.AddGauge(
       "switchboard_delivery_backlog",
       "Events after the subscription's cursor that match its types (parked retries not "
-      "included), counted up to 1e6.",
-      [keep, raw] {
+      "included), counted up to 1e6, refreshed at most every 5 s.",
+      [keep, raw, cache = std::make_shared<BacklogCache>()] {
+        absl::MutexLock cache_lock(&cache->mu);
+        // Counting can walk up to 1e6 index entries: a scrape every second must not turn into
+        // a long read that holds back WAL checkpoints (DESIGN §5).
+        const absl::Time now = absl::Now();
+        if (now - cache->at < absl::Seconds(5)) return cache->value;
         std::vector<std::string> types;
         int64_t cursor = 0;
         {
@@ -403,7 +415,9 @@ std::shared_ptr<Dispatcher::SubMetrics> Dispatcher::MetricsFor(const std::string
           cursor = raw->cursor;
         }
         absl::StatusOr<int64_t> n = raw->store->CountAfter(types, cursor, kBacklogCap);
-        return n.ok() ? static_cast<double>(*n) : 0.0;
+        cache->value = n.ok() ? static_cast<double>(*n) : 0.0;
+        cache->at = now;
+        return cache->value;
       },
       labels);
   return m;
