@@ -1,13 +1,8 @@
 #include "server/server.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -16,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/base/clock.h"
+#include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
 #include "server/config/config.h"
@@ -38,29 +34,6 @@ namespace {
 constexpr int kDefaultRetentionDays = 30;
 constexpr absl::Duration kRetentionInterval = absl::Hours(1);
 
-absl::Status MakeDataDir(const std::string& dir) {
-  if (dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
-  // mkdir -p with 0700: the directory holds events and the development secret.
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') {
-      const std::string prefix = dir.substr(0, i);
-      if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-        return absl::UnavailableError(
-            absl::StrCat("cannot create ", prefix, ": ", std::strerror(errno)));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ReadPem(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 // Credentials for dialing handlers: plaintext unless handler_tls names a CA or a client cert.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> HandlerCredentials(
     const switchboard::v1::Tls& tls) {
@@ -70,11 +43,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> HandlerCredentials(
   }
   grpc::SslCredentialsOptions options;
   if (!tls.ca_file().empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.ca_file()));
+    ASSIGN_OR_RETURN(options.pem_root_certs, base::ReadFileToString(tls.ca_file()));
   }
   if (!tls.cert_file().empty()) {
-    ASSIGN_OR_RETURN(options.pem_cert_chain, ReadPem(tls.cert_file()));
-    ASSIGN_OR_RETURN(options.pem_private_key, ReadPem(tls.key_file()));
+    ASSIGN_OR_RETURN(options.pem_cert_chain, base::ReadFileToString(tls.cert_file()));
+    ASSIGN_OR_RETURN(options.pem_private_key, base::ReadFileToString(tls.key_file()));
   }
   return grpc::SslCredentials(options);
 }
@@ -89,11 +62,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
       tls.ca_file().empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file()));
-  ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file()));
+  ASSIGN_OR_RETURN(pair.private_key, base::ReadFileToString(tls.key_file()));
+  ASSIGN_OR_RETURN(pair.cert_chain, base::ReadFileToString(tls.cert_file()));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.ca_file().empty()) {
-    ASSIGN_OR_RETURN(options.pem_root_certs, ReadPem(tls.ca_file()));
+    ASSIGN_OR_RETURN(options.pem_root_certs, base::ReadFileToString(tls.ca_file()));
   }
   return grpc::SslServerCredentials(options);
 }
@@ -242,7 +215,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   impl->http_host = http_hp.first;
   impl->grpc_host = grpc_hp.first;
   impl->ops_host = ops_hp.first;
-  RETURN_IF_ERROR(MakeDataDir(options.data_dir));
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
+  RETURN_IF_ERROR(base::MakeDirectories(options.data_dir));
   if (config.store().has_retention_days()) {
     if (config.store().retention_days() < 1) {
       return absl::InvalidArgumentError("store.retention_days must be at least 1");

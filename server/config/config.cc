@@ -1,13 +1,10 @@
 #include "server/config/config.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -17,6 +14,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "openssl/rand.h"
+#include "server/base/files.h"
 
 namespace switchboard::server::config {
 namespace {
@@ -32,17 +30,8 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
   std::string first_;
 };
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = base::ReadFileToString(path);
   if (!text.ok()) return text.status();
   std::vector<std::string> secrets = SplitSecrets(*text);
   if (secrets.empty()) return absl::FailedPreconditionError(absl::StrCat("no secret in ", path));
@@ -52,7 +41,7 @@ absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path
 }  // namespace
 
 absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = base::ReadFileToString(path);
   if (!text.ok()) return text.status();
   switchboard::v1::Config config;
   google::protobuf::TextFormat::Parser parser;
@@ -79,7 +68,7 @@ std::string DevSecretPath(const std::string& data_dir) {
 
 absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir) {
   const std::string path = DevSecretPath(data_dir);
-  if (absl::StatusOr<std::string> existing = ReadFile(path); existing.ok()) {
+  if (absl::StatusOr<std::string> existing = base::ReadFileToString(path); existing.ok()) {
     std::vector<std::string> secrets = SplitSecrets(*existing);
     if (!secrets.empty()) return secrets.front();
   }
@@ -110,7 +99,7 @@ absl::StatusOr<std::vector<std::string>> GatewayTokens(
     const std::function<std::optional<std::string>(const std::string&)>& getenv) {
   std::vector<std::string> tokens;
   if (!token_file.empty()) {
-    absl::StatusOr<std::string> text = ReadFile(token_file);
+    absl::StatusOr<std::string> text = base::ReadFileToString(token_file);
     if (!text.ok()) return text.status();
     tokens = SplitSecrets(*text);
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
 
@@ -365,22 +366,6 @@ int BindBlob(sqlite3_stmt* stmt, int index, absl::string_view bytes) {
 }
 
 // Creates the missing directories of `dir` with mode 0700.
-absl::Status MakeDirectories(const std::string& dir) {
-  if (dir.empty()) return absl::OkStatus();
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0700) == 0 || errno == EEXIST) continue;
-    int error = errno;
-    return absl::Status(absl::ErrnoToStatusCode(error),
-                        absl::StrCat("cannot create directory ", prefix, ": ", strerror(error)));
-  }
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -494,7 +479,7 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(const O
   }
   size_t slash = options.path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
-    RETURN_IF_ERROR(MakeDirectories(options.path.substr(0, slash)));
+    RETURN_IF_ERROR(base::MakeDirectories(options.path.substr(0, slash)));
   }
 
   // Not make_unique: the constructor is private.
