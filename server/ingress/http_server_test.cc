@@ -105,6 +105,26 @@ TEST_F(HttpServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
   EXPECT_EQ(handled_.load(), 20);
 }
 
+TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
+  Start({});
+  RawClient raw(server_->port());
+  // Three requests in one write; the last asks to close so the reply ends.
+  raw.Send(
+      "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nd"
+      "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string reply = raw.ReadUntilClosed();
+  const size_t first = reply.find("{\"method\":\"POST\",\"bytes\":3}");
+  const size_t second = reply.find("{\"method\":\"POST\",\"bytes\":1}");
+  const size_t third = reply.find("{\"method\":\"GET\",\"bytes\":0}");
+  ASSERT_NE(first, std::string::npos) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  ASSERT_NE(third, std::string::npos) << reply;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_EQ(handled_.load(), 3);
+}
+
 TEST_F(HttpServerTest, RefusesFromHeadersWithoutWaitingForTheBody) {
   Start({});
   RawClient raw(server_->port());
