@@ -271,6 +271,8 @@ TEST_F(WebhookHandlerTest, WrongMethodIs405AndUnknownPathIs404) {
   r.method = "POST";
   r.path = "/nope";
   EXPECT_EQ(handler_->Handle(r).status, 404);
+  EXPECT_EQ(Count("method_not_allowed"), 1);
+  EXPECT_EQ(Count("not_found", "-"), 1);
 }
 
 TEST_F(WebhookHandlerTest, StoreFailureIs503AndTheEventIsNotLost) {
@@ -300,6 +302,7 @@ TEST_F(WebhookHandlerTest, AllowListRefusesOtherSourcesWith403) {
   HttpResponse refused = handler->Handle(Signed(EventBody("evt_deny")));
   EXPECT_EQ(refused.status, 403);
   EXPECT_EQ(handler->Handle(request).status, 403);
+  EXPECT_EQ(Count("forbidden"), 2);
 }
 
 TEST_F(WebhookHandlerTest, HealthAndReadiness) {
