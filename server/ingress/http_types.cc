@@ -17,4 +17,27 @@ HttpResponse ErrorResponse(int status, absl::string_view message) {
   return response;
 }
 
+std::optional<HttpResponse> RequireGet(const HttpRequest& request) {
+  if (request.method == "GET" || request.method == "HEAD") return std::nullopt;
+  HttpResponse r = ErrorResponse(405, "method not allowed");
+  r.headers.push_back({"Allow", "GET"});
+  r.close_connection = true;
+  return r;
+}
+
+bool IsHealthPath(absl::string_view path) { return path == "/healthz" || path == "/readyz"; }
+
+HttpResponse HealthResponse(const HttpRequest& request,
+                            const std::function<absl::Status()>& readiness) {
+  HttpResponse response;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = "ok\n";
+  if (request.path == "/readyz") {
+    const absl::Status ready = readiness ? readiness() : absl::OkStatus();
+    response.status = ready.ok() ? 200 : 503;
+    response.body = ready.ok() ? "ready\n" : absl::StrCat("not ready: ", ready.message(), "\n");
+  }
+  return response;
+}
+
 }  // namespace switchboard::server::ingress

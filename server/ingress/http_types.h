@@ -5,11 +5,13 @@
 #ifndef SWITCHBOARD_SERVER_INGRESS_HTTP_TYPES_H_
 #define SWITCHBOARD_SERVER_INGRESS_HTTP_TYPES_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 
@@ -47,6 +49,17 @@ struct HttpResponse {
 
 // `{"error": "<message>"}` with `status`. `message` must not contain secrets or body bytes.
 HttpResponse ErrorResponse(int status, absl::string_view message);
+
+// 405 (Allow: GET, connection closed) for a method other than GET/HEAD; nullopt otherwise.
+std::optional<HttpResponse> RequireGet(const HttpRequest& request);
+
+// True for /healthz and /readyz, served the same way on every listener.
+bool IsHealthPath(absl::string_view path);
+
+// The answer to GET /healthz (200 while the process runs) or /readyz (200, or 503 with the
+// reason from `readiness`, which may be empty). REQUIRES: IsHealthPath(request.path).
+HttpResponse HealthResponse(const HttpRequest& request,
+                            const std::function<absl::Status()>& readiness);
 
 }  // namespace switchboard::server::ingress
 

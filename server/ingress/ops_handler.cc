@@ -1,13 +1,10 @@
 #include "server/ingress/ops_handler.h"
 
-#include "absl/strings/str_cat.h"
 
 namespace switchboard::server::ingress {
 namespace {
 
-bool KnownPath(const std::string& path) {
-  return path == "/metrics" || path == "/healthz" || path == "/readyz";
-}
+bool KnownPath(const std::string& path) { return path == "/metrics" || IsHealthPath(path); }
 
 HttpResponse Text(int status, std::string body, const char* content_type) {
   HttpResponse response;
@@ -25,13 +22,7 @@ std::optional<HttpResponse> OpsHandler::CheckHeaders(const HttpRequest& request)
     r.close_connection = request.method != "GET" && request.method != "HEAD";
     return r;
   }
-  if (request.method != "GET" && request.method != "HEAD") {
-    HttpResponse r = ErrorResponse(405, "method not allowed");
-    r.headers.push_back({"Allow", "GET"});
-    r.close_connection = true;
-    return r;
-  }
-  return std::nullopt;
+  return RequireGet(request);
 }
 
 HttpResponse OpsHandler::Handle(const HttpRequest& request) const {
@@ -39,13 +30,7 @@ HttpResponse OpsHandler::Handle(const HttpRequest& request) const {
   if (request.path == "/metrics") {
     return Text(200, metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (request.path == "/healthz") return Text(200, "ok\n", "text/plain; charset=utf-8");
-  absl::Status ready = readiness_ ? readiness_() : absl::OkStatus();
-  if (!ready.ok()) {
-    return Text(503, absl::StrCat("not ready: ", ready.message(), "\n"),
-                "text/plain; charset=utf-8");
-  }
-  return Text(200, "ready\n", "text/plain; charset=utf-8");
+  return HealthResponse(request, readiness_);
 }
 
 }  // namespace switchboard::server::ingress

@@ -27,14 +27,6 @@ HttpResponse Ok(absl::string_view body) {
   return response;
 }
 
-HttpResponse PlainText(int status, absl::string_view body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::string(body);
-  response.content_type = "text/plain; charset=utf-8";
-  return response;
-}
-
 // Content-Type must be JSON when present: `application/json` with optional parameters.
 bool IsJsonContentType(absl::string_view value) {
   absl::string_view media = value.substr(0, value.find(';'));
@@ -58,7 +50,7 @@ absl::StatusOr<std::unique_ptr<WebhookHandler>> WebhookHandler::Create(Options o
   }
   absl::flat_hash_set<std::string> paths;
   for (const Endpoint& e : options.endpoints) {
-    if (e.path.empty() || e.path[0] != '/' || e.path == "/healthz" || e.path == "/readyz") {
+    if (e.path.empty() || e.path[0] != '/' || IsHealthPath(e.path)) {
       return absl::InvalidArgumentError(
           absl::StrCat("WebhookHandler: invalid endpoint path \"", e.path, "\""));
     }
@@ -133,15 +125,7 @@ HttpResponse WebhookHandler::Reject(const Endpoint& endpoint, int status, absl::
 }
 
 std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& request) const {
-  if (request.path == "/healthz" || request.path == "/readyz") {
-    if (request.method != "GET" && request.method != "HEAD") {
-      HttpResponse r = ErrorResponse(405, "method not allowed");
-      r.headers.push_back({"Allow", "GET"});
-      r.close_connection = true;
-      return r;
-    }
-    return std::nullopt;
-  }
+  if (IsHealthPath(request.path)) return RequireGet(request);
   const Endpoint* endpoint = FindEndpoint(request.path);
   if (endpoint == nullptr) {
     not_found_->Increment();
@@ -199,12 +183,7 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
 HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   if (std::optional<HttpResponse> early = CheckHeaders(request)) return *std::move(early);
 
-  if (request.path == "/healthz") return PlainText(200, "ok\n");
-  if (request.path == "/readyz") {
-    absl::Status ready = deps_.readiness ? deps_.readiness() : absl::OkStatus();
-    if (!ready.ok()) return PlainText(503, absl::StrCat("not ready: ", ready.message(), "\n"));
-    return PlainText(200, "ready\n");
-  }
+  if (IsHealthPath(request.path)) return HealthResponse(request, deps_.readiness);
 
   const Endpoint& endpoint = *FindEndpoint(request.path);
   const absl::Time start = deps_.clock->Now();
