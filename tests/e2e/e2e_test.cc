@@ -29,7 +29,7 @@
 #include "httplib.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/verify/signing.h"
-#include "tests/e2e/child_process.h"
+#include "tests/util/child_process.h"
 #include "tests/util/server_process.h"
 
 namespace switchboard {

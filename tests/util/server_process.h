@@ -1,4 +1,4 @@
-// ServerProcess: runs the real gateway binary (//server) as a child process for integration and
+// ServerProcess: runs the real gateway binary (//server) as a ChildProcess for integration and
 // end-to-end tests: ports 0, a temporary data dir, secrets through the environment.
 //
 // Start() waits for the `listening http=... grpc=... ops=...` line and parses the ports from it.
@@ -17,13 +17,12 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "tests/util/child_process.h"
 
 namespace switchboard::testing {
 
@@ -38,7 +37,6 @@ class ServerProcess {
   };
 
   explicit ServerProcess(Options options) : options_(std::move(options)) {}
-  ~ServerProcess();
 
   // Starts the process and waits (up to 60 s, a safety net) for its listening line.
   absl::Status Start();
@@ -49,21 +47,15 @@ class ServerProcess {
   int http_port() const { return http_port_; }
   int grpc_port() const { return grpc_port_; }
   int ops_port() const { return ops_port_; }
-  pid_t pid() const { return pid_; }
-  std::string Log() const;
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
+  std::string Log() const { return child_ ? child_->Log() : std::string(); }
 
  private:
-  void ReadLog(int fd);
-
   Options options_;
-  pid_t pid_ = -1;
+  std::unique_ptr<ChildProcess> child_;  // killed (SIGKILL) on destruction if still running
   int http_port_ = 0;
   int grpc_port_ = 0;
   int ops_port_ = 0;
-  std::thread reader_;
-  mutable absl::Mutex mu_;
-  std::string log_ ABSL_GUARDED_BY(mu_);
-  bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A fresh directory under TEST_TMPDIR.

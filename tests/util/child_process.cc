@@ -1,4 +1,4 @@
-#include "tests/e2e/child_process.h"
+#include "tests/util/child_process.h"
 
 #include <fcntl.h>
 #include <signal.h>

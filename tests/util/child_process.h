@@ -1,6 +1,6 @@
-// ChildProcess: runs a binary (a handler, the Python handler) as a child of an end-to-end test,
+// ChildProcess: runs a binary (a handler, the gateway, the Python handler) as a child of a test,
 // with its stdout and stderr captured together (Log()) and copied to the test's stderr.
-// (The gateway itself runs through tests/util/server_process.h.)
+// ServerProcess (server_process.h) builds the gateway on it.
 //
 // Example:
 //   ChildProcess handler({.argv = {"tests/e2e/test_handler", "--record=" + path}});
@@ -9,8 +9,8 @@
 //   EXPECT_EQ(handler.Stop(SIGTERM), 0);
 //
 // Thread-safety: one test thread drives it; Log() and WaitForLog() may be used from any thread.
-#ifndef SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
-#define SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
+#ifndef SWITCHBOARD_TESTS_UTIL_CHILD_PROCESS_H_
+#define SWITCHBOARD_TESTS_UTIL_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -68,4 +68,4 @@ class ChildProcess {
 
 }  // namespace switchboard::testing
 
-#endif  // SWITCHBOARD_TESTS_E2E_CHILD_PROCESS_H_
+#endif  // SWITCHBOARD_TESTS_UTIL_CHILD_PROCESS_H_
