@@ -30,6 +30,7 @@
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/verify/signing.h"
 #include "tests/util/child_process.h"
+#include "tests/util/list_events.h"
 #include "tests/util/server_process.h"
 
 namespace switchboard {
@@ -45,23 +46,12 @@ int EnvInt(const char* name, int fallback) {
 std::set<std::string> StoredIds(int grpc_port) {
   auto gateway = switchboard::v1::Gateway::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", grpc_port), grpc::InsecureChannelCredentials()));
+  auto events = testing::ListAllEvents(*gateway, /*page_size=*/1000);
+  EXPECT_TRUE(events.ok()) << "ListEvents: " << events.status();
   std::set<std::string> ids;
-  std::string token;
-  do {
-    grpc::ClientContext context;
-    switchboard::v1::ListEventsRequest request;
-    request.set_page_size(1000);
-    request.set_page_token(token);
-    request.set_omit_raw_json(true);
-    switchboard::v1::ListEventsResponse response;
-    grpc::Status status = gateway->ListEvents(&context, request, &response);
-    if (!status.ok()) {
-      ADD_FAILURE() << "ListEvents: " << status.error_message();
-      break;
-    }
-    for (const auto& e : response.events()) ids.insert(e.id());
-    token = response.next_page_token();
-  } while (!token.empty());
+  if (events.ok()) {
+    for (const auto& e : *events) ids.insert(e.id());
+  }
   return ids;
 }
 
