@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -24,6 +21,7 @@
 #include "rapidjson/document.h"
 #include "server/base/status_matchers.h"
 #include "server/convert/json_parse.h"
+#include "tests/testdata/example_events.h"
 
 namespace switchboard::server::convert {
 namespace {
@@ -36,32 +34,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-constexpr char kEventsDir[] = "tests/testdata/events";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
+using ::switchboard::testdata::ExampleEventFiles;
 
 std::string ReadEvent(const std::string& relative_path) {
-  return ReadFile(absl::StrCat(kEventsDir, "/", relative_path));
-}
-
-// Every example event, as paths relative to kEventsDir, sorted.
-std::vector<std::string> ExampleEventFiles() {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(
-           kEventsDir, std::filesystem::directory_options::follow_directory_symlink)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") {
-      // Lexically: runfiles are symlinks, which std::filesystem::relative would resolve.
-      files.push_back(entry.path().lexically_relative(kEventsDir).string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
+  return ::switchboard::testdata::ReadExampleEvent(relative_path);
 }
 
 // A snapshot event around `data_object` (JSON text).

@@ -9,9 +9,6 @@
 // protobuf prints them. The original is projected onto the keys the message knows (recursively,
 // through the same descriptors) and the two are compared with RapidJSON's deep equality.
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,6 +25,7 @@
 #include "rapidjson/writer.h"
 #include "server/base/status_matchers.h"
 #include "server/convert/event_converter.h"
+#include "tests/testdata/example_events.h"
 
 namespace switchboard::server::convert {
 namespace {
@@ -40,27 +38,8 @@ using ::google::protobuf::Reflection;
 using Json = ::rapidjson::Value;
 using Allocator = ::rapidjson::Document::AllocatorType;
 
-constexpr char kEventsDir[] = "tests/testdata/events";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-std::vector<std::string> ExampleEventFiles() {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(
-           kEventsDir, std::filesystem::directory_options::follow_directory_symlink)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") {
-      files.push_back(entry.path().lexically_relative(kEventsDir).string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using ::switchboard::testdata::ExampleEventFiles;
+using ::switchboard::testdata::ReadExampleEvent;
 
 std::string ToString(const Json& value) {
   rapidjson::StringBuffer buffer;
@@ -299,7 +278,7 @@ TEST(TypedRoundTrip, EveryExampleObjectComesBackFromItsTypedMessage) {
   const EventConverter converter;
   for (const std::string& file : files) {
     SCOPED_TRACE(file);
-    const std::string body = ReadFile(absl::StrCat(kEventsDir, "/", file));
+    const std::string body = ReadExampleEvent(file);
     ASSERT_OK_AND_ASSIGN(switchboard::v1::Event event, converter.Convert(body));
     if (!event.has_data()) continue;  // The thin v2 notification.
     const switchboard::v1::EventData& data = event.data();

@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include "protos/grpc/health/v1/health.grpc.pb.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/verify/signing.h"
+#include "tests/testdata/example_events.h"
 #include "tests/util/list_events.h"
 #include "tests/util/server_process.h"
 
@@ -50,9 +50,8 @@ struct Sent {
 // The example events from the test data, plus synthetic ones with unique ids.
 std::vector<Sent> EventsToSend() {
   std::vector<Sent> out;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator("tests/testdata/events")) {
-    if (entry.path().extension() != ".json") continue;
-    std::string body = ReadFile(entry.path().string());
+  for (const std::string& file : testdata::ExampleEventFiles()) {
+    std::string body = testdata::ReadExampleEvent(file);
     const size_t at = body.find("\"id\": \"");
     const size_t end = body.find('"', at + 7);
     out.push_back({body.substr(at + 7, end - at - 7), body});
