@@ -1,0 +1,173 @@
+// tools/loadgen:sink: a handler built on the SDK that measures end-to-end latency.
+//
+// For every event it handles, the sink computes now - Event.received_at (the gateway stamps
+// received_at when the webhook request arrived; the sink runs on the same machine, so the same
+// clock) and keeps the sample. The handler function does nothing else, so the figure is the
+// gateway's path: ingress -> store -> dispatch -> gRPC stream -> SDK decode -> handler call.
+// The ack goes back right after the function returns.
+//
+//   sink --gateway=127.0.0.1:50051 --subscription=e2e-1 --idle_exit=3s --warmup=2s
+//
+// It subscribes to `*` under its own subscription name (SDK flags: --gateway, --subscription,
+// --max_in_flight, --workers, ...; see sdk/flags.h), writes "sink ready subscription=..." to
+// stderr once the gateway has the subscription (events accepted from then on reach it), and
+// prints one line on stdout when it stops:
+//
+//   RESULT sink=e2e-1 events=12000 measured=10000 redelivered=0 rate=1000 p50_ms=... p90_ms=...
+//     p99_ms=... p999_ms=... max_ms=...
+//
+// events counts every handled delivery; measured the samples kept (events received by the
+// gateway at least --warmup after the first one the sink saw); redelivered those with
+// attempt > 1 (a redelivery's latency includes the retry delay); rate the measured events per
+// second of received_at span. It stops on SIGTERM/SIGINT, after --expect events, or after
+// --idle_exit without an event (once one arrived), then drains through the SDK and prints.
+// tools/bench/e2e.sh runs the gateway, three sinks and tools/loadgen in open loop together.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "sdk/flags.h"
+#include "sdk/router.h"
+#include "sdk/serve.h"
+#include "tools/loadgen/loadgen_lib.h"
+
+ABSL_FLAG(int64_t, expect, 0, "Stop after this many events (0: no limit).");
+ABSL_FLAG(absl::Duration, idle_exit, absl::ZeroDuration(),
+          "Stop when no event arrived for this long, once one did (0: never).");
+ABSL_FLAG(absl::Duration, warmup, absl::ZeroDuration(),
+          "Do not measure events received within this long of the first one seen.");
+
+namespace switchboard::tools::loadgen {
+namespace {
+
+int signal_pipe[2] = {-1, -1};
+
+void OnSignal(int) {
+  const int saved = errno;
+  const char byte = 1;
+  ssize_t unused = ::write(signal_pipe[1], &byte, 1);
+  (void)unused;
+  errno = saved;
+}
+
+class Sink {
+ public:
+  explicit Sink(absl::Duration warmup) : warmup_(warmup) {}
+
+  absl::Status Handle(const sdk::EventContext& ctx) {
+    const absl::Time now = absl::Now();
+    const google::protobuf::Timestamp& ts = ctx.event().received_at();
+    const absl::Time received = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+    absl::MutexLock lock(&mu_);
+    ++events_;
+    if (ctx.attempt() > 1) ++redelivered_;
+    if (first_received_ == absl::InfiniteFuture()) first_received_ = received;
+    last_event_ = now;
+    if (received >= first_received_ + warmup_) {
+      stats_.Add(now - received);
+      measured_first_ = std::min(measured_first_, received);
+      measured_last_ = std::max(measured_last_, received);
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t events() const {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  absl::Time last_event() const {
+    absl::MutexLock lock(&mu_);
+    return last_event_;
+  }
+
+  std::string Result(absl::string_view name) {
+    absl::MutexLock lock(&mu_);
+    const double span = absl::ToDoubleSeconds(measured_last_ - measured_first_);
+    return absl::StrFormat("RESULT sink=%s events=%d measured=%d redelivered=%d rate=%.0f %s", name,
+                           events_, stats_.count(), redelivered_,
+                           span > 0 ? static_cast<double>(stats_.count()) / span : 0.0,
+                           stats_.Summary());
+  }
+
+ private:
+  const absl::Duration warmup_;
+  mutable absl::Mutex mu_;
+  int64_t events_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t redelivered_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time first_received_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  absl::Time measured_first_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  absl::Time measured_last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_event_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  LatencyStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+int Main() {
+  absl::StatusOr<sdk::ServeOptions> options = sdk::OptionsFromFlags("loadgen-sink");
+  if (!options.ok()) {
+    std::cerr << "sink: " << options.status() << "\n";
+    return 2;
+  }
+  const std::string name = options->subscription;
+  const int64_t expect = absl::GetFlag(FLAGS_expect);
+  const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
+
+  if (::pipe2(signal_pipe, O_CLOEXEC) != 0) return 2;
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Sink sink(absl::GetFlag(FLAGS_warmup));
+  sdk::Router router;
+  router.OnEvent("*", [&sink](const sdk::EventContext& ctx) { return sink.Handle(ctx); });
+  absl::StatusOr<std::unique_ptr<sdk::HandlerServer>> server =
+      sdk::HandlerServer::Start(&router, *std::move(options));
+  if (!server.ok()) {
+    std::cerr << "sink: " << server.status() << "\n";
+    return 1;
+  }
+  std::cerr << "sink ready subscription=" << name << " port=" << (*server)->port() << std::endl;
+
+  // Wake up every 50 ms to check the stop conditions; a signal wakes up at once.
+  for (;;) {
+    struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
+    if (::poll(&pfd, 1, 50) > 0) break;
+    if (expect > 0 && sink.events() >= expect) break;
+    if (idle_exit > absl::ZeroDuration() && sink.events() > 0 &&
+        absl::Now() - sink.last_event() >= idle_exit) {
+      break;
+    }
+  }
+  const absl::Status status = (*server)->Shutdown();
+  std::cout << sink.Result(name) << std::endl;
+  if (!status.ok()) {
+    std::cerr << "sink: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace switchboard::tools::loadgen
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return switchboard::tools::loadgen::Main();
+}
