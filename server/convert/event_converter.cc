@@ -262,6 +262,49 @@ void ConvertRelatedObject(const JsonValue& value, switchboard::v1::ThinEvent* ou
   }
 }
 
+// An event that passed every check that can reject it (the file comment of the header).
+struct CheckedEvent {
+  Envelope envelope;
+  bool thin = false;
+  Created created;
+  const JsonValue* data_object = nullptr;  // snapshot events only
+};
+
+// Everything that can reject an event, shared by Convert and Inspect so they accept exactly the
+// same bodies. Runs before anything is written to the caller's output.
+absl::Status CheckEvent(const JsonValue& root, CheckedEvent* out) {
+  if (!root.IsObject()) return absl::InvalidArgumentError("body is not a JSON object");
+  CollectEnvelope(root, &out->envelope);
+  const auto& fields = out->envelope.fields;
+  const JsonValue* object = fields[kObject];
+  if (object != nullptr && object->IsString() && View(*object) == kSnapshotObject) {
+    out->thin = false;
+  } else if (object != nullptr && object->IsString() && View(*object) == kThinObject) {
+    out->thin = true;
+  } else {
+    return absl::InvalidArgumentError(R"(`object` must be "event" or "v2.core.event")");
+  }
+  RETURN_IF_ERROR(CheckIdentifier(fields[kId], "id"));
+  RETURN_IF_ERROR(CheckIdentifier(fields[kType], "type"));
+  RETURN_IF_ERROR(out->thin ? ParseThinCreated(fields[kCreated], &out->created)
+                            : ParseSnapshotCreated(fields[kCreated], &out->created));
+  if (!out->thin) {
+    const JsonValue* data = fields[kData];
+    if (data != nullptr && data->IsObject()) out->data_object = FindLastMember(*data, "object");
+    if (out->data_object == nullptr || !out->data_object->IsObject()) {
+      return absl::InvalidArgumentError("`data.object` must be a JSON object");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The string value of the last member `name` of `object` when both are what they should be.
+std::string_view StringMember(const JsonValue* object, std::string_view name) {
+  if (object == nullptr || !object->IsObject()) return {};
+  const JsonValue* value = FindLastMember(*object, name);
+  return value != nullptr && value->IsString() ? View(*value) : std::string_view();
+}
+
 }  // namespace
 
 EventConverter::EventConverter() : EventConverter(Options()) {}
@@ -275,6 +318,35 @@ EventConverter::EventConverter(const Options& options) : options_(options) {
   if (options_.fill_typed) internal::TypedWalker::Get();
 }
 
+absl::Status EventConverter::Inspect(absl::string_view raw_body, EventEnvelope* out) const {
+  internal::ParsedJson parsed;
+  internal::ParseOptions parse_options;
+  parse_options.max_depth = options_.max_depth;
+  RETURN_IF_ERROR(internal::ParseJson(raw_body, parse_options, &parsed));
+  CheckedEvent checked;
+  RETURN_IF_ERROR(CheckEvent(parsed.root(), &checked));
+  const auto& fields = checked.envelope.fields;
+  out->id = View(*fields[kId]);
+  out->type = View(*fields[kType]);
+  out->created =
+      absl::FromUnixSeconds(checked.created.seconds) + absl::Nanoseconds(checked.created.nanos);
+  const JsonValue* livemode = fields[kLivemode];
+  out->livemode = livemode != nullptr && livemode->IsBool() && livemode->GetBool();
+  // Convert's rules: `account` counts for snapshot events only, as a string.
+  const JsonValue* account = checked.thin ? nullptr : fields[kAccount];
+  const JsonValue* context = fields[kContext];
+  if (account != nullptr && account->IsString()) {
+    out->account = View(*account);
+  } else if (context != nullptr && context->IsString()) {
+    out->account = View(*context);
+  } else {
+    out->account.clear();
+  }
+  out->object_id = checked.thin ? StringMember(fields[kRelatedObject], "id")
+                                : StringMember(checked.data_object, "id");
+  return absl::OkStatus();
+}
+
 absl::Status EventConverter::Convert(absl::string_view raw_body,
                                      switchboard::v1::Event* out) const {
   internal::ParsedJson parsed;
@@ -282,34 +354,13 @@ absl::Status EventConverter::Convert(absl::string_view raw_body,
   parse_options.max_depth = options_.max_depth;
   RETURN_IF_ERROR(internal::ParseJson(raw_body, parse_options, &parsed));
   const JsonValue& root = parsed.root();
-  if (!root.IsObject()) return absl::InvalidArgumentError("body is not a JSON object");
-
-  Envelope envelope;
-  CollectEnvelope(root, &envelope);
-
-  // Everything that can reject the event is checked before `out` is touched.
+  CheckedEvent checked;
+  RETURN_IF_ERROR(CheckEvent(root, &checked));
+  const Envelope& envelope = checked.envelope;
+  const bool thin = checked.thin;
+  const Created& created = checked.created;
   const JsonValue* object = envelope.fields[kObject];
-  bool thin;
-  if (object != nullptr && object->IsString() && View(*object) == kSnapshotObject) {
-    thin = false;
-  } else if (object != nullptr && object->IsString() && View(*object) == kThinObject) {
-    thin = true;
-  } else {
-    return absl::InvalidArgumentError(R"(`object` must be "event" or "v2.core.event")");
-  }
-  RETURN_IF_ERROR(CheckIdentifier(envelope.fields[kId], "id"));
-  RETURN_IF_ERROR(CheckIdentifier(envelope.fields[kType], "type"));
-  Created created;
-  RETURN_IF_ERROR(thin ? ParseThinCreated(envelope.fields[kCreated], &created)
-                       : ParseSnapshotCreated(envelope.fields[kCreated], &created));
-  const JsonValue* data_object = nullptr;
-  if (!thin) {
-    const JsonValue* data = envelope.fields[kData];
-    if (data != nullptr && data->IsObject()) data_object = FindLastMember(*data, "object");
-    if (data_object == nullptr || !data_object->IsObject()) {
-      return absl::InvalidArgumentError("`data.object` must be a JSON object");
-    }
-  }
+  const JsonValue* data_object = checked.data_object;
 
   ClearOwnedFields(out);
   const JsonValue& id = *envelope.fields[kId];

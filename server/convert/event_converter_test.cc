@@ -53,7 +53,28 @@ std::string SnapshotWithEnvelope(const std::string& envelope_members) {
                       R"(,"data":{"object":{"id":"ch_1","object":"charge"}}})");
 }
 
-absl::StatusOr<Event> Convert(absl::string_view body) { return EventConverter().Convert(body); }
+// The envelope the store keeps, as the Event says it.
+void ExpectEnvelopeOf(const Event& event, const EventEnvelope& envelope) {
+  EXPECT_EQ(envelope.id, event.id());
+  EXPECT_EQ(envelope.type, event.type());
+  EXPECT_EQ(envelope.object_id,
+            event.has_thin() ? event.thin().related_object().id() : event.data().object_id());
+  EXPECT_EQ(envelope.created, absl::FromUnixSeconds(event.created().seconds()) +
+                                  absl::Nanoseconds(event.created().nanos()));
+  EXPECT_EQ(envelope.livemode, event.livemode());
+  EXPECT_EQ(envelope.account, event.has_account() ? event.account() : event.context());
+}
+
+// Every body the tests below convert is inspected too: Inspect must accept and reject exactly
+// what Convert does, with the same message, and read the same envelope.
+absl::StatusOr<Event> Convert(absl::string_view body) {
+  absl::StatusOr<Event> event = EventConverter().Convert(body);
+  EventEnvelope envelope;
+  const absl::Status inspected = EventConverter().Inspect(body, &envelope);
+  EXPECT_EQ(inspected, event.status());
+  if (event.ok() && inspected.ok()) ExpectEnvelopeOf(*event, envelope);
+  return event;
+}
 
 // Parses `json` with RapidJSON's defaults (fine for the example files: no huge numbers).
 rapidjson::Document ParseReference(const std::string& json) {

@@ -123,16 +123,25 @@ class DeadlineStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
 
+  // httplib writes a response's head and body separately: both are kept here and go out in
+  // one send by Flush() (after the request, or before the stream waits for input, so an
+  // interim "100 Continue" is never held back). Half the sends, and one TCP segment per
+  // response instead of two.
   ssize_t write(const char* ptr, size_t size) override {
-    if (ssl_ != nullptr) return TlsWrite(ptr, size);
-    size_t done = 0;
-    while (done < size) {
-      ssize_t n = ::send(sock_, ptr + done, size - done, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
-      done += static_cast<size_t>(n);
-    }
-    return static_cast<ssize_t>(done);
+    if (write_failed_) return -1;
+    out_.append(ptr, size);
+    if (out_.size() >= kMaxBufferedOutput && !Flush()) return -1;
+    return static_cast<ssize_t>(size);
+  }
+
+  // Sends what write() kept. False when the peer is gone or stopped reading for write_timeout.
+  bool Flush() {
+    if (out_.empty() || write_failed_) return !write_failed_;
+    const ssize_t n =
+        ssl_ != nullptr ? TlsWrite(out_.data(), out_.size()) : PlainWrite(out_.data(), out_.size());
+    write_failed_ = n != static_cast<ssize_t>(out_.size());
+    out_.clear();
+    return !write_failed_;
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -178,6 +187,17 @@ class DeadlineStream final : public httplib::Stream {
     }
   }
 
+  ssize_t PlainWrite(const char* ptr, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::send(sock_, ptr + done, size - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return done > 0 ? static_cast<ssize_t>(done) : -1;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(done);
+  }
+
   // A client that stops reading is given write_timeout for each response, then dropped.
   ssize_t TlsWrite(const char* ptr, size_t size) {
     const absl::Time until = absl::Now() + write_timeout_;
@@ -200,8 +220,17 @@ class DeadlineStream final : public httplib::Stream {
   // Refills the buffer, waiting no later than the deadline. False on timeout or error.
   bool Fill() {
     pos_ = len_ = 0;
+    if (!Flush()) return false;
     if (ssl_ != nullptr) return TlsFill();
     while (true) {
+      // Usually the bytes are already here: read first, wait only when there are none.
+      ssize_t n = ::recv(sock_, buffer_, sizeof(buffer_), MSG_DONTWAIT);
+      if (n >= 0) {
+        len_ = static_cast<size_t>(n);
+        return true;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
       const absl::Duration left = deadline_ - absl::Now();
       if (left <= absl::ZeroDuration()) {
         deadline_exceeded_ = true;
@@ -209,14 +238,7 @@ class DeadlineStream final : public httplib::Stream {
       }
       pollfd p{sock_, POLLIN, 0};
       int rc = ::poll(&p, 1, ToPollMillis(left));
-      if (rc < 0 && errno == EINTR) continue;
-      if (rc < 0) return false;
-      if (rc == 0) continue;  // re-check the deadline
-      ssize_t n = ::recv(sock_, buffer_, sizeof(buffer_), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return false;
-      len_ = static_cast<size_t>(n);
-      return true;
+      if (rc < 0 && errno != EINTR) return false;
     }
   }
 
@@ -232,6 +254,9 @@ class DeadlineStream final : public httplib::Stream {
   char buffer_[16 * 1024];
   size_t pos_ = 0;
   size_t len_ = 0;
+  static constexpr size_t kMaxBufferedOutput = 64 * 1024;
+  std::string out_;  // written, not yet sent
+  bool write_failed_ = false;
 };
 
 HttpRequest FromHttplib(const httplib::Request& req, bool with_body) {
@@ -369,6 +394,7 @@ class GuardedServer final : public httplib::Server {
       const bool close_connection = i + 1 == options_.max_requests_per_connection || stopping();
       bool connection_closed = false;
       ok = process_request(stream, close_connection, connection_closed, nullptr);
+      ok = stream.Flush() && ok;
       if (connection_closed || t_close_after_response || stream.deadline_exceeded()) break;
     }
     // The TLS close alert must go out before the fd is closed (and possibly reused).

@@ -1,6 +1,5 @@
 #include "server/ingress/ops_handler.h"
 
-
 namespace switchboard::server::ingress {
 namespace {
 

@@ -6,8 +6,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/arena.h"
-#include "protos/switchboard/v1/event.pb.h"
 #include "server/base/log.h"
 
 namespace switchboard::server::ingress {
@@ -15,10 +13,6 @@ namespace {
 
 constexpr char kRequestsMetric[] = "switchboard_webhook_requests_total";
 constexpr char kRequestsHelp[] = "Webhook requests by endpoint and outcome.";
-constexpr char kTypedMissesMetric[] = "switchboard_convert_typed_misses_total";
-constexpr char kTypedMissesHelp[] =
-    "Values in accepted events that did not fit their typed stripe.v1 field (left unset; the "
-    "Struct and raw JSON keep them; paths in EventData.typed_misses).";
 
 HttpResponse Ok(absl::string_view body) {
   HttpResponse response;
@@ -87,7 +81,6 @@ WebhookHandler::WebhookHandler(Options options, Deps deps)
     for (verify::VerifyResult r : kVerifyFailures) add(verify::VerifyResultName(r));
   }
   // Registered now so the series shows (as 0) before the first miss.
-  typed_misses_ = deps_.metrics->AddCounter(kTypedMissesMetric, kTypedMissesHelp);
   not_found_ = deps_.metrics->AddCounter(kRequestsMetric, kRequestsHelp,
                                          {{"endpoint", "-"}, {"outcome", "not_found"}});
   append_latency_ = deps_.metrics->AddHistogram("switchboard_store_append_seconds",
@@ -202,28 +195,22 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
     return Reject(endpoint, 400, kind, absl::StrCat("signature verification failed: ", kind));
   }
 
-  // An arena makes building the Structs markedly cheaper than heap allocation.
-  google::protobuf::Arena arena;
-  switchboard::v1::Event& event =
-      *google::protobuf::Arena::CreateMessage<switchboard::v1::Event>(&arena);
-  if (absl::Status converted = deps_.converter->Convert(request.body, &event); !converted.ok()) {
-    return Reject(endpoint, 400, "bad_event", converted.message());
-  }
-  if (const int misses = event.data().typed_misses_size(); misses > 0) {
-    typed_misses_->Increment(misses);
+  // Only the checks and the envelope: the Structs and the typed message are built when the
+  // event is delivered, off the path of the 200 (and not at all when nobody subscribes).
+  convert::EventEnvelope envelope;
+  if (absl::Status checked = deps_.converter->Inspect(request.body, &envelope); !checked.ok()) {
+    return Reject(endpoint, 400, "bad_event", checked.message());
   }
 
   store::EventRecord record;
-  record.id = event.id();
-  record.type = event.type();
-  record.object_id =
-      event.has_thin() ? event.thin().related_object().id() : event.data().object_id();
-  record.created =
-      absl::FromUnixSeconds(event.created().seconds()) + absl::Nanoseconds(event.created().nanos());
+  record.id = std::move(envelope.id);
+  record.type = std::move(envelope.type);
+  record.object_id = std::move(envelope.object_id);
+  record.created = envelope.created;
   record.received_at = start;
   record.endpoint = endpoint.path;
-  record.livemode = event.livemode();
-  record.account = event.has_account() ? event.account() : event.context();
+  record.livemode = envelope.livemode;
+  record.account = std::move(envelope.account);
   record.raw_json = request.body;
 
   const absl::Time append_start = deps_.clock->Now();

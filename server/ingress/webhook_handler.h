@@ -4,10 +4,11 @@
 // For POST on a configured endpoint path it: checks the source address against the optional
 // allow-list (403), the framing (Content-Length required;
 // chunked 411, any Content-Encoding 415, over the cap 413, non-JSON Content-Type 415), verifies
-// Stripe-Signature against that endpoint's secrets, converts the body to switchboard.v1.Event,
-// appends it to the EventStore (blocking until durable) and answers 200 — also for a duplicate
-// event id. A store failure answers 503 so Stripe retries. GET /healthz and /readyz answer here
-// too. The full table is in docs/HTTP.md (binding: DESIGN.md §3.2).
+// Stripe-Signature against that endpoint's secrets, checks the body as an Event and reads its
+// envelope (EventConverter::Inspect: the same checks as a conversion, which happens later, at
+// delivery), appends it to the EventStore (blocking until durable) and answers 200 — also for a
+// duplicate event id. A store failure answers 503 so Stripe retries. GET /healthz and /readyz
+// answer here too. The full table is in docs/HTTP.md (binding: DESIGN.md §3.2).
 //
 // HttpServer calls CheckHeaders() before reading the body (so a refused request costs no body
 // read) and Handle() once the body is in.
@@ -92,7 +93,6 @@ class WebhookHandler {
 
   Options options_;
   Deps deps_;
-  metrics::Counter* typed_misses_;
   metrics::Counter* not_found_;  // requests to paths that are no endpoint
   metrics::Histogram* append_latency_;
   metrics::Histogram* handle_latency_;
