@@ -150,6 +150,8 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     bool metadata = false;
     bool read = false;
     bool write = false;
+    // More acks are queued behind this write: let gRPC send them together.
+    bool buffer_hint = false;
     bool finish = false;
     grpc::Status status;
     bool empty() const { return !metadata && !read && !write && !finish; }
@@ -185,6 +187,7 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
       outbox_.pop_front();
       writing_ = true;
       a.write = true;
+      a.buffer_hint = !outbox_.empty();
     }
     if (!writing_ && outbox_.empty()) {
       const bool idle = pending_ == 0;
@@ -221,7 +224,11 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     for (Actions a = NextActions(); !a.empty(); a = NextActions()) {
       mu_.Unlock();
       if (a.metadata) StartSendInitialMetadata();
-      if (a.write) StartWrite(&write_buffer_);
+      if (a.write) {
+        grpc::WriteOptions options;
+        if (a.buffer_hint) options.set_buffer_hint();
+        StartWrite(&write_buffer_, options);
+      }
       if (a.read) StartRead(&read_buffer_);
       if (a.finish) Finish(a.status);
       mu_.Lock();

@@ -58,7 +58,10 @@ std::string StatusText(const absl::Status& s) {
 }  // namespace
 
 struct Dispatcher::Item {
+  // raw_json is released once `encoded` is made (the encoding carries it).
   store::EventRecord record;
+  // The serialized Event, made when first sent and shared with other subscriptions.
+  std::shared_ptr<const std::string> encoded;
   // Parked in the store as a RetryRecord (from a retry, a replay or a redrive); else read from
   // the log past the cursor.
   bool is_retry = false;
@@ -846,10 +849,25 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
   if (sub.CanSend()) {
     int budget = sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size());
     if (budget > 0 && sub.retry_hint <= now) LoadRetriesLocked(sub, now, &budget);
-    if (budget > 0 && sub.maybe_more && sub.next_read_at <= now) LoadLogLocked(sub, now, budget);
+    if (WantsLogReadLocked(sub, now)) {
+      LoadLogLocked(sub, now,
+                    sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size()));
+    }
     SendLocked(sub, now);
   }
   AdvanceCursorLocked(sub);
+}
+
+bool Dispatcher::WantsLogReadLocked(const Sub& sub, absl::Time now) const {
+  if (!sub.maybe_more || sub.next_read_at > now) return false;
+  const int capacity = sub.Capacity(options_.read_ahead);
+  const int budget = capacity - static_cast<int>(sub.items.size());
+  if (budget <= 0) return false;
+  // Read in chunks (a quarter of the capacity, at most read_ahead) rather than a few rows after
+  // every ack: each List is a query, and a backlog drains far faster in big reads. Anything
+  // queued keeps the window busy meanwhile; with nothing queued, read whatever fits.
+  const int chunk = std::max(1, std::min(options_.read_ahead, capacity / 4));
+  return budget >= chunk || sub.waiting.empty();
 }
 
 void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
@@ -969,17 +987,20 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
     Member* member = PickMemberLocked(sub);
     if (member == nullptr) break;
     const auto next = std::next(it);
-    switchboard::v1::Delivery delivery;
-    if (absl::Status s = RecordToEvent(*deps_.converter, item.record, delivery.mutable_event());
-        !s.ok()) {
-      DeadLetterLocked(sub, item, item.attempts, TruncateReason(s.message()), now);
-      it = next;
-      continue;
+    if (item.encoded == nullptr) {
+      absl::StatusOr<std::shared_ptr<const std::string>> encoded = EncodedEventLocked(item.record);
+      if (!encoded.ok()) {
+        DeadLetterLocked(sub, item, item.attempts, TruncateReason(encoded.status().message()), now);
+        it = next;
+        continue;
+      }
+      item.encoded = *std::move(encoded);
+      std::string().swap(item.record.raw_json);
     }
-    delivery.set_delivery_id(absl::StrCat(delivery_prefix_, "-", ++next_delivery_));
-    delivery.set_attempt(item.attempts + 1);
-    delivery.set_subscription(sub.spec.name());
-    const size_t size = delivery.ByteSizeLong();
+    EncodedDelivery delivery =
+        EncodedDelivery::Make(absl::StrCat(delivery_prefix_, "-", ++next_delivery_),
+                              item.attempts + 1, sub.spec.name(), item.encoded);
+    const size_t size = delivery.size();
     if (static_cast<int64_t>(size) > options_.max_delivery_bytes) {
       DeadLetterLocked(sub, item, item.attempts,
                        absl::StrCat("delivery too large: ", size, " bytes (limit ",
@@ -988,7 +1009,8 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
       it = next;
       continue;
     }
-    if (!member->connection->Send(member->stream, delivery)) {
+    std::string delivery_id = delivery.delivery_id;
+    if (!member->connection->Send(member->stream, std::move(delivery))) {
       // That stream is gone (its OnDisconnected is on the way): not an attempt. Try another
       // member for the same event.
       member->connected = false;
@@ -998,7 +1020,7 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
     item.in_flight = true;
     item.member = member->id;
     item.stream = member->stream;
-    item.delivery_id = delivery.delivery_id();
+    item.delivery_id = std::move(delivery_id);
     item.sent_at = now;
     item.deadline = now + sub.timeout;
     sub.deadlines.insert({item.deadline, sequence});
@@ -1009,6 +1031,30 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
     sub.metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
     it = sub.waiting.erase(it);
   }
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> Dispatcher::EncodedEventLocked(
+    const store::EventRecord& record) {
+  auto it = encoded_.find(record.sequence);
+  if (it != encoded_.end()) {
+    if (std::shared_ptr<const std::string> shared = it->second.lock()) return shared;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const std::string> encoded,
+                   EncodeEvent(*deps_.converter, record));
+  encoded_[record.sequence] = encoded;
+  // Entries die with the last item holding them; sweep once the map doubled since the last
+  // sweep, so it stays proportional to the events held in memory.
+  if (encoded_.size() >= encoded_sweep_at_) {
+    for (auto e = encoded_.begin(); e != encoded_.end();) {
+      if (e->second.expired()) {
+        encoded_.erase(e++);
+      } else {
+        ++e;
+      }
+    }
+    encoded_sweep_at_ = std::max<size_t>(1024, 2 * encoded_.size());
+  }
+  return encoded;
 }
 
 void Dispatcher::AdvanceCursorLocked(Sub& sub) {
@@ -1122,7 +1168,9 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
     if (!sub->deadlines.empty()) next = std::min(next, sub->deadlines.begin()->first);
     if (sub->CanSend() &&
         static_cast<int>(sub->items.size()) < sub->Capacity(options_.read_ahead)) {
-      if (sub->maybe_more) next = std::min(next, std::max(now, sub->next_read_at));
+      if (sub->maybe_more && (sub->next_read_at > now || WantsLogReadLocked(*sub, now))) {
+        next = std::min(next, std::max(now, sub->next_read_at));
+      }
       next = std::min(next, std::max(now, sub->retry_hint));
     }
     for (const auto& m : sub->members) {

@@ -80,8 +80,9 @@ class Dispatcher {
     absl::Duration member_grace = absl::Seconds(60);
     // The log is re-read this often even without Notify() (a safety net; Notify is the fast path).
     absl::Duration poll_interval = absl::Seconds(1);
-    // Events held in memory per subscription beyond max_in_flight.
-    int read_ahead = 16;
+    // Events held in memory per subscription beyond max_in_flight. The log is read in chunks of
+    // up to this many (at most a quarter of max_in_flight + read_ahead).
+    int read_ahead = 128;
     // A Delivery larger than this (serialized) is dead-lettered instead of sent: gRPC servers
     // refuse messages over 4 MiB by default, and a refused message would break the stream.
     int64_t max_delivery_bytes = (4 << 20) - (64 << 10);
@@ -239,6 +240,13 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoadLogLocked(Sub& sub, absl::Time now, int budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when `sub` should read the log now: it may have more, has room for a chunk of events
+  // (or nothing left to send), and is not backing off after a store error.
+  bool WantsLogReadLocked(const Sub& sub, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The serialized Event of `record` (which must still hold its raw_json), shared with every
+  // item of the same sequence that is still held.
+  absl::StatusOr<std::shared_ptr<const std::string>> EncodedEventLocked(
+      const store::EventRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Sub& sub, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Member* PickMemberLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceCursorLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -280,6 +288,10 @@ class Dispatcher {
   // The batch being committed (empty unless FlushProgress is in CommitProgress).
   ProgressBuffer in_commit_ ABSL_GUARDED_BY(mu_);
   bool commit_failing_ ABSL_GUARDED_BY(mu_) = false;
+  // Serialized events by sequence, while some held item uses them (converted once for all
+  // subscriptions and attempts).
+  absl::flat_hash_map<int64_t, std::weak_ptr<const std::string>> encoded_ ABSL_GUARDED_BY(mu_);
+  size_t encoded_sweep_at_ ABSL_GUARDED_BY(mu_) = 1024;
   // Connections (with their listeners) of removed members, destroyed outside mu_.
   std::vector<std::unique_ptr<Retired>> retired_ ABSL_GUARDED_BY(mu_);
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 
 namespace switchboard::server::dispatch {
 
@@ -45,6 +46,22 @@ absl::Status RecordToEvent(const convert::EventConverter& converter,
   out->set_endpoint(record.endpoint);
   out->set_sequence(record.sequence);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const std::string>> EncodeEvent(
+    const convert::EventConverter& converter, const store::EventRecord& record) {
+  google::protobuf::ArenaOptions arena_options;
+  // One typical converted event fits the first block: no growth in the common case.
+  arena_options.start_block_size = 16 << 10;
+  arena_options.max_block_size = 256 << 10;
+  google::protobuf::Arena arena(arena_options);
+  auto* event = google::protobuf::Arena::CreateMessage<switchboard::v1::Event>(&arena);
+  if (absl::Status s = RecordToEvent(converter, record, event); !s.ok()) return s;
+  auto out = std::make_shared<std::string>();
+  if (!event->SerializeToString(out.get())) {
+    return absl::DataLossError(absl::StrCat("stored event ", record.id, " does not serialize"));
+  }
+  return std::shared_ptr<const std::string>(std::move(out));
 }
 
 }  // namespace switchboard::server::dispatch

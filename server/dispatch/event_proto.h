@@ -12,7 +12,11 @@
 #ifndef SWITCHBOARD_SERVER_DISPATCH_EVENT_PROTO_H_
 #define SWITCHBOARD_SERVER_DISPATCH_EVENT_PROTO_H_
 
+#include <memory>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -34,6 +38,12 @@ absl::Duration FromProtoDuration(const google::protobuf::Duration& d);
 // REQUIRES: out != nullptr.
 absl::Status RecordToEvent(const convert::EventConverter& converter,
                            const store::EventRecord& record, switchboard::v1::Event* out);
+
+// RecordToEvent, serialized: what a Delivery carries in its `event` field. Converts into an
+// arena (markedly cheaper than heap messages) and serializes once; the result is immutable so
+// every subscription and attempt sending this event can share it. kDataLoss as RecordToEvent.
+absl::StatusOr<std::shared_ptr<const std::string>> EncodeEvent(
+    const convert::EventConverter& converter, const store::EventRecord& record);
 
 }  // namespace switchboard::server::dispatch
 

@@ -1,5 +1,6 @@
 #include "server/dispatch/fake_handler_connection.h"
 
+#include <cstdlib>
 #include <utility>
 
 namespace switchboard::server::dispatch {
@@ -10,9 +11,12 @@ FakeHandlerConnection::FakeHandlerConnection(FakeHandlerConnectionFactory* facto
 
 FakeHandlerConnection::~FakeHandlerConnection() { factory_->Remove(this); }
 
-bool FakeHandlerConnection::Send(uint64_t stream, const switchboard::v1::Delivery& delivery) {
+bool FakeHandlerConnection::Send(uint64_t stream, EncodedDelivery delivery) {
   if (closed_ || !stream_up_ || stream != stream_) return false;
-  sent_.push_back(delivery);
+  switchboard::v1::Delivery decoded;
+  // The dispatcher's encoding must parse as a Delivery (what a real handler receives).
+  if (!delivery.Decode(&decoded)) std::abort();
+  sent_.push_back(std::move(decoded));
   return true;
 }
 

@@ -46,7 +46,7 @@ class FakeHandlerConnection final : public HandlerConnection {
   // HandlerConnection.
   const std::string& address() const override { return address_; }
   bool connected() const override { return stream_up_ && !closed_; }
-  bool Send(uint64_t stream, const switchboard::v1::Delivery& delivery) override;
+  bool Send(uint64_t stream, EncodedDelivery delivery) override;
   void ResetBackoff() override { ++backoff_resets_; }
   void Close() override { closed_ = true; }
 

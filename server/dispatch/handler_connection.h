@@ -4,6 +4,7 @@
 // through a Listener.
 //
 // Types:
+//   EncodedDelivery             one Delivery in wire form, its Event bytes shared (not copied)
 //   HandlerConnection           one member's (re)connecting delivery stream
 //   HandlerConnection::Listener what the connection reports: stream up, an Ack, stream down
 //   HandlerConnectionFactory    makes a connection for a member address
@@ -20,7 +21,8 @@
 // Example:
 //   std::unique_ptr<HandlerConnection> c = factory->Connect("10.0.0.7:7001", &listener);
 //   // ... listener.OnConnected(s) arrives ...
-//   if (!c->Send(s, delivery)) { /* that stream is gone: keep the delivery for later */ }
+//   if (!c->Send(s, EncodedDelivery::FromDelivery(delivery))) { /* that stream is gone: keep the
+//   delivery for later */ }
 //   // ... listener.OnAck(s, ack) or listener.OnDisconnected(s, status) ...
 //   c.reset();  // ends the stream; no Listener call after this returns
 //
@@ -31,6 +33,7 @@
 #ifndef SWITCHBOARD_SERVER_DISPATCH_HANDLER_CONNECTION_H_
 #define SWITCHBOARD_SERVER_DISPATCH_HANDLER_CONNECTION_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,6 +42,29 @@
 #include "protos/switchboard/v1/handler.pb.h"
 
 namespace switchboard::server::dispatch {
+
+// A switchboard.v1.Delivery as it goes on the wire, built without serializing or copying its
+// Event again: `head` holds the encoded delivery_id, attempt and subscription fields followed by
+// the tag and length of field 3 (event), and `event` the serialized Event, shared by every
+// subscription and attempt that sends the same event. head + *event is exactly a serialized
+// Delivery (protobuf accepts fields in any order), so the wire protocol is unchanged.
+struct EncodedDelivery {
+  std::string delivery_id;
+  std::string head;
+  std::shared_ptr<const std::string> event;  // never null
+
+  // Bytes on the wire (the message, without gRPC's 5-byte frame header).
+  size_t size() const { return head.size() + event->size(); }
+
+  // The encoding of a delivery whose event is already serialized (`event` must not be null).
+  static EncodedDelivery Make(std::string delivery_id, int32_t attempt,
+                              const std::string& subscription,
+                              std::shared_ptr<const std::string> event);
+  // The encoding of `delivery` (serializes its event; for tests and tools).
+  static EncodedDelivery FromDelivery(const switchboard::v1::Delivery& delivery);
+  // Parses the wire form back (for fakes and tests). False when it does not parse.
+  bool Decode(switchboard::v1::Delivery* out) const;
+};
 
 class HandlerConnection {
  public:
@@ -67,7 +93,7 @@ class HandlerConnection {
   // Queues `delivery` on stream `stream`. Returns false, and sends nothing, when that stream is
   // not the established one (not connected yet, ended, or replaced by a newer one). Never blocks
   // on the network: the connection keeps an outbox with one write in flight.
-  virtual bool Send(uint64_t stream, const switchboard::v1::Delivery& delivery) = 0;
+  virtual bool Send(uint64_t stream, EncodedDelivery delivery) = 0;
 
   // When not connected, tries to connect now instead of waiting out the reconnect backoff (a
   // member that just registered is probably up).

@@ -11,6 +11,8 @@
 namespace switchboard::server::rpc {
 namespace {
 
+constexpr char kDeliverMethod[] = "/switchboard.v1.EventHandler/Deliver";
+
 // A stream that lived this long was healthy: the next reconnect starts from initial_backoff.
 constexpr absl::Duration kHealthyStream = absl::Minutes(1);
 
@@ -23,7 +25,7 @@ int ToMillis(absl::Duration d) {
 // One Deliver call. Owned by itself: deleted at the end of OnDone, after which nothing touches
 // it. Every reaction forwards to the connection, which guards the call's fields with its mutex.
 class GrpcHandlerConnection::Call final
-    : public grpc::ClientBidiReactor<switchboard::v1::Delivery, switchboard::v1::Ack> {
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   Call(GrpcHandlerConnection* owner, uint64_t stream) : stream(stream), owner_(owner) {}
 
@@ -43,8 +45,9 @@ class GrpcHandlerConnection::Call final
   grpc::ClientContext context;
   const uint64_t stream;
   // The one write in flight and the one read outstanding (gRPC holds pointers to them).
-  switchboard::v1::Delivery write;
-  switchboard::v1::Ack read;
+  grpc::ByteBuffer write;
+  grpc::ByteBuffer read;
+  switchboard::v1::Ack ack;
   // Guarded by the owner's mutex.
   bool read_ended = false;
   bool writes_done = false;
@@ -59,7 +62,7 @@ GrpcHandlerConnection::GrpcHandlerConnection(std::string address,
                                              const GrpcHandlerConnectionOptions& options)
     : address_(std::move(address)),
       channel_(std::move(channel)),
-      stub_(switchboard::v1::EventHandler::NewStub(channel_)),
+      stub_(channel_),
       listener_(listener),
       options_(options) {
   absl::MutexLock lock(&mu_);
@@ -91,7 +94,7 @@ void GrpcHandlerConnection::StartCallLocked() {
   state_ = State::kStarting;
   outbox_.clear();
   writing_ = false;
-  stub_->async()->Deliver(&call_->context, call_);
+  stub_.PrepareBidiStreamingCall(&call_->context, kDeliverMethod, grpc::StubOptions(), call_);
   // Send() may start writes from other threads: the hold keeps OnDone away until the read side
   // has ended (released in OnReadDone).
   call_->AddHold();
@@ -122,20 +125,36 @@ void GrpcHandlerConnection::BecomeConnectedLocked() {
   if (!closed_) listener_->OnConnected(stream_);
 }
 
-bool GrpcHandlerConnection::Send(uint64_t stream, const switchboard::v1::Delivery& delivery) {
+bool GrpcHandlerConnection::Send(uint64_t stream, dispatch::EncodedDelivery delivery) {
   absl::MutexLock lock(&mu_);
   if (closed_ || state_ != State::kConnected || stream != stream_ || call_ == nullptr ||
       call_->read_ended || call_->writes_done) {
     return false;
   }
-  if (writing_) {
-    outbox_.push_back(delivery);
-    return true;
-  }
-  writing_ = true;
-  call_->write = delivery;
-  call_->StartWrite(&call_->write);
+  outbox_.push_back(std::move(delivery));
+  if (!writing_) StartNextWriteLocked(call_);
   return true;
+}
+
+void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
+  dispatch::EncodedDelivery& next = outbox_.front();
+  // Two slices, no copy of the event: its bytes stay owned by the shared string, which the
+  // slice keeps alive until gRPC is done with them.
+  grpc::Slice slices[2] = {
+      grpc::Slice(next.head),
+      grpc::Slice(
+          const_cast<char*>(next.event->data()), next.event->size(),
+          [](void* keep) { delete static_cast<std::shared_ptr<const std::string>*>(keep); },
+          new std::shared_ptr<const std::string>(next.event))};
+  call->write = grpc::ByteBuffer(slices, 2);
+  outbox_.pop_front();
+  writing_ = true;
+  // More is queued: let gRPC hold this one back and send it with the next (one syscall for a
+  // burst instead of one per delivery). The last write of a burst goes without the hint, which
+  // flushes everything buffered before it.
+  grpc::WriteOptions options;
+  if (!outbox_.empty()) options.set_buffer_hint();
+  call->StartWrite(&call->write, options);
 }
 
 void GrpcHandlerConnection::ResetBackoff() {
@@ -185,8 +204,17 @@ void GrpcHandlerConnection::OnReadDone(Call* call, bool ok) {
   if (ok) {
     // An Ack proves the stream is up even if the metadata and settle signals have not come.
     if (call == call_ && state_ == State::kStarting) BecomeConnectedLocked();
+    call->ack.Clear();
+    if (!grpc::SerializationTraits<switchboard::v1::Ack>::Deserialize(&call->read, &call->ack)
+             .ok()) {
+      // Not an Ack: the stream is useless, as below (the generated stub would end it too).
+      call->read_ended = true;
+      call->context.TryCancel();
+      call->RemoveHold();
+      return;
+    }
     if (call == call_ && state_ == State::kConnected && !closed_) {
-      listener_->OnAck(call->stream, call->read);
+      listener_->OnAck(call->stream, call->ack);
     }
     call->read.Clear();
     call->StartRead(&call->read);
@@ -212,9 +240,7 @@ void GrpcHandlerConnection::OnWriteDone(Call* call, bool ok) {
     return;
   }
   if (!outbox_.empty() && !closed_) {
-    call->write = std::move(outbox_.front());
-    outbox_.pop_front();
-    call->StartWrite(&call->write);
+    StartNextWriteLocked(call);
     return;
   }
   writing_ = false;

@@ -6,7 +6,10 @@
 // Uses gRPC's callback API (grpc::ClientBidiReactor), as STYLE.md recommends for streaming: no
 // thread per stream, and the dispatcher never blocks on the network.
 //   - One write in flight: Send() puts the delivery in an outbox; the next write starts from
-//     OnWriteDone. One read is always outstanding; each Ack goes to the Listener.
+//     OnWriteDone. A write with more queued behind it carries WriteOptions::set_buffer_hint(),
+//     so a burst leaves in a few large TCP writes. Deliveries go out as their encoded bytes
+//     (dispatch::EncodedDelivery, through grpc::GenericStub): the event is neither copied nor
+//     serialized again. One read is always outstanding; each Ack goes to the Listener.
 //   - Reactions never block: they take the connection's mutex briefly and call the Listener,
 //     whose contract is to be quick (the Dispatcher only queues the event). Start*/RemoveHold
 //     may be called with the mutex held because gRPC never runs a reaction inline here.
@@ -43,6 +46,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/alarm.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "protos/switchboard/v1/handler.grpc.pb.h"
 #include "server/dispatch/handler_connection.h"
@@ -82,7 +86,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   // dispatch::HandlerConnection.
   const std::string& address() const override { return address_; }
   bool connected() const override;
-  bool Send(uint64_t stream, const switchboard::v1::Delivery& delivery) override;
+  bool Send(uint64_t stream, dispatch::EncodedDelivery delivery) override;
   void ResetBackoff() override;
   void Close() override;
 
@@ -97,6 +101,9 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   void ArmTimerLocked(absl::Duration after, TimerKind kind, std::unique_ptr<grpc::Alarm>* stale)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BecomeConnectedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts writing the first delivery of the outbox on `call`. REQUIRES: outbox not empty, no
+  // write in flight.
+  void StartNextWriteLocked(Call* call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reactions of the current Call and of the timer.
   void OnInitialMetadata(Call* call, bool ok);
@@ -109,7 +116,9 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
 
   const std::string address_;
   const std::shared_ptr<grpc::Channel> channel_;
-  const std::unique_ptr<switchboard::v1::EventHandler::Stub> stub_;
+  // EventHandler.Deliver through the generic stub: deliveries go out as already-encoded bytes
+  // (the same messages the generated stub would send) and acks are parsed here.
+  grpc::GenericStub stub_;
   Listener* const listener_;
   const GrpcHandlerConnectionOptions options_;
 
@@ -128,7 +137,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   absl::BitGen jitter_ ABSL_GUARDED_BY(mu_);
   bool unreachable_logged_ ABSL_GUARDED_BY(mu_) = false;
   // The current call's outbox: deliveries waiting for the one write in flight to finish.
-  std::deque<switchboard::v1::Delivery> outbox_ ABSL_GUARDED_BY(mu_);
+  std::deque<dispatch::EncodedDelivery> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -87,13 +87,13 @@ GrpcHandlerConnectionOptions FastOptions() {
   return o;
 }
 
-Delivery MakeDelivery(int i) {
+dispatch::EncodedDelivery MakeDelivery(int i) {
   Delivery d;
   d.set_delivery_id(absl::StrCat("d", i));
   d.set_attempt(1);
   d.set_subscription("s");
   d.mutable_event()->set_id(absl::StrCat("evt_", i));
-  return d;
+  return dispatch::EncodedDelivery::FromDelivery(d);
 }
 
 TEST(GrpcHandlerConnection, SendsThroughTheOutboxAndReportsAcksInOrder) {

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Delivery throughput from a stored backlog to one subscription, one run.
+#
+#   tools/bench/delivery_bench.sh DATA_DIR [BIN_DIR]
+#   WARMUP=10 WINDOW=30 MAX_IN_FLIGHT=256 tools/bench/delivery_bench.sh /tmp/sb1m
+#
+# DATA_DIR holds a filled events.db (tools/bench:fill_store). BIN_DIR has server, test_handler
+# and ctl (default: the -c opt bazel-bin, built first). Starts the gateway on free ports, a fresh
+# subscription per run (start=beginning, so the whole log is its backlog) served by
+# tests/e2e:test_handler --types='*' --record=/dev/null, and reads
+# switchboard_delivery_delivered_total from /metrics after WARMUP s and WARMUP+WINDOW s. Prints
+# the rate over the window, the gateway's and handler's CPU time and RSS, and the start-up time
+# (process start to the listening line). The subscription is deleted at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+DATA=${1:?data dir}
+BIN=${2:-}
+WARMUP=${WARMUP:-10}
+WINDOW=${WINDOW:-30}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-256}
+if [ -z "$BIN" ]; then
+  bazel build -c opt //server //tests/e2e:test_handler //tools/ctl >&2
+  B=$(bazel info -c opt bazel-bin 2>/dev/null)
+  BIN=$(mktemp -d)
+  cp "$B/server/server" "$B/tests/e2e/test_handler" "$B/tools/ctl/ctl" "$BIN/"
+fi
+export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+log=$(mktemp)
+hlog=$(mktemp)
+t0=$(date +%s.%N)
+"$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
+  --ops_addr=127.0.0.1:0 2>"$log" &
+gw=$!
+hp=
+cleanup() {
+  [ -n "$hp" ] && kill "$hp" 2>/dev/null && wait "$hp" 2>/dev/null
+  kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
+  rm -f "$log" "$hlog"
+}
+trap cleanup EXIT
+for _ in $(seq 1 600); do
+  grep -q " listening " "$log" && break
+  sleep 0.01
+done
+t1=$(date +%s.%N)
+line=$(grep " listening " "$log")
+grpc=$(sed -E 's/.* grpc=([^ ]+).*/\1/' <<<"$line")
+ops=$(sed -E 's/.* ops=([^ ]+).*/\1/' <<<"$line")
+echo "startup_s=$(echo "$t1 - $t0" | bc) rss_idle_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)"
+name="bench$(date +%s%N | tail -c 7)"
+delivered() {
+  curl -s "http://$ops/metrics" |
+    awk -v n="$name" '$1 ~ "^switchboard_delivery_delivered_total" && index($1, "\"" n "\"") {print $2}'
+}
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+"$BIN/test_handler" --gateway="$grpc" --subscription="$name" --start=beginning --types='*' \
+  --record=/dev/null --max_in_flight="$MAX_IN_FLIGHT" --listen=127.0.0.1:0 2>"$hlog" &
+hp=$!
+sleep "$WARMUP"
+d0=$(delivered); c0=$(cpu $gw); h0=$(cpu $hp); s0=$(date +%s.%N)
+sleep "$WINDOW"
+d1=$(delivered); c1=$(cpu $gw); h1=$(cpu $hp); s1=$(date +%s.%N)
+dt=$(echo "$s1 - $s0" | bc)
+hz=$(getconf CLK_TCK)
+echo "RESULT rate=$(echo "($d1 - $d0) / $dt" | bc) delivered=$d1" \
+  "gw_cpu=$(echo "scale=2; ($c1 - $c0) / $hz / $dt" | bc)" \
+  "handler_cpu=$(echo "scale=2; ($h1 - $h0) / $hz / $dt" | bc)" \
+  "gw_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)" \
+  "handler_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$hp/status)"
+kill "$hp"; wait "$hp" 2>/dev/null || true; hp=
+"$BIN/ctl" --gateway="$grpc" subs delete "$name" >/dev/null
