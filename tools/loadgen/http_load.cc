@@ -165,7 +165,7 @@ class Loop {
       }
       if (now < window_.start) wake = std::min(wake, window_.start);
       if (open_loop && next_slot_ < window_.end) wake = std::min(wake, next_slot_);
-      if (!open_loop) wake = std::min(wake, window_.end);
+      if (!open_loop && now < window_.end) wake = std::min(wake, window_.end);
       if (!pending_.empty()) wake = std::min(wake, pending_.front() + timeout_ + 1);
       wake = std::min(wake, window_.hard_stop);
 
