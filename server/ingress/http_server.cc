@@ -38,6 +38,7 @@ void PeerAddress(int sock, bool local, std::string& ip, int& port) {
   socklen_t len = sizeof(addr);
   int rc = local ? getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len)
                  : getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  port = 0;
   if (rc != 0) return;
   char text[INET6_ADDRSTRLEN] = {0};
   if (addr.ss_family == AF_INET) {
@@ -144,11 +145,16 @@ class DeadlineStream final : public httplib::Stream {
     return !write_failed_;
   }
 
+  // httplib asks for both addresses on every request; they do not change on a connection.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    PeerAddress(sock_, false, ip, port);
+    if (remote_port_ < 0) PeerAddress(sock_, false, remote_ip_, remote_port_);
+    ip = remote_ip_;
+    port = remote_port_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    PeerAddress(sock_, true, ip, port);
+    if (local_port_ < 0) PeerAddress(sock_, true, local_ip_, local_port_);
+    ip = local_ip_;
+    port = local_port_;
   }
   socket_t socket() const override { return sock_; }
 
@@ -256,6 +262,8 @@ class DeadlineStream final : public httplib::Stream {
   size_t len_ = 0;
   static constexpr size_t kMaxBufferedOutput = 64 * 1024;
   std::string out_;  // written, not yet sent
+  mutable std::string remote_ip_, local_ip_;
+  mutable int remote_port_ = -1, local_port_ = -1;
   bool write_failed_ = false;
 };
 

@@ -20,6 +20,7 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
+#include "server/store/wal_coalescing_vfs.h"
 
 namespace switchboard::server::store {
 namespace {
@@ -501,7 +502,7 @@ absl::Status SqliteEventStore::OpenWriter() {
   int rc = sqlite3_open_v2(
       options_.path.c_str(), &db_,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-      nullptr);
+      WalCoalescingVfsName());
   if (rc != SQLITE_OK) return SqliteStatus(rc, db_, absl::StrCat("open ", options_.path));
   sqlite3_busy_timeout(db_, static_cast<int>(absl::ToInt64Milliseconds(options_.busy_timeout)));
 
