@@ -14,17 +14,18 @@
 namespace switchboard::server::convert::internal {
 namespace {
 
-// In situ (strings stay in our buffer), no recursion on input depth, UTF-8 checked, and numbers
-// handed to us as text so that none of them can fail or lose information inside RapidJSON.
+// In situ (strings stay in our buffer), no recursion on input depth, and numbers handed to us as
+// text so that none of them can fail or lose information inside RapidJSON. UTF-8 is checked by
+// CheckUtf8 on every string and key after unescaping (raw bytes outside strings are syntax
+// errors anyway), which also catches what RapidJSON's kParseValidateEncodingFlag would: that
+// flag decoded every character a second time (~15% of a parse, measured).
 constexpr unsigned kParseFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
-                                 rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseNumbersAsStringsFlag;
 
 enum class Problem { kNone, kTooDeep, kLoneSurrogate, kInvalidUtf8, kBadNumber };
 
-// Validates UTF-8 after unescaping. RapidJSON has already validated the raw bytes, so in practice
-// only an escaped low surrogate without a preceding high one (`\udc00`, which RapidJSON encodes
-// as ED B0 80) fails here; the full check keeps this independent of the parse flags.
+// Validates UTF-8 after unescaping: invalid raw bytes and escaped lone surrogates (`\udc00`,
+// which RapidJSON encodes as ED B0 80) fail here.
 Problem CheckUtf8(const char* s, size_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(s);
   size_t i = 0;
