@@ -73,7 +73,10 @@ class DeadlineStream final : public httplib::Stream {
 
   bool deadline_exceeded() const { return deadline_exceeded_; }
 
-  // Waits up to `timeout` for the first byte of the next request; polls `stopping` meanwhile.
+  // Waits up to `timeout` for the first bytes of the next request; checks `stopping` at least
+  // every kWaitSlice meanwhile. A plain connection reads them straight away (a blocking recv
+  // with SO_RCVTIMEO = kWaitSlice, set by the caller): one system call per request fewer than
+  // poll + recv.
   bool WaitForRequest(absl::Duration timeout, const std::function<bool()>& stopping) {
     if (pos_ < len_) return true;  // pipelined
     if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
@@ -81,13 +84,26 @@ class DeadlineStream final : public httplib::Stream {
     while (!stopping()) {
       const absl::Duration left = until - absl::Now();
       if (left <= absl::ZeroDuration()) return false;
+      if (ssl_ == nullptr) {
+        ssize_t n = ::recv(sock_, buffer_, sizeof(buffer_), 0);
+        if (n > 0) {
+          pos_ = 0;
+          len_ = static_cast<size_t>(n);
+          return true;
+        }
+        if (n == 0) return false;  // closed between requests
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+        continue;
+      }
       pollfd p{sock_, POLLIN, 0};
-      int rc = ::poll(&p, 1, std::min(ToPollMillis(left), 50));
+      int rc = ::poll(&p, 1, std::min(ToPollMillis(left), ToPollMillis(kWaitSlice)));
       if (rc > 0) return true;
       if (rc < 0 && errno != EINTR) return false;
     }
     return false;
   }
+
+  static constexpr absl::Duration kWaitSlice = absl::Milliseconds(50);
 
   bool is_readable() const override {
     if (pos_ < len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
@@ -379,6 +395,12 @@ class GuardedServer final : public httplib::Server {
     } release{active};
     int one = 1;
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls_ == nullptr) {
+      // WaitForRequest's blocking recv wakes this often to check for shutdown and idleness.
+      const timeval slice{
+          0, static_cast<suseconds_t>(absl::ToInt64Microseconds(DeadlineStream::kWaitSlice))};
+      ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice));
+    }
 
     SSL* ssl = nullptr;
     if (tls_ != nullptr) {
