@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Switchboard vs the logic of Stripe's Node sample, same load, same machine, one run.
+# Switchboard vs the logic of Stripe's Node sample, same load, same machine.
 #
 #   tools/bench/compare.sh                       # closed loop, 50 connections, 10 s each
 #   CONNS=50 DURATION=20 RUNS=3 tools/bench/compare.sh
 #   RATE=2000 tools/bench/compare.sh             # open loop at a fixed rate
+#   SUBSCRIBERS=1 tools/bench/compare.sh         # Switchboard with one subscriber attached
 #
-# Builds the gateway and tools/loadgen with -c opt, starts each server in turn on a free port
-# (Switchboard with a fresh data dir: it really stores every event with fsync), drives it with
-# tools/loadgen (unique, correctly signed 1-6 KB events), and prints each RESULT line, the
-# server's resident memory, and the ratios. The two servers never run at the same time; the
-# load generator shares the 2 cores with the server under test, as for both.
+# Builds the gateway, tools/loadgen (and its sink) with -c opt, starts each server in turn on a
+# free port (Switchboard with a fresh data dir: it really stores every event with fsync), drives
+# it with tools/loadgen (unique, correctly signed 1-6 KB events; an epoll client that costs ~20 us
+# of CPU per request), and prints each RESULT line, the server's resident memory, and the ratios.
+# The two servers never run at the same time; the load generator shares the 2 cores with the
+# server under test, as for both.
+#
+# SUBSCRIBERS=N attaches N tools/loadgen:sink handlers (each its own subscription to `*`,
+# MAX_IN_FLIGHT=256 unacknowledged deliveries) to Switchboard for its run, and prints right after
+# the load the subscriptions' BACKLOG (`tools/ctl subs list`) and that backlog in seconds of the
+# measured ingest rate (the ingest target counts only with a subscriber that keeps up: backlog
+# under one second of traffic), then each sink's end-to-end latency (received -> handled).
+# With RUNS > 1 it ends with the median of each figure over the runs (MEDIAN lines).
 # The secret is generated per run and passed through the environment only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -19,8 +28,10 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 RATE=${RATE:-0}
 RUNS=${RUNS:-1}
+SUBSCRIBERS=${SUBSCRIBERS:-0}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-256}
 
-bazel build -c opt //server //tools/loadgen >&2
+bazel build -c opt //server //tools/loadgen //tools/loadgen:sink //tools/ctl >&2
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
 if [ ! -d tools/bench/node_baseline/node_modules/express ]; then
   (cd tools/bench/node_baseline && npm ci --no-audit --no-fund --silent) >&2
@@ -28,14 +39,19 @@ fi
 
 export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
 tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 wait_port() {  # wait_port LOGFILE REGEX -> prints the port
+  local found
   for _ in $(seq 1 200); do
-    if port=$(grep -oE "$2" "$1" | head -1 | grep -oE '[0-9]+$'); then
-      [ -n "$port" ] && { echo "$port"; return 0; }
+    if found=$(grep -oE "$2" "$1" 2>/dev/null | head -1 | grep -oE '[0-9]+$'); then
+      [ -n "$found" ] && { echo "$found"; return 0; }
     fi
     sleep 0.05
   done
@@ -49,27 +65,81 @@ load() {  # load PORT -> RESULT line
 
 field() { echo "$1" | grep -oE "(^| )$2=[0-9.]+" | head -1 | cut -d= -f2; }
 
+summary="$tmp/summary"
+: >"$summary"
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$tmp/data"
   "$BIN/server/server" --data_dir="$tmp/data" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
     --ops_addr=127.0.0.1:0 2>"$tmp/sb.log" &
   pid=$!
+  pids=("$pid")
   port=$(wait_port "$tmp/sb.log" 'http=127.0.0.1:[0-9]+')
+  grpc=$(wait_port "$tmp/sb.log" 'grpc=127.0.0.1:[0-9]+')
+  sinks=()
+  for i in $(seq 1 "$SUBSCRIBERS"); do
+    "$BIN/tools/loadgen/sink" --gateway="127.0.0.1:$grpc" --subscription="bench-sink-$i" \
+      --max_in_flight="$MAX_IN_FLIGHT" --warmup="${WARMUP}s" \
+      >"$tmp/sink$i.out" 2>"$tmp/sink$i.log" &
+    sinks+=($!)
+    pids+=($!)
+    wait_port "$tmp/sink$i.log" 'sink ready subscription=[^ ]+ port=[0-9]+' >/dev/null
+  done
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   sb=$(load "$port" || true)
   sb_rss=$(ps -o rss= -p "$pid" | tr -d ' ')
-  kill -TERM "$pid"; wait "$pid" || true; pid=
+  subs=
+  if [ "$SUBSCRIBERS" -gt 0 ]; then
+    subs=$("$BIN/tools/ctl/ctl" --gateway="127.0.0.1:$grpc" subs list 2>&1 || true)
+    for p in "${sinks[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" || true; done
+  fi
+  kill -TERM "$pid"; wait "$pid" || true
+  pids=()
 
   PORT=0 node tools/bench/node_baseline/server.js >"$tmp/node.log" 2>&1 &
   pid=$!
+  pids=("$pid")
   port=$(wait_port "$tmp/node.log" 'port=[0-9]+')
   nd=$(load "$port" || true)
   nd_rss=$(ps -o rss= -p "$pid" | tr -d ' ')
-  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  pids=()
 
-  echo "run $run"
-  echo "switchboard $sb rss_mb=$((sb_rss / 1024))"
+  echo "run $run (load average before: $load0)"
+  echo "switchboard $sb rss_mb=$((sb_rss / 1024)) subscribers=$SUBSCRIBERS"
   echo "node_sample $nd rss_mb=$((nd_rss / 1024))"
-  awk -v a="$(field "$sb" rps)" -v b="$(field "$nd" rps)" -v c="$(field "$sb" p99_ms)" \
-      -v d="$(field "$nd" p99_ms)" 'BEGIN {
-        printf "RATIO rps=%.2fx p99_switchboard_ms=%s p99_node_ms=%s\n", (b > 0 ? a / b : 0), c, d }'
+  ratio=$(awk -v a="$(field "$sb" rps)" -v b="$(field "$nd" rps)" \
+    'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  echo "RATIO rps=${ratio}x p99_switchboard_ms=$(field "$sb" p99_ms) p99_node_ms=$(field "$nd" p99_ms)"
+  line="sb_rps=$(field "$sb" rps) sb_p50_ms=$(field "$sb" p50_ms) sb_p99_ms=$(field "$sb" p99_ms)"
+  line="$line node_rps=$(field "$nd" rps) node_p99_ms=$(field "$nd" p99_ms) ratio=$ratio"
+  if [ "$SUBSCRIBERS" -gt 0 ]; then
+    echo "subscriptions right after the load:"
+    echo "$subs"
+    # BACKLOG is the 4th column of `subs list`; the worst subscription counts.
+    backlog=$(echo "$subs" | awk '$1 ~ /^bench-sink-/ { if ($4 > m) m = $4 } END { print m + 0 }')
+    backlog_s=$(awk -v b="$backlog" -v r="$(field "$sb" rps)" \
+      'BEGIN { printf "%.2f", (r > 0 ? b / r : 0) }')
+    echo "BACKLOG events=$backlog seconds_of_traffic=$backlog_s (target: under 1 s)"
+    line="$line backlog=$backlog backlog_s=$backlog_s"
+    for i in $(seq 1 "$SUBSCRIBERS"); do
+      sink_line=$(grep '^RESULT ' "$tmp/sink$i.out" || echo "RESULT sink=bench-sink-$i missing")
+      echo "$sink_line"
+      line="$line sink_p99_ms=$(field "$sink_line" p99_ms)"
+    done
+  fi
+  echo "$line" >>"$summary"
 done
+
+if [ "$RUNS" -gt 1 ]; then
+  median() {
+    grep -oE "(^| )$1=[0-9.]+" "$summary" | cut -d= -f2 | sort -g |
+      awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+                                else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  }
+  out="MEDIAN runs=$RUNS subscribers=$SUBSCRIBERS"
+  for f in sb_rps sb_p50_ms sb_p99_ms node_rps node_p99_ms ratio; do out="$out $f=$(median $f)"; done
+  if [ "$SUBSCRIBERS" -gt 0 ]; then
+    for f in backlog backlog_s sink_p99_ms; do out="$out $f=$(median $f)"; done
+  fi
+  echo "$out"
+fi

@@ -48,6 +48,9 @@ wait_for() {  # wait_for LOGFILE REGEX -> prints the first match
   echo "e2e: '$2' did not appear in $1:" >&2; cat "$1" >&2; return 1
 }
 
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ticks_to_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+
 results="$tmp/results"
 : >"$results"
 for run in $(seq 1 "$RUNS"); do
@@ -69,9 +72,14 @@ for run in $(seq 1 "$RUNS"); do
   done
   for i in $(seq 1 "$SINKS"); do wait_for "$tmp/sink$i.log" 'sink ready' >/dev/null; done
 
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  gw_cpu0=$(cpu_ticks "$gw")
   # shellcheck disable=SC2086  # LOADGEN_ARGS is a list of flags
   lg=$("$BIN/tools/loadgen/loadgen" --url="http://127.0.0.1:$http/webhook" --connections="$CONNS" \
     --rate="$RATE" --duration="$DURATION" --warmup="$WARMUP" $LOADGEN_ARGS || true)
+  gw_cpu1=$(cpu_ticks "$gw")
+  sinks_cpu=0
+  for p in "${sinks[@]}"; do sinks_cpu=$((sinks_cpu + $(cpu_ticks "$p"))); done
   backlog=$("$BIN/tools/ctl/ctl" --gateway="127.0.0.1:$grpc" subs list 2>&1 || true)
   # The sinks stop by themselves 3 s after their last event; SIGTERM the stragglers after 60 s.
   for _ in $(seq 1 600); do
@@ -85,7 +93,9 @@ for run in $(seq 1 "$RUNS"); do
   kill -TERM "$gw"; wait "$gw" || true
   pids=()
 
-  echo "run $run (rate=$RATE sinks=$SINKS connections=$CONNS)"
+  echo "run $run (rate=$RATE sinks=$SINKS connections=$CONNS; load average before: $load0;" \
+    "CPU seconds during the load: gateway $(ticks_to_s $((gw_cpu1 - gw_cpu0)))," \
+    "sinks $(ticks_to_s "$sinks_cpu") since start)"
   echo "loadgen $lg"
   for i in $(seq 1 "$SINKS"); do
     line=$(grep '^RESULT ' "$tmp/sink$i.out" || echo "RESULT sink=e2e-sink-$i missing")

@@ -13,13 +13,14 @@
 // stderr once the gateway has the subscription (events accepted from then on reach it), and
 // prints one line on stdout when it stops:
 //
-//   RESULT sink=e2e-1 events=12000 measured=10000 redelivered=0 rate=1000 p50_ms=... p90_ms=...
-//     p99_ms=... p999_ms=... max_ms=...
+//   RESULT sink=e2e-1 events=12000 measured=10000 redelivered=0 span_s=10.00 rate=1000
+//     min_ms=... p50_ms=... p90_ms=... p99_ms=... p999_ms=... max_ms=...
 //
 // events counts every handled delivery; measured the samples kept (events received by the
 // gateway at least --warmup after the first one the sink saw); redelivered those with
-// attempt > 1 (a redelivery's latency includes the retry delay); rate the measured events per
-// second of received_at span. It stops on SIGTERM/SIGINT, after --expect events, or after
+// attempt > 1 (a redelivery's latency includes the retry delay); span_s the time between the
+// first and last measured received_at, rate the measured events per second of that span. It stops
+// on SIGTERM/SIGINT, after --expect events, or after
 // --idle_exit without an event (once one arrived), then drains through the SDK and prints.
 // tools/bench/e2e.sh runs the gateway, three sinks and tools/loadgen in open loop together.
 #include <fcntl.h>
@@ -98,10 +99,12 @@ class Sink {
   std::string Result(absl::string_view name) {
     absl::MutexLock lock(&mu_);
     const double span = absl::ToDoubleSeconds(measured_last_ - measured_first_);
-    return absl::StrFormat("RESULT sink=%s events=%d measured=%d redelivered=%d rate=%.0f %s", name,
-                           events_, stats_.count(), redelivered_,
-                           span > 0 ? static_cast<double>(stats_.count()) / span : 0.0,
-                           stats_.Summary());
+    return absl::StrFormat(
+        "RESULT sink=%s events=%d measured=%d redelivered=%d span_s=%.2f rate=%.0f min_ms=%.3f "
+        "%s",
+        name, events_, stats_.count(), redelivered_, std::max(span, 0.0),
+        span > 0 ? static_cast<double>(stats_.count()) / span : 0.0,
+        absl::ToDoubleMilliseconds(stats_.Quantile(0)), stats_.Summary());
   }
 
  private:
