@@ -125,6 +125,24 @@ TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {
   EXPECT_EQ(handled_.load(), 3);
 }
 
+TEST_F(HttpServerTest, SendsTheInterimContinueAtOnceAndTheResponseInOneWrite) {
+  // Responses are buffered until the request is done; an interim 100 must not be, or a client
+  // that waits for it before sending its body would wait forever. The final response then
+  // arrives whole in one recv while this client is already waiting for it: were the head and
+  // the body sent separately, the recv would return the head alone.
+  Start({});
+  RawClient raw(server_->port());
+  raw.Send(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  EXPECT_THAT(raw.ReadSome(), StartsWith("HTTP/1.1 100 Continue\r\n"));
+  raw.Send("hello");
+  const std::string reply = raw.ReadSome();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(reply, HasSubstr("{\"method\":\"POST\",\"bytes\":5}"));
+  EXPECT_EQ(handled_.load(), 1);
+}
+
 TEST_F(HttpServerTest, RefusesFromHeadersWithoutWaitingForTheBody) {
   Start({});
   RawClient raw(server_->port());
