@@ -123,6 +123,24 @@ class Loop {
       }
       const bool more_to_send =
           open_loop ? (next_slot_ < window_.end || !pending_.empty()) : now < window_.end;
+      // Hand out work round-robin from where the last pass stopped, so every connection stays
+      // in use (a server may close connections that stay idle).
+      if (now >= window_.start && more_to_send) {
+        const size_t size = connections_.size();
+        const size_t first = next_connection_;
+        for (size_t i = 0; i < size; ++i) {
+          Connection& c = connections_[(first + i) % size];
+          if (c.state != Connection::State::kIdle) continue;
+          if (!open_loop) {
+            Send(c, now, now);
+          } else {
+            if (pending_.empty()) break;
+            Send(c, pending_.front(), now);
+            pending_.pop_front();
+            next_connection_ = (first + i + 1) % size;
+          }
+        }
+      }
       int64_t wake = kNever;
       bool busy = false;
       for (Connection& c : connections_) {
@@ -137,14 +155,6 @@ class Loop {
             Open(c, now);
           } else {
             wake = std::min(wake, c.reopen_at);
-          }
-        }
-        if (c.state == Connection::State::kIdle && now >= window_.start && more_to_send) {
-          if (!open_loop) {
-            Send(c, now, now);
-          } else if (!pending_.empty()) {
-            Send(c, pending_.front(), now);
-            pending_.pop_front();
           }
         }
         if (c.state == Connection::State::kBusy || c.state == Connection::State::kConnecting) {
@@ -370,6 +380,7 @@ class Loop {
   const int64_t timeout_;
   std::vector<Connection> connections_;
   std::deque<int64_t> pending_;  // open loop: scheduled times waiting for a connection
+  size_t next_connection_ = 0;   // open loop: where the next round-robin pass starts
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
   int64_t armed_ = 0;

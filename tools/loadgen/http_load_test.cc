@@ -29,6 +29,7 @@ class LocalServer {
       {
         absl::MutexLock lock(&mu_);
         bodies_.insert(req.body);
+        client_ports_.insert(req.remote_port);
         signatures_ += req.get_header_value("Stripe-Signature") == "sig" ? 1 : 0;
       }
       res.status = req.body.rfind("fail", 0) == 0 ? 503 : 200;
@@ -47,6 +48,10 @@ class LocalServer {
     absl::MutexLock lock(&mu_);
     return bodies_.size();
   }
+  size_t distinct_connections() {
+    absl::MutexLock lock(&mu_);
+    return client_ports_.size();
+  }
   int signatures() {
     absl::MutexLock lock(&mu_);
     return signatures_;
@@ -58,6 +63,7 @@ class LocalServer {
   std::thread thread_;
   absl::Mutex mu_;
   std::set<std::string> bodies_ ABSL_GUARDED_BY(mu_);
+  std::set<int> client_ports_ ABSL_GUARDED_BY(mu_);
   int signatures_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -99,6 +105,8 @@ TEST(RunLoad, OpenLoopSendsExactlyTheScheduledRequests) {
   EXPECT_EQ(result->ok, 60);
   EXPECT_EQ(result->errors, 0);
   EXPECT_EQ(server.distinct_bodies(), 80u);
+  // Requests go round-robin, so no keep-alive connection sits idle.
+  EXPECT_EQ(server.distinct_connections(), 4u);
 }
 
 TEST(RunLoad, CountsStatusesOtherThan2xx) {
