@@ -47,7 +47,7 @@ ABSL_FLAG(std::string, ids, "stripe",
           "Event id shape: 'stripe' (evt_1 + time-ordered prefix + account part + random tail, "
           "like real Stripe ids) or 'random' (24 random characters: worst case for the id index)");
 ABSL_FLAG(bool, background_checkpoint, true, "SqliteEventStore::Options::checkpoint.background");
-ABSL_FLAG(int, wal_pages, 1000, "SqliteEventStore::Options::checkpoint.wal_pages");
+ABSL_FLAG(int, wal_pages, 8000, "SqliteEventStore::Options::checkpoint.wal_pages");
 ABSL_FLAG(int, progress_cursors, 0, "Subscriptions whose cursor each progress batch advances");
 ABSL_FLAG(int, progress_retries, 0, "Retries each progress batch puts (and deletes)");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Milliseconds(50),
