@@ -6,7 +6,6 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +24,6 @@ namespace switchboard::tools::loadgen {
 namespace {
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr uint32_t kTimerToken = std::numeric_limits<uint32_t>::max();
 // After a failed connect, wait this long before the next attempt (a server that is down must
 // not turn the load generator into a busy loop).
 constexpr int64_t kReconnectBackoffNanos = 50'000'000;
@@ -84,22 +82,12 @@ class Loop {
     for (Connection& c : connections_) {
       if (c.fd >= 0) ::close(c.fd);
     }
-    if (timer_fd_ >= 0) ::close(timer_fd_);
     if (epoll_fd_ >= 0) ::close(epoll_fd_);
   }
 
   absl::Status Init() {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (epoll_fd_ < 0 || timer_fd_ < 0) {
-      return absl::InternalError(absl::StrCat("epoll/timerfd: ", std::strerror(errno)));
-    }
-    struct epoll_event ev = {};
-    ev.events = EPOLLIN;
-    ev.data.u32 = kTimerToken;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) {
-      return absl::InternalError(absl::StrCat("epoll_ctl: ", std::strerror(errno)));
-    }
+    if (epoll_fd_ < 0) return absl::InternalError(absl::StrCat("epoll: ", std::strerror(errno)));
     return absl::OkStatus();
   }
 
@@ -179,25 +167,8 @@ class Loop {
       if (!pending_.empty()) wake = std::min(wake, pending_.front() + timeout_ + 1);
       wake = std::min(wake, window_.hard_stop);
 
-      int wait_ms = -1;
-      if (wake <= now) {
-        wait_ms = 0;
-      } else if (wake != armed_) {
-        struct itimerspec spec = {};
-        spec.it_value.tv_sec = wake / 1'000'000'000;
-        spec.it_value.tv_nsec = wake % 1'000'000'000;
-        ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
-        armed_ = wake;
-      }
-      const int n = ::epoll_wait(epoll_fd_, events, 64, wait_ms);
+      const int n = Wait(events, 64, wake, now);
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.u32 == kTimerToken) {
-          uint64_t expirations;
-          ssize_t unused = ::read(timer_fd_, &expirations, sizeof(expirations));
-          (void)unused;
-          armed_ = 0;
-          continue;
-        }
         OnEvents(connections_[events[i].data.u32], events[i].events);
       }
     }
@@ -206,6 +177,23 @@ class Loop {
   LoadResult& result() { return result_; }
 
  private:
+  // epoll_pwait2 until `wake` (nanosecond timeout: a millisecond epoll_wait would make open-loop
+  // sends up to 1 ms late); epoll_wait with the timeout rounded up on kernels before 5.11.
+  int Wait(struct epoll_event* events, int max, int64_t wake, int64_t now) {
+    const int64_t wait = wake == kNever ? -1 : std::max<int64_t>(0, wake - now);
+    if (!no_pwait2_) {
+      struct timespec timeout = {static_cast<time_t>(wait / 1'000'000'000),
+                                 static_cast<long>(wait % 1'000'000'000)};
+      const int n = ::epoll_pwait2(epoll_fd_, events, max, wait < 0 ? nullptr : &timeout, nullptr);
+      if (n >= 0 || errno != ENOSYS) return std::max(n, 0);
+      no_pwait2_ = true;
+    }
+    const int ms =
+        wait < 0 ? -1
+                 : static_cast<int>(std::min<int64_t>((wait + 999'999) / 1'000'000, 1'000'000));
+    return std::max(::epoll_wait(epoll_fd_, events, max, ms), 0);
+  }
+
   bool Measured(int64_t t) const { return t >= window_.measure_from && t < window_.end; }
   void CountError(int64_t t) {
     if (Measured(t)) ++result_.errors;
@@ -382,8 +370,7 @@ class Loop {
   std::deque<int64_t> pending_;  // open loop: scheduled times waiting for a connection
   size_t next_connection_ = 0;   // open loop: where the next round-robin pass starts
   int epoll_fd_ = -1;
-  int timer_fd_ = -1;
-  int64_t armed_ = 0;
+  bool no_pwait2_ = false;
   LoadResult result_;
 };
 

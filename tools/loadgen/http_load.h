@@ -4,8 +4,8 @@
 // request matters. One thread (or a few, `threads`) runs an epoll loop over non-blocking
 // sockets with TCP_NODELAY; each request goes out in one write (head and body together), one
 // request is in flight per connection (no pipelining), and responses are framed by
-// ParseResponse (status line + Content-Length; tools/loadgen/http_response.h). A timerfd wakes
-// the loop at the next scheduled send with microsecond precision.
+// ParseResponse (status line + Content-Length; tools/loadgen/http_response.h). epoll_pwait2's
+// nanosecond timeout wakes the loop at the next scheduled send.
 //
 // Two modes:
 //   closed loop (rate == 0): every connection sends its next request as soon as the previous
@@ -81,7 +81,7 @@ struct LoadResult {
 
 // Runs the load (see the file comment) and returns what was measured. kInvalidArgument for
 // bad options (no make_request, connections < 1, duration <= 0, a negative rate);
-// kNotFound when the host does not resolve; kInternal when epoll or timerfd cannot be created.
+// kNotFound when the host does not resolve; kInternal when epoll cannot be created.
 // Connection failures are counted in the result, not returned.
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options);
 
