@@ -1,10 +1,11 @@
 // tools/loadgen:sink: a handler built on the SDK that measures end-to-end latency.
 //
 // For every event it handles, the sink computes now - Event.received_at (the gateway stamps
-// received_at when the webhook request arrived; the sink runs on the same machine, so the same
-// clock) and keeps the sample. The handler function does nothing else, so the figure is the
-// gateway's path: ingress -> store -> dispatch -> gRPC stream -> SDK decode -> handler call.
-// The ack goes back right after the function returns.
+// received_at, in microseconds, when the webhook request arrived; the sink runs on the same
+// machine, so the same realtime clock) and keeps the sample. The handler function does nothing
+// else, so the figure is the gateway's path: ingress -> store (durable) -> dispatch -> gRPC
+// stream -> SDK decode -> handler call. The ack goes back right after the function returns
+// (its trip back to the gateway is not in the figure).
 //
 //   sink --gateway=127.0.0.1:50051 --subscription=e2e-1 --idle_exit=3s --warmup=2s
 //
@@ -17,12 +18,17 @@
 //     min_ms=... p50_ms=... p90_ms=... p99_ms=... p999_ms=... max_ms=...
 //
 // events counts every handled delivery; measured the samples kept (events received by the
-// gateway at least --warmup after the first one the sink saw); redelivered those with
-// attempt > 1 (a redelivery's latency includes the retry delay); span_s the time between the
-// first and last measured received_at, rate the measured events per second of that span. It stops
-// on SIGTERM/SIGINT, after --expect events, or after
+// gateway at least --warmup after the first one the sink saw, to match tools/loadgen's
+// --warmup); redelivered those with attempt > 1 (a redelivery's latency includes the retry
+// delay); span_s the time between the first and last measured received_at, rate the measured
+// events per second of that span. It stops on SIGTERM/SIGINT, after --expect events, or after
 // --idle_exit without an event (once one arrived), then drains through the SDK and prints.
-// tools/bench/e2e.sh runs the gateway, three sinks and tools/loadgen in open loop together.
+//
+// Why a separate process and not a mode of tools/loadgen: a subscriber is a separate process in
+// production (a gRPC server the gateway dials), so the sink is one too, built on the SDK like
+// any handler and measuring what a user's handler would see; the load generator stays a cheap
+// single-threaded HTTP client. tools/bench/e2e.sh runs the gateway, three sinks (three
+// subscriptions to `*`) and tools/loadgen in open loop together and prints every RESULT line.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
