@@ -14,14 +14,15 @@
 // stderr once the gateway has the subscription (events accepted from then on reach it), and
 // prints one line on stdout when it stops:
 //
-//   RESULT sink=e2e-1 events=12000 measured=10000 redelivered=0 span_s=10.00 rate=1000
-//     min_ms=... p50_ms=... p90_ms=... p99_ms=... p999_ms=... max_ms=...
+//   RESULT sink=e2e-1 events=12000 measured=10000 redelivered=0 unstamped=0 span_s=10.00
+//     rate=1000 min_ms=... p50_ms=... p90_ms=... p99_ms=... p999_ms=... max_ms=...
 //
 // events counts every handled delivery; measured the samples kept (events received by the
 // gateway at least --warmup after the first one the sink saw, to match tools/loadgen's
 // --warmup); redelivered those with attempt > 1 (a redelivery's latency includes the retry
-// delay); span_s the time between the first and last measured received_at, rate the measured
-// events per second of that span. It stops on SIGTERM/SIGINT, after --expect events, or after
+// delay); unstamped those without received_at (not measured); span_s the time between the first and
+// last measured received_at, rate the measured events per second of that span. It stops on
+// SIGTERM/SIGINT, after --expect events, or after
 // --idle_exit without an event (once one arrived), then drains through the SDK and prints.
 //
 // Why a separate process and not a mode of tools/loadgen: a subscriber is a separate process in
@@ -34,7 +35,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <iostream>
@@ -43,15 +43,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "sdk/flags.h"
 #include "sdk/router.h"
 #include "sdk/serve.h"
-#include "tools/loadgen/loadgen_lib.h"
+#include "tools/loadgen/e2e_recorder.h"
 
 ABSL_FLAG(int64_t, expect, 0, "Stop after this many events (0: no limit).");
 ABSL_FLAG(absl::Duration, idle_exit, absl::ZeroDuration(),
@@ -72,59 +69,6 @@ void OnSignal(int) {
   errno = saved;
 }
 
-class Sink {
- public:
-  explicit Sink(absl::Duration warmup) : warmup_(warmup) {}
-
-  absl::Status Handle(const sdk::EventContext& ctx) {
-    const absl::Time now = absl::Now();
-    const google::protobuf::Timestamp& ts = ctx.event().received_at();
-    const absl::Time received = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-    absl::MutexLock lock(&mu_);
-    ++events_;
-    if (ctx.attempt() > 1) ++redelivered_;
-    if (first_received_ == absl::InfiniteFuture()) first_received_ = received;
-    last_event_ = now;
-    if (received >= first_received_ + warmup_) {
-      stats_.Add(now - received);
-      measured_first_ = std::min(measured_first_, received);
-      measured_last_ = std::max(measured_last_, received);
-    }
-    return absl::OkStatus();
-  }
-
-  int64_t events() const {
-    absl::MutexLock lock(&mu_);
-    return events_;
-  }
-  absl::Time last_event() const {
-    absl::MutexLock lock(&mu_);
-    return last_event_;
-  }
-
-  std::string Result(absl::string_view name) {
-    absl::MutexLock lock(&mu_);
-    const double span = absl::ToDoubleSeconds(measured_last_ - measured_first_);
-    return absl::StrFormat(
-        "RESULT sink=%s events=%d measured=%d redelivered=%d span_s=%.2f rate=%.0f min_ms=%.3f "
-        "%s",
-        name, events_, stats_.count(), redelivered_, std::max(span, 0.0),
-        span > 0 ? static_cast<double>(stats_.count()) / span : 0.0,
-        absl::ToDoubleMilliseconds(stats_.Quantile(0)), stats_.Summary());
-  }
-
- private:
-  const absl::Duration warmup_;
-  mutable absl::Mutex mu_;
-  int64_t events_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t redelivered_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time first_received_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  absl::Time measured_first_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  absl::Time measured_last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time last_event_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  LatencyStats stats_ ABSL_GUARDED_BY(mu_);
-};
-
 int Main() {
   absl::StatusOr<sdk::ServeOptions> options = sdk::OptionsFromFlags("loadgen-sink");
   if (!options.ok()) {
@@ -143,9 +87,12 @@ int Main() {
   ::sigaction(SIGINT, &action, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  Sink sink(absl::GetFlag(FLAGS_warmup));
+  EndToEndRecorder recorder(absl::GetFlag(FLAGS_warmup));
   sdk::Router router;
-  router.OnEvent("*", [&sink](const sdk::EventContext& ctx) { return sink.Handle(ctx); });
+  router.OnEvent("*", [&recorder](const sdk::EventContext& ctx) {
+    recorder.Record(ctx.event(), ctx.attempt(), absl::Now());
+    return absl::OkStatus();
+  });
   absl::StatusOr<std::unique_ptr<sdk::HandlerServer>> server =
       sdk::HandlerServer::Start(&router, *std::move(options));
   if (!server.ok()) {
@@ -158,14 +105,14 @@ int Main() {
   for (;;) {
     struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
     if (::poll(&pfd, 1, 50) > 0) break;
-    if (expect > 0 && sink.events() >= expect) break;
-    if (idle_exit > absl::ZeroDuration() && sink.events() > 0 &&
-        absl::Now() - sink.last_event() >= idle_exit) {
+    if (expect > 0 && recorder.events() >= expect) break;
+    if (idle_exit > absl::ZeroDuration() && recorder.events() > 0 &&
+        absl::Now() - recorder.last_event() >= idle_exit) {
       break;
     }
   }
   const absl::Status status = (*server)->Shutdown();
-  std::cout << sink.Result(name) << std::endl;
+  std::cout << recorder.Result(name) << std::endl;
   if (!status.ok()) {
     std::cerr << "sink: " << status << "\n";
     return 1;
