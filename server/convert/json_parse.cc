@@ -268,9 +268,10 @@ Attempt ParseOnce(absl::string_view text, int max_depth, bool neutralize_numbers
                   std::string* buffer, rapidjson::Document* document) {
   buffer->assign(text.data(), text.size());
   if (neutralize_numbers) NeutralizeNumbers(buffer);
-  // RapidJSON stops at the first NUL, but its UTF-8 validation takes the continuation bytes of
-  // a multi-byte lead byte without looking: a body ending in 0xF0 would read 3 bytes past the
-  // terminator. Four NULs keep every such read inside the buffer (found by the fuzzer).
+  // RapidJSON stops at the first NUL. Four of them: with kParseValidateEncodingFlag (no longer
+  // used) its UTF-8 validation took the continuation bytes of a lead byte without looking, so a
+  // body ending in 0xF0 read 3 bytes past one terminator (found by the fuzzer). The padding
+  // stays, so a flag change can never bring that back.
   buffer->append(4, '\0');
   Generator generator(buffer, text, neutralize_numbers, max_depth);
   document->Populate(generator);
@@ -306,8 +307,10 @@ absl::Status ParseJson(absl::string_view text, const ParseOptions& options, Pars
       return absl::InvalidArgumentError(absl::StrCat(
           "JSON nesting is deeper than ", options.max_depth, " levels (at offset ", offset, ")"));
     case Problem::kLoneSurrogate:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a string contains an escaped lone UTF-16 surrogate (at offset ", offset, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a string contains a UTF-16 surrogate without its pair (escaped, or as raw "
+                       "bytes; at offset ",
+                       offset, ")"));
     case Problem::kInvalidUtf8:
       return absl::InvalidArgumentError(
           absl::StrCat("a string is not valid UTF-8 (at offset ", offset, ")"));

@@ -19,6 +19,7 @@
 #include "httplib.h"
 #include "openssl/err.h"
 #include "openssl/ssl.h"
+#include "server/base/log.h"
 
 namespace switchboard::server::ingress {
 namespace internal {
@@ -397,9 +398,13 @@ class GuardedServer final : public httplib::Server {
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (tls_ == nullptr) {
       // WaitForRequest's blocking recv wakes this often to check for shutdown and idleness.
-      const timeval slice{
-          0, static_cast<suseconds_t>(absl::ToInt64Microseconds(DeadlineStream::kWaitSlice))};
-      ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice));
+      static_assert(DeadlineStream::kWaitSlice < absl::Seconds(1), "timeval usec < 1e6");
+      const timeval slice = absl::ToTimeval(DeadlineStream::kWaitSlice);
+      if (::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice)) != 0) {
+        SB_LOG(ERROR) << "http_socket_option_failed option=SO_RCVTIMEO errno=" << errno;
+        ::close(sock);
+        return false;
+      }
     }
 
     SSL* ssl = nullptr;

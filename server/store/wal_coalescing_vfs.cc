@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <new>
 #include <string>
@@ -25,19 +26,43 @@ constexpr size_t kMaxBufferedBytes = 4 << 20;
 sqlite3_vfs* g_base = nullptr;  // the platform VFS everything is forwarded to
 sqlite3_vfs g_vfs;              // a copy of it with our name, file size and xOpen
 
+// The WAL file format (sqlite.org/fileformat2.html#walformat): a 32-byte header, then frames of
+// a 24-byte header and one page. Bytes 4..7 of a frame header hold the database size after the
+// commit for a commit frame, 0 for any other frame; SQLite writes each frame header with one
+// call of its own.
+constexpr int kWalHeaderBytes = 32;
+constexpr int kFrameHeaderBytes = 24;
+
 // A WAL file: our state, then (at kBaseOffset) the base VFS's own file object.
 struct WalFile {
   sqlite3_file file;  // first, as SQLite requires; pMethods = &kWalMethods
   sqlite3_file* base;
   std::string pending;  // contiguous bytes not yet written, starting at pending_offset
   sqlite3_int64 pending_offset = 0;
+  // Page size, once seen in the WAL header; tells frame headers from pieces of pages.
+  int page_size = 0;
+  // Since the last commit frame header, and until the next frame header that is no commit:
+  // every write goes to the file at once. SQLite publishes a commit to other connections right
+  // after its frames, and with synchronous below FULL (or padding frames written after the
+  // sync when powersafe overwrite is off) without a sync in between, so a commit's bytes are
+  // never left here, and a failure to write them fails the commit itself.
+  bool write_through = false;
+  // A failed flush during a call whose error does not fail the transaction (a read, a size, a
+  // file control): returned by the next write or sync, so that transaction cannot commit.
+  int deferred_error = SQLITE_OK;
 };
 
 constexpr size_t kBaseOffset = (sizeof(WalFile) + 15) & ~size_t{15};
+static_assert(alignof(WalFile) <= 8, "SQLite allocates file objects 8-byte aligned");
 
 WalFile* Wal(sqlite3_file* file) { return reinterpret_cast<WalFile*>(file); }
 sqlite3_file* Base(sqlite3_file* file) { return Wal(file)->base; }
 
+uint32_t BigEndian32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Writes the buffered bytes; the buffer is empty afterwards either way.
 int Flush(WalFile* wal) {
   int rc = SQLITE_OK;
   for (size_t done = 0; rc == SQLITE_OK && done < wal->pending.size(); done += kMaxWriteBytes) {
@@ -49,6 +74,39 @@ int Flush(WalFile* wal) {
   return rc;
 }
 
+// Flush() before a call that is not a write: a failure is also kept for the next write/sync.
+int FlushBeforeOther(WalFile* wal) {
+  const int rc = Flush(wal);
+  if (rc != SQLITE_OK && wal->deferred_error == SQLITE_OK) wal->deferred_error = SQLITE_IOERR_WRITE;
+  return rc;
+}
+
+int TakeDeferredError(WalFile* wal) {
+  const int rc = wal->deferred_error;
+  wal->deferred_error = SQLITE_OK;
+  return rc;
+}
+
+// Adds the bytes to the buffer (or writes them, when they do not extend it or are too many).
+int Buffer(WalFile* wal, const void* data, int amount, sqlite3_int64 offset) {
+  const auto size = static_cast<size_t>(amount);
+  const auto end = wal->pending_offset + static_cast<sqlite3_int64>(wal->pending.size());
+  try {
+    if (!wal->pending.empty() && offset == end && wal->pending.size() + size <= kMaxBufferedBytes) {
+      wal->pending.append(static_cast<const char*>(data), size);
+      return SQLITE_OK;
+    }
+    if (int rc = Flush(wal); rc != SQLITE_OK) return rc;
+    if (size > kMaxWriteBytes) return wal->base->pMethods->xWrite(wal->base, data, amount, offset);
+    wal->pending.assign(static_cast<const char*>(data), size);
+  } catch (const std::bad_alloc&) {  // never unwind through SQLite's C frames
+    wal->pending.clear();
+    return SQLITE_IOERR_NOMEM;
+  }
+  wal->pending_offset = offset;
+  return SQLITE_OK;
+}
+
 int Close(sqlite3_file* file) {
   WalFile* wal = Wal(file);
   const int flushed = Flush(wal);
@@ -58,38 +116,47 @@ int Close(sqlite3_file* file) {
 }
 
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
+  if (int rc = FlushBeforeOther(Wal(file)); rc != SQLITE_OK) return rc;
   return Base(file)->pMethods->xRead(Base(file), out, amount, offset);
 }
 
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   WalFile* wal = Wal(file);
-  const auto size = static_cast<size_t>(amount);
-  if (!wal->pending.empty() &&
-      offset == wal->pending_offset + static_cast<sqlite3_int64>(wal->pending.size()) &&
-      wal->pending.size() + size <= kMaxBufferedBytes) {
-    wal->pending.append(static_cast<const char*>(data), size);
-    return SQLITE_OK;
+  if (int rc = TakeDeferredError(wal); rc != SQLITE_OK) {
+    wal->pending.clear();
+    return rc;
   }
-  if (int rc = Flush(wal); rc != SQLITE_OK) return rc;
-  if (size > kMaxWriteBytes) return wal->base->pMethods->xWrite(wal->base, data, amount, offset);
-  wal->pending.assign(static_cast<const char*>(data), size);
-  wal->pending_offset = offset;
-  return SQLITE_OK;
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  if (offset == 0 && amount >= kWalHeaderBytes) {
+    wal->page_size = static_cast<int>(BigEndian32(bytes + 8));
+  }
+  const bool frame_header =
+      amount == kFrameHeaderBytes &&
+      (wal->page_size == 0 ||
+       (offset - kWalHeaderBytes) % (kFrameHeaderBytes + wal->page_size) == 0);
+  if (frame_header) wal->write_through = BigEndian32(bytes + 4) != 0;
+  int rc = Buffer(wal, data, amount, offset);
+  // A commit frame's header waits for its page; from the page on, everything goes out at once.
+  if (rc == SQLITE_OK && wal->write_through && !frame_header) rc = Flush(wal);
+  return rc;
 }
 
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
-  return Base(file)->pMethods->xTruncate(Base(file), size);
+  WalFile* wal = Wal(file);
+  if (int rc = Flush(wal); rc != SQLITE_OK) return rc;
+  if (int rc = TakeDeferredError(wal); rc != SQLITE_OK) return rc;
+  return wal->base->pMethods->xTruncate(wal->base, size);
 }
 
 int Sync(sqlite3_file* file, int flags) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
-  return Base(file)->pMethods->xSync(Base(file), flags);
+  WalFile* wal = Wal(file);
+  if (int rc = Flush(wal); rc != SQLITE_OK) return rc;
+  if (int rc = TakeDeferredError(wal); rc != SQLITE_OK) return rc;
+  return wal->base->pMethods->xSync(wal->base, flags);
 }
 
 int FileSize(sqlite3_file* file, sqlite3_int64* size) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
+  if (int rc = FlushBeforeOther(Wal(file)); rc != SQLITE_OK) return rc;
   return Base(file)->pMethods->xFileSize(Base(file), size);
 }
 
@@ -104,7 +171,7 @@ int CheckReservedLock(sqlite3_file* file, int* out) {
 }
 
 int FileControl(sqlite3_file* file, int op, void* arg) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
+  if (int rc = FlushBeforeOther(Wal(file)); rc != SQLITE_OK) return rc;
   return Base(file)->pMethods->xFileControl(Base(file), op, arg);
 }
 
@@ -131,7 +198,7 @@ int ShmUnmap(sqlite3_file* file, int delete_flag) {
 }
 
 int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
-  if (int rc = Flush(Wal(file)); rc != SQLITE_OK) return rc;
+  if (int rc = FlushBeforeOther(Wal(file)); rc != SQLITE_OK) return rc;
   return Base(file)->pMethods->xFetch(Base(file), offset, amount, out);
 }
 

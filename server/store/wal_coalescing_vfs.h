@@ -5,13 +5,16 @@
 // group commit of ~30 events costs ~250 system calls before its fsync (measured with strace:
 // 8 per event, ~11% of the gateway's CPU under load, all on the single writer thread). This
 // VFS forwards everything to the platform's default VFS, except that for files SQLite opens as
-// a WAL it keeps contiguous writes in memory and hands them over as one write when SQLite next
-// does anything else with that file: sync (every commit syncs with synchronous=FULL), read,
-// truncate, size, a file control, a non-contiguous write, close, or when the buffer reaches
-// kMaxBufferedBytes. Durability is unchanged: nothing is acknowledged before the sync, and the
-// sync comes after the buffered bytes are written. Other connections see frames only after the
-// commit updates the WAL index, which follows the sync. A write error of buffered bytes is
-// reported by the call that flushed them (the sync, for a commit), which fails the transaction.
+// a WAL it keeps contiguous writes in memory and hands them over in few large writes: when the
+// page of a commit frame arrives (from then on every write goes straight through until the
+// next non-commit frame header, i.e. the next transaction), or before SQLite does anything else
+// with the file (sync, read, truncate, size, file control, a non-contiguous write, close), or
+// at kMaxBufferedBytes. So a commit's frames are in the file before SQLite publishes the commit
+// to other connections, whatever `synchronous` and powersafe-overwrite say, and a failure to
+// write them fails that commit. A failed flush during a read, size or file control (frames of
+// a transaction still open, spilled from the cache) is also returned by the next write or sync,
+// so that transaction cannot commit. Durability is SQLite's own: nothing changes about when it
+// syncs.
 //
 // Example:
 //   sqlite3_open_v2(path, &db, flags, WalCoalescingVfsName());
