@@ -53,7 +53,6 @@ struct Connection {
   std::string in;
   int64_t scheduled = 0;  // latency is measured from here
   int64_t sent = 0;       // the timeout runs from here (also while kConnecting)
-  bool measured = false;
 };
 
 // One epoll loop over a share of the connections. Not thread-safe: one thread runs it.
@@ -342,7 +341,7 @@ class Loop {
       Close(c, now);
       return;
     }
-    if (c.scheduled >= window_.measure_from && c.scheduled < window_.end) {
+    if (Measured(c.scheduled)) {
       result_.latency.Add(absl::Nanoseconds(now - c.scheduled));
       if (response.status / 100 == 2) {
         ++result_.ok;
