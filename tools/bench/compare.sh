@@ -38,7 +38,8 @@ if [ ! -d tools/bench/node_baseline/node_modules/express ]; then
   (cd tools/bench/node_baseline && npm ci --no-audit --no-fund --silent) >&2
 fi
 
-export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+export STRIPE_WEBHOOK_SECRET
 tmp=$(mktemp -d)
 pids=()
 cleanup() {

@@ -30,7 +30,8 @@ LOADGEN_ARGS=${LOADGEN_ARGS:-}
 bazel build -c opt //server //tools/loadgen //tools/loadgen:sink //tools/ctl >&2
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
 
-export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+export STRIPE_WEBHOOK_SECRET
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
