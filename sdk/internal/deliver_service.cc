@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "grpcpp/grpcpp.h"
 #include "sdk/internal/wire.h"
 #include "sdk/log.h"
@@ -44,24 +45,34 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
 
 // Runs the router on one delivery and logs what is not OK (one line; no payloads).
 std::optional<Ack> Handle(const Router& router, const std::string& bytes) {
-  switchboard::v1::Delivery delivery;
+  // An arena makes the event's Structs (hundreds of small messages and map entries) much
+  // cheaper to build and free than on the heap; sized for a typical event in one block.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 32 << 10;
+  arena_options.max_block_size = 256 << 10;
+  google::protobuf::Arena arena(arena_options);
+  auto* delivery = google::protobuf::Arena::CreateMessage<switchboard::v1::Delivery>(&arena);
   std::optional<Ack> ack;
-  std::string what;
-  if (delivery.ParseFromString(bytes)) {
-    ack = router.Dispatch(delivery);
-    what = absl::StrCat(" id=", delivery.event().id(), " type=", delivery.event().type(),
-                        " attempt=", delivery.attempt());
+  const bool parsed = delivery->ParseFromString(bytes);
+  if (parsed) {
+    ack = router.Dispatch(*delivery);
   } else {
     ack = router.DispatchSerialized(bytes);
   }
+  // Only for the log lines below (not built for the common OK).
+  const auto what = [&] {
+    return parsed ? absl::StrCat(" id=", delivery->event().id(), " type=", delivery->event().type(),
+                                 " attempt=", delivery->attempt())
+                  : std::string();
+  };
   if (!ack.has_value()) {
     LogWarning(absl::StrCat("sdk_undecodable_delivery bytes=", bytes.size(),
                             " (no delivery_id: nothing to acknowledge)"));
   } else if (ack->outcome() == Ack::REJECT) {
-    LogWarning(absl::StrCat("sdk_reject delivery_id=", ack->delivery_id(), what, " reason=\"",
+    LogWarning(absl::StrCat("sdk_reject delivery_id=", ack->delivery_id(), what(), " reason=\"",
                             ack->message(), "\""));
   } else if (ack->outcome() == Ack::RETRY) {
-    LogInfo(absl::StrCat("sdk_retry delivery_id=", ack->delivery_id(), what, " reason=\"",
+    LogInfo(absl::StrCat("sdk_retry delivery_id=", ack->delivery_id(), what(), " reason=\"",
                          ack->message(), "\""));
   }
   return ack;

@@ -83,6 +83,10 @@ class Dispatcher {
     // Events held in memory per subscription beyond max_in_flight. The log is read in chunks of
     // up to this many (at most a quarter of max_in_flight + read_ahead).
     int read_ahead = 128;
+    // When only acks woke the worker (Start()ed dispatchers), it waits up to this long for
+    // more (or for anything else to do) before its pass, so a stream of acks is applied in
+    // bursts rather than one wake-up each. Zero: no wait.
+    absl::Duration ack_batch_delay = absl::Milliseconds(1);
     // A Delivery larger than this (serialized) is dead-lettered instead of sent: gRPC servers
     // refuse messages over 4 MiB by default, and a refused message would break the stream.
     int64_t max_delivery_bytes = (4 << 20) - (64 << 10);
@@ -305,6 +309,8 @@ class Dispatcher {
   std::atomic<bool> notified_{true};
   absl::Mutex wake_mu_;
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  // Something other than an ack (or a full batch of acks) is waiting: no ack_batch_delay.
+  bool urgent_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool started_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool shutdown_done_ ABSL_GUARDED_BY(wake_mu_) = false;

@@ -54,18 +54,26 @@ delivered() {
     awk -v n="$name" '$1 ~ "^switchboard_delivery_delivered_total" && index($1, "\"" n "\"") {print $2}'
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Context switches of all the process's threads.
+switches() { cat /proc/$1/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 "$BIN/test_handler" --gateway="$grpc" --subscription="$name" --start=beginning --types='*' \
   --record=/dev/null --max_in_flight="$MAX_IN_FLIGHT" --listen=127.0.0.1:0 2>"$hlog" &
 hp=$!
 sleep "$WARMUP"
 d0=$(delivered); c0=$(cpu $gw); h0=$(cpu $hp); s0=$(date +%s.%N)
+x0=$(switches $gw); y0=$(switches $hp)
 sleep "$WINDOW"
 d1=$(delivered); c1=$(cpu $gw); h1=$(cpu $hp); s1=$(date +%s.%N)
+x1=$(switches $gw); y1=$(switches $hp)
 dt=$(echo "$s1 - $s0" | bc)
 hz=$(getconf CLK_TCK)
 echo "RESULT rate=$(echo "($d1 - $d0) / $dt" | bc) delivered=$d1" \
   "gw_cpu=$(echo "scale=2; ($c1 - $c0) / $hz / $dt" | bc)" \
   "handler_cpu=$(echo "scale=2; ($h1 - $h0) / $hz / $dt" | bc)" \
+  "gw_us_per_event=$(echo "($c1 - $c0) * 1000000 / $hz / ($d1 - $d0)" | bc)" \
+  "handler_us_per_event=$(echo "($h1 - $h0) * 1000000 / $hz / ($d1 - $d0)" | bc)" \
+  "gw_switches_per_event=$(echo "scale=2; ($x1 - $x0) / ($d1 - $d0)" | bc)" \
+  "handler_switches_per_event=$(echo "scale=2; ($y1 - $y0) / ($d1 - $d0)" | bc)" \
   "gw_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)" \
   "handler_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$hp/status)"
 kill "$hp"; wait "$hp" 2>/dev/null || true; hp=
