@@ -8,13 +8,19 @@
 //   std::string header = SignatureHeader("whsec_test", absl::ToUnixSeconds(absl::Now()), body);
 //   // POST body with "Stripe-Signature: " + header
 //
-// Thread-safe: pure functions.
+// Many signatures with one secret (a load generator): Signer keys HMAC once.
+//   ASSIGN_OR_RETURN(Signer signer, Signer::Create("whsec_test"));
+//   std::string header = signer.Header(timestamp, body);
+//
+// Thread-safe: pure functions; Signer is const after Create.
 #ifndef SWITCHBOARD_SERVER_VERIFY_SIGNING_H_
 #define SWITCHBOARD_SERVER_VERIFY_SIGNING_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace switchboard::server::verify {
@@ -28,6 +34,27 @@ std::string ComputeSignature(absl::string_view secret, int64_t timestamp,
 
 // Returns "t=<timestamp>,v1=<ComputeSignature(secret, timestamp, payload)>".
 std::string SignatureHeader(absl::string_view secret, int64_t timestamp, absl::string_view payload);
+
+namespace internal {
+class HmacSha256Key;
+}  // namespace internal
+
+class Signer {
+ public:
+  // kInternal if OpenSSL cannot provide HMAC-SHA256. Any secret is accepted, as above.
+  static absl::StatusOr<Signer> Create(absl::string_view secret);
+  Signer(Signer&&) noexcept;
+  Signer& operator=(Signer&&) noexcept;
+  ~Signer();
+
+  // SignatureHeader(secret, timestamp, payload), without keying HMAC again. Aborts with a
+  // message if OpenSSL fails (out of memory).
+  std::string Header(int64_t timestamp, absl::string_view payload) const;
+
+ private:
+  explicit Signer(std::unique_ptr<internal::HmacSha256Key> key);
+  std::unique_ptr<internal::HmacSha256Key> key_;
+};
 
 }  // namespace switchboard::server::verify
 

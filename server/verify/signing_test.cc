@@ -37,5 +37,16 @@ TEST(SignatureHeader, FormatsTimestampThenV1) {
             "t=1700000000,v1=8e592cdd14d5abcfca2d98925d5b89177aa4331a92facc0e96493db4f54fa0a5");
 }
 
+TEST(Signer, SignsLikeTheOneShotHeaderForEverySecretAndBody) {
+  for (const std::string secret : {"whsec_test", "whsec_other", "x"}) {
+    auto signer = Signer::Create(secret);
+    ASSERT_TRUE(signer.ok()) << signer.status();
+    for (const std::string body : {"", "{}", std::string("a\0b", 3), std::string(5000, 'z')}) {
+      EXPECT_EQ(signer->Header(1700000000, body), SignatureHeader(secret, 1700000000, body));
+      EXPECT_EQ(signer->Header(-5, body), SignatureHeader(secret, -5, body));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace switchboard::server::verify

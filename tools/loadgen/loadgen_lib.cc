@@ -1,11 +1,6 @@
 #include "tools/loadgen/loadgen_lib.h"
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -13,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/verify/signing.h"
 #include "tools/trigger/trigger_lib.h"
 
 namespace switchboard::tools::loadgen {
@@ -20,23 +16,6 @@ namespace {
 
 constexpr char kPlaceholderId[] = "evt_LOADGENxxxxxxxxxxxxxxxxx";  // "evt_" + 24 characters
 constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-
-// HMAC-SHA256 keyed with `secret`, ready to be duplicated per message.
-absl::StatusOr<std::shared_ptr<EVP_MAC_CTX>> KeyedHmac(absl::string_view secret) {
-  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (mac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
-  std::shared_ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
-  EVP_MAC_free(mac);  // the context holds its own reference
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  if (ctx == nullptr || secret.empty() ||
-      EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
-                   params) != 1) {
-    return absl::InternalError("cannot key HMAC-SHA256 (empty secret?)");
-  }
-  return ctx;
-}
 
 }  // namespace
 
@@ -47,9 +26,10 @@ absl::StatusOr<RequestFactory> RequestFactory::Create(std::string secret, int mi
   }
   absl::BitGen gen{std::seed_seq{seed}};
   RequestFactory factory;
-  absl::StatusOr<std::shared_ptr<EVP_MAC_CTX>> keyed = KeyedHmac(secret);
-  if (!keyed.ok()) return keyed.status();
-  factory.keyed_ = *std::move(keyed);
+  if (secret.empty()) return absl::InvalidArgumentError("loadgen: the secret is empty");
+  absl::StatusOr<server::verify::Signer> signer = server::verify::Signer::Create(secret);
+  if (!signer.ok()) return signer.status();
+  factory.signer_ = std::make_shared<server::verify::Signer>(*std::move(signer));
   const std::vector<std::string> types = trigger::KnownEventTypes();
   // Four sizes per type, spread over the range: realistic bodies are 1-6 KB.
   for (int variant = 0; variant < 4; ++variant) {
@@ -82,30 +62,7 @@ RequestFactory::Request RequestFactory::Make(int connection, int64_t n, absl::Ti
   uint64_t v = static_cast<uint64_t>(n);
   for (int i = 23; i >= 4; --i, v /= 36) id[i] = kAlphabet[v % 36];
   r.id = std::string(id - 4, 28);
-  // Stripe-Signature: t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">.
-  char stamp[24];
-  char* stamp_end = std::to_chars(stamp, stamp + sizeof(stamp) - 1, absl::ToUnixSeconds(now)).ptr;
-  *stamp_end = '.';
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  size_t mac_size = 0;
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(keyed_.get()),
-                                                                EVP_MAC_CTX_free);
-  if (ctx == nullptr ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(stamp),
-                     stamp_end + 1 - stamp) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(r.body.data()),
-                     r.body.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), mac, &mac_size, sizeof(mac)) != 1) {
-    std::cerr << "loadgen: HMAC-SHA256 failed\n";
-    std::abort();
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  r.signature_header.reserve(64 + 30);
-  r.signature_header.append("t=").append(stamp, stamp_end).append(",v1=");
-  for (size_t i = 0; i < mac_size; ++i) {
-    r.signature_header.push_back(kHex[mac[i] >> 4]);
-    r.signature_header.push_back(kHex[mac[i] & 0x0f]);
-  }
+  r.signature_header = signer_->Header(absl::ToUnixSeconds(now), r.body);
   return r;
 }
 

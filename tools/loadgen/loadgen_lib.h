@@ -2,10 +2,9 @@
 //
 // RequestFactory turns the trigger tool's example events into templates padded to a range of
 // sizes and hands out unique, correctly signed bodies cheaply (the id is overwritten in place,
-// so no JSON is rebuilt per request, and the HMAC key is set up once: a keyed OpenSSL context
-// duplicated per request, ~2x cheaper than server/verify's one-shot SignatureHeader, whose keyed
-// HmacSha256Key is private to the server). LatencyStats merges per-thread samples and reports the
-// percentiles a benchmark needs.
+// so no JSON is rebuilt per request, and HMAC is keyed once: server/verify's Signer, ~2x
+// cheaper per request than the one-shot SignatureHeader). LatencyStats merges per-thread samples
+// and reports the percentiles a benchmark needs.
 //
 // Example:
 //   ASSIGN_OR_RETURN(auto factory, RequestFactory::Create(secret, 1024, 6144, /*seed=*/1));
@@ -25,8 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-
-struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX
+#include "server/verify/signing.h"
 
 namespace switchboard::tools::loadgen {
 
@@ -53,7 +51,7 @@ class RequestFactory {
     std::string body;
     size_t id_offset;  // where the 24 characters after "evt_" start
   };
-  std::shared_ptr<evp_mac_ctx_st> keyed_;  // HMAC-SHA256 keyed with the secret; duplicated per use
+  std::shared_ptr<const server::verify::Signer> signer_;  // keyed once
   std::vector<Template> templates_;
 };
 
