@@ -41,7 +41,8 @@ TEST(Signer, SignsLikeTheOneShotHeaderForEverySecretAndBody) {
   for (const std::string secret : {"whsec_test", "whsec_other", "x"}) {
     auto signer = Signer::Create(secret);
     ASSERT_TRUE(signer.ok()) << signer.status();
-    for (const std::string body : {"", "{}", std::string("a\0b", 3), std::string(5000, 'z')}) {
+    for (const std::string& body :
+         std::vector<std::string>{"", "{}", std::string("a\0b", 3), std::string(5000, 'z')}) {
       EXPECT_EQ(signer->Header(1700000000, body), SignatureHeader(secret, 1700000000, body));
       EXPECT_EQ(signer->Header(-5, body), SignatureHeader(secret, -5, body));
     }
