@@ -1,5 +1,8 @@
 #include "server/verify/signing.h"
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace switchboard::server::verify {
