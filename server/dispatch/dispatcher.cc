@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -155,6 +156,8 @@ struct Dispatcher::Sub {
   absl::flat_hash_map<std::string, int64_t> by_delivery;
   absl::flat_hash_map<std::string, int> objects_in_flight;
   int in_flight = 0;
+  // The last SendLocked stopped at an event not encoded yet, with room in the window.
+  bool awaits_encoding = false;
 
   std::vector<std::unique_ptr<Member>> members;
   size_t next_member = 0;
@@ -270,10 +273,11 @@ absl::StatusOr<std::unique_ptr<Dispatcher>> Dispatcher::Create(Options options, 
   if (options.progress_flush_interval <= absl::ZeroDuration() ||
       options.member_grace <= absl::ZeroDuration() ||
       options.poll_interval <= absl::ZeroDuration() || options.read_ahead < 0 ||
-      options.ack_batch_delay < absl::ZeroDuration() || options.max_delivery_bytes < 1024) {
+      options.ack_batch_delay < absl::ZeroDuration() || options.encoder_threads < 0 ||
+      options.max_delivery_bytes < 1024) {
     return absl::InvalidArgumentError(
         "Dispatcher: progress_flush_interval, member_grace and poll_interval must be positive, "
-        "read_ahead >= 0, ack_batch_delay >= 0, max_delivery_bytes >= 1024");
+        "read_ahead >= 0, ack_batch_delay >= 0, encoder_threads >= 0, max_delivery_bytes >= 1024");
   }
   std::unique_ptr<Dispatcher> d(new Dispatcher(std::move(options), deps));
   RETURN_IF_ERROR(d->Load());
@@ -286,6 +290,12 @@ void Dispatcher::Start() {
   absl::MutexLock lock(&wake_mu_);
   if (started_ || stopping_) return;
   started_ = true;
+  {
+    absl::MutexLock encode_lock(&encode_mu_);
+    for (int i = 0; i < options_.encoder_threads; ++i) {
+      encoders_.emplace_back([this] { EncoderLoop(); });
+    }
+  }
   worker_ = std::thread([this] { WorkerLoop(); });
   flusher_ = std::thread([this] { FlusherLoop(); });
 }
@@ -305,7 +315,8 @@ void Dispatcher::WorkerLoop() {
     }
     // Woken by acks alone: they come one gRPC callback each, so let a few more arrive and
     // handle them in one pass (one wake-up and one burst of sends instead of one per ack).
-    if (wake_ && !urgent_ && options_.ack_batch_delay > absl::ZeroDuration()) {
+    if (wake_ && !urgent_ && options_.ack_batch_delay > absl::ZeroDuration() &&
+        busy_.load(std::memory_order_relaxed)) {
       wake_mu_.AwaitWithTimeout(absl::Condition(&urgent), options_.ack_batch_delay);
     }
     if (stopping_) return;
@@ -336,6 +347,13 @@ void Dispatcher::Shutdown() {
   }
   if (worker_.joinable()) worker_.join();
   if (flusher_.joinable()) flusher_.join();
+  std::vector<std::thread> encoders;
+  {
+    absl::MutexLock lock(&encode_mu_);
+    encode_stopping_ = true;
+    encoders.swap(encoders_);
+  }
+  for (std::thread& t : encoders) t.join();
 
   std::vector<std::unique_ptr<Retired>> closing;
   {
@@ -732,6 +750,7 @@ void Dispatcher::BuryRetired() {
 absl::Time Dispatcher::ProcessDue(absl::Time now) {
   std::vector<std::pair<std::string, std::string>> drops;
   absl::Time next = absl::InfiniteFuture();
+  std::vector<EncodeJob> jobs;
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::InfiniteFuture();
@@ -743,6 +762,23 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
       for (auto& [name, sub] : subs_) sub->maybe_more = true;
     }
     for (auto& [name, sub] : subs_) ProcessSubLocked(*sub, now, &drops);
+    for (auto& [name, sub] : subs_) CollectEncodeJobsLocked(*sub, &jobs);
+  }
+  // Converting stored JSON into the Event a delivery carries is the costly part of sending:
+  // done without mu_ (admin calls and the backlog gauge are not held up) and spread over the
+  // encoder threads.
+  EncodeJobs(jobs);
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::InfiniteFuture();
+    AttachEncodedLocked(jobs, now);
+    int64_t in_flight = 0;
+    for (auto& [name, sub] : subs_) {
+      SendLocked(*sub, now);
+      AdvanceCursorLocked(*sub);
+      in_flight += sub->in_flight;
+    }
+    busy_.store(in_flight >= static_cast<int64_t>(kAckBatch), std::memory_order_relaxed);
     next = NextWakeLocked(now);
   }
   if (!drops.empty()) DropExpiredMembers(now, drops);
@@ -882,9 +918,114 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
       LoadLogLocked(sub, now,
                     sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size()));
     }
-    SendLocked(sub, now);
   }
   AdvanceCursorLocked(sub);
+}
+
+void Dispatcher::CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs) {
+  if (!sub.CanSend()) return;
+  // The items SendLocked would send next, in its order: store order, skipping events whose
+  // object is busy (PER_OBJECT), as far as the window allows.
+  int free = sub.max_in_flight - sub.in_flight;
+  absl::flat_hash_set<std::string> busy;
+  for (auto it = sub.waiting.begin(); it != sub.waiting.end() && free > 0; ++it) {
+    Item& item = sub.items.at(it->second);
+    const std::string& object = item.record.object_id;
+    if (sub.per_object && !object.empty()) {
+      if (sub.objects_in_flight.count(object) > 0 || !busy.insert(object).second) continue;
+    }
+    --free;
+    if (item.encoded != nullptr) continue;
+    if (auto e = encoded_.find(item.record.sequence); e != encoded_.end()) {
+      if ((item.encoded = e->second.lock()) != nullptr) {
+        std::string().swap(item.record.raw_json);
+        continue;
+      }
+    }
+    EncodeJob job;
+    job.subscription = sub.spec.name();
+    job.sub_id = sub.id;
+    // The item keeps its envelope; the JSON moves to the job.
+    std::string raw = std::move(item.record.raw_json);
+    std::string().swap(item.record.raw_json);
+    job.record = item.record;
+    job.record.raw_json = std::move(raw);
+    jobs->push_back(std::move(job));
+  }
+}
+
+void Dispatcher::EncodeJobs(std::vector<EncodeJob>& jobs) {
+  if (jobs.empty()) return;
+  std::atomic<size_t> next{0};
+  std::function<void()> run = [&] {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < jobs.size();) {
+      jobs[i].result = EncodeEvent(*deps_.converter, jobs[i].record);
+    }
+  };
+  {
+    absl::MutexLock lock(&encode_mu_);
+    if (jobs.size() > 1 && !encoders_.empty()) {
+      encode_task_ = run;
+      encode_pending_ = static_cast<int>(encoders_.size());
+      ++encode_generation_;
+    }
+  }
+  run();
+  absl::MutexLock lock(&encode_mu_);
+  const auto done = [this]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(encode_mu_) { return encode_pending_ == 0; };
+  encode_mu_.Await(absl::Condition(&done));
+  encode_task_ = nullptr;
+}
+
+void Dispatcher::EncoderLoop() {
+  uint64_t seen = 0;
+  while (true) {
+    std::function<void()> task;
+    {
+      absl::MutexLock lock(&encode_mu_);
+      const auto ready = [this, &seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(encode_mu_) {
+        return encode_stopping_ || encode_generation_ != seen;
+      };
+      encode_mu_.Await(absl::Condition(&ready));
+      if (encode_stopping_) return;
+      seen = encode_generation_;
+      task = encode_task_;
+    }
+    if (task) task();
+    absl::MutexLock lock(&encode_mu_);
+    --encode_pending_;
+  }
+}
+
+void Dispatcher::AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time now) {
+  for (EncodeJob& job : jobs) {
+    Sub* sub = FindSubLocked(job.subscription);
+    if (sub == nullptr || sub->id != job.sub_id) continue;  // removed meanwhile
+    auto it = sub->items.find(job.record.sequence);
+    if (it == sub->items.end() || it->second.encoded != nullptr) continue;
+    Item& item = it->second;
+    if (!job.result.ok()) {
+      DeadLetterLocked(*sub, item, item.attempts, TruncateReason(job.result.status().message()),
+                       now);
+      continue;
+    }
+    item.encoded = *job.result;
+    std::weak_ptr<const std::string>& cached = encoded_[job.record.sequence];
+    if (cached.expired()) cached = item.encoded;
+  }
+  // Entries die with the last item holding them; sweep once the map doubled since the last
+  // sweep, so it stays proportional to the events held in memory.
+  if (encoded_.size() >= encoded_sweep_at_) {
+    for (auto e = encoded_.begin(); e != encoded_.end();) {
+      if (e->second.expired()) {
+        encoded_.erase(e++);
+      } else {
+        ++e;
+      }
+    }
+    encoded_sweep_at_ = std::max<size_t>(1024, 2 * encoded_.size());
+  }
 }
 
 bool Dispatcher::WantsLogReadLocked(const Sub& sub, absl::Time now) const {
@@ -1004,6 +1145,7 @@ Dispatcher::Member* Dispatcher::PickMemberLocked(Sub& sub) {
 }
 
 void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
+  sub.awaits_encoding = false;
   for (auto it = sub.waiting.begin();
        it != sub.waiting.end() && sub.in_flight < sub.max_in_flight;) {
     const int64_t sequence = it->second;
@@ -1013,19 +1155,15 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
       ++it;  // its object is busy: a later event of another object may go first
       continue;
     }
+    // Not encoded yet (CollectEncodeJobsLocked picks it up in the next pass): later events
+    // must not overtake it.
+    if (item.encoded == nullptr) {
+      sub.awaits_encoding = sub.CanSend();
+      break;
+    }
     Member* member = PickMemberLocked(sub);
     if (member == nullptr) break;
     const auto next = std::next(it);
-    if (item.encoded == nullptr) {
-      absl::StatusOr<std::shared_ptr<const std::string>> encoded = EncodedEventLocked(item.record);
-      if (!encoded.ok()) {
-        DeadLetterLocked(sub, item, item.attempts, TruncateReason(encoded.status().message()), now);
-        it = next;
-        continue;
-      }
-      item.encoded = *std::move(encoded);
-      std::string().swap(item.record.raw_json);
-    }
     EncodedDelivery delivery =
         EncodedDelivery::Make(absl::StrCat(delivery_prefix_, "-", ++next_delivery_),
                               item.attempts + 1, sub.spec.name(), item.encoded);
@@ -1060,30 +1198,6 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
     sub.metrics->in_flight.fetch_add(1, std::memory_order_relaxed);
     it = sub.waiting.erase(it);
   }
-}
-
-absl::StatusOr<std::shared_ptr<const std::string>> Dispatcher::EncodedEventLocked(
-    const store::EventRecord& record) {
-  auto it = encoded_.find(record.sequence);
-  if (it != encoded_.end()) {
-    if (std::shared_ptr<const std::string> shared = it->second.lock()) return shared;
-  }
-  ASSIGN_OR_RETURN(std::shared_ptr<const std::string> encoded,
-                   EncodeEvent(*deps_.converter, record));
-  encoded_[record.sequence] = encoded;
-  // Entries die with the last item holding them; sweep once the map doubled since the last
-  // sweep, so it stays proportional to the events held in memory.
-  if (encoded_.size() >= encoded_sweep_at_) {
-    for (auto e = encoded_.begin(); e != encoded_.end();) {
-      if (e->second.expired()) {
-        encoded_.erase(e++);
-      } else {
-        ++e;
-      }
-    }
-    encoded_sweep_at_ = std::max<size_t>(1024, 2 * encoded_.size());
-  }
-  return encoded;
 }
 
 void Dispatcher::AdvanceCursorLocked(Sub& sub) {
@@ -1195,6 +1309,7 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [name, sub] : subs_) {
     if (!sub->deadlines.empty()) next = std::min(next, sub->deadlines.begin()->first);
+    if (sub->awaits_encoding) next = now;
     if (sub->CanSend() &&
         static_cast<int>(sub->items.size()) < sub->Capacity(options_.read_ahead)) {
       if (sub->maybe_more && (sub->next_read_at > now || WantsLogReadLocked(*sub, now))) {

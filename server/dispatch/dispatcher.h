@@ -44,6 +44,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -83,10 +84,13 @@ class Dispatcher {
     // Events held in memory per subscription beyond max_in_flight. The log is read in chunks of
     // up to this many (at most a quarter of max_in_flight + read_ahead).
     int read_ahead = 128;
-    // When only acks woke the worker (Start()ed dispatchers), it waits up to this long for
-    // more (or for anything else to do) before its pass, so a stream of acks is applied in
-    // bursts rather than one wake-up each. Zero: no wait.
+    // When only acks woke the worker (Start()ed dispatchers) while many deliveries are in
+    // flight, it waits up to this long for more (or for anything else to do) before its pass,
+    // so a stream of acks is applied in bursts rather than one wake-up each. Zero: no wait.
     absl::Duration ack_batch_delay = absl::Milliseconds(1);
+    // Threads that help the worker turn stored JSON into the Events deliveries carry (the
+    // costliest step of sending), once Start()ed. 0: the worker does it alone.
+    int encoder_threads = 1;
     // A Delivery larger than this (serialized) is dead-lettered instead of sent: gRPC servers
     // refuse messages over 4 MiB by default, and a refused message would break the stream.
     int64_t max_delivery_bytes = (4 << 20) - (64 << 10);
@@ -206,6 +210,12 @@ class Dispatcher {
   struct InboxEntry;
   class MemberListener;
   struct Retired;
+  struct EncodeJob {
+    std::string subscription;
+    uint64_t sub_id = 0;
+    store::EventRecord record;
+    absl::StatusOr<std::shared_ptr<const std::string>> result;
+  };
 
   Dispatcher(Options options, Deps deps);
 
@@ -247,10 +257,17 @@ class Dispatcher {
   // True when `sub` should read the log now: it may have more, has room for a chunk of events
   // (or nothing left to send), and is not backing off after a store error.
   bool WantsLogReadLocked(const Sub& sub, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The serialized Event of `record` (which must still hold its raw_json), shared with every
-  // item of the same sequence that is still held.
-  absl::StatusOr<std::shared_ptr<const std::string>> EncodedEventLocked(
-      const store::EventRecord& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds to `jobs` the items of `sub` that SendLocked would send next and that have no encoded
+  // event yet (one already encoded for another subscription is shared instead); their raw JSON
+  // moves into the job.
+  void CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Encodes every job, on this thread and the encoder threads. Called without mu_.
+  void EncodeJobs(std::vector<EncodeJob>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
+  void EncoderLoop();
+  // Gives the items that still exist their encoding (dead-letters those that failed).
+  void AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked(Sub& sub, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Member* PickMemberLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceCursorLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -309,6 +326,9 @@ class Dispatcher {
   std::atomic<bool> notified_{true};
   absl::Mutex wake_mu_;
   bool wake_ ABSL_GUARDED_BY(wake_mu_) = false;
+  // Many deliveries are in flight (as of the last pass): acks are worth gathering. With few in
+  // flight each ack is applied at once (low latency when traffic is light).
+  std::atomic<bool> busy_{false};
   // Something other than an ack (or a full batch of acks) is waiting: no ack_batch_delay.
   bool urgent_ ABSL_GUARDED_BY(wake_mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(wake_mu_) = false;
@@ -316,6 +336,14 @@ class Dispatcher {
   bool shutdown_done_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread worker_;
   std::thread flusher_;
+
+  // Encoder threads (Options::encoder_threads, once Start()ed) take part in EncodeJobs.
+  absl::Mutex encode_mu_;
+  std::vector<std::thread> encoders_ ABSL_GUARDED_BY(encode_mu_);
+  std::function<void()> encode_task_ ABSL_GUARDED_BY(encode_mu_);
+  uint64_t encode_generation_ ABSL_GUARDED_BY(encode_mu_) = 0;
+  int encode_pending_ ABSL_GUARDED_BY(encode_mu_) = 0;
+  bool encode_stopping_ ABSL_GUARDED_BY(encode_mu_) = false;
 };
 
 }  // namespace switchboard::server::dispatch

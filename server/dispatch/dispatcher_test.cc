@@ -46,6 +46,7 @@ class CountingEventStore final : public store::EventStore {
   }
   absl::StatusOr<std::vector<store::EventRecord>> List(const store::EventQuery& q) override {
     auto r = inner_->List(q);
+    ++lists;
     if (r.ok()) listed += static_cast<int64_t>(r->size());
     max_limit = std::max(max_limit, q.limit);
     return r;
@@ -58,6 +59,7 @@ class CountingEventStore final : public store::EventStore {
   void Close() override { inner_->Close(); }
 
   int64_t listed = 0;
+  int64_t lists = 0;
   int64_t gets = 0;
   int max_limit = 0;
 
@@ -959,6 +961,60 @@ TEST_F(DispatcherTest, MemoryIsBoundedByTheWindowPlusReadAhead) {
   EXPECT_EQ(h->TakeSent().size(), 4u);
   EXPECT_LE(events_.listed, 4 + 3);
   EXPECT_LE(events_.max_limit, 4 + 3);
+}
+
+TEST_F(DispatcherTest, ReadsTheLogInChunksNotAfterEveryAck) {
+  Dispatcher::Options options;
+  options.read_ahead = 8;  // capacity 8 + 8, read in chunks of 4
+  Create(options);
+  for (int i = 0; i < 100; ++i) Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 8), "h1:1");
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 8u);
+  EXPECT_EQ(events_.lists, 1);
+  EXPECT_EQ(events_.listed, 16);
+  // Three acks free three slots: the 8 queued events fill them, no read for 3 rows.
+  for (int i = 0; i < 3; ++i) h->Ack(sent[i].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(h->TakeSent().size(), 3u);
+  EXPECT_EQ(events_.lists, 1);
+  // The fourth makes a chunk worth reading.
+  h->Ack(sent[3].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(h->TakeSent().size(), 1u);
+  EXPECT_EQ(events_.lists, 2);
+  EXPECT_EQ(events_.listed, 20);
+}
+
+TEST_F(DispatcherTest, SubscriptionsShareOneEncodingOfAnEvent) {
+  Create();
+  const std::string id = Append("a.b");
+  FakeHandlerConnection* h1 = Subscribe(Spec("one"), "h1:1");
+  FakeHandlerConnection* h2 = Subscribe(Spec("two"), "h2:1");
+  h1->Up();
+  h2->Up();
+  Pass();
+  std::vector<Delivery> a = h1->TakeSent();
+  std::vector<Delivery> b = h2->TakeSent();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(a[0].event().id(), id);
+  EXPECT_EQ(a[0].event().SerializeAsString(), b[0].event().SerializeAsString());
+  EXPECT_EQ(a[0].subscription(), "one");
+  EXPECT_EQ(b[0].subscription(), "two");
+  EXPECT_NE(a[0].delivery_id(), b[0].delivery_id());
+}
+
+TEST_F(DispatcherTest, BacklogOfAStarSubscriptionComesFromSequences) {
+  Create();
+  for (int i = 0; i < 5; ++i) Append("a.b");
+  Subscribe(Spec("all", {"*"}), "h1:1");
+  Subscribe(Spec("some", {"a.*"}), "h2:1");
+  Append("c.d");
+  EXPECT_EQ(Listed("all").stats().backlog(), 6);
+  EXPECT_EQ(Listed("some").stats().backlog(), 5);
 }
 
 TEST_F(DispatcherTest, NothingIsReadWhileNoMemberIsConnected) {
