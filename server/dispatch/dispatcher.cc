@@ -762,7 +762,8 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
       for (auto& [name, sub] : subs_) sub->maybe_more = true;
     }
     for (auto& [name, sub] : subs_) ProcessSubLocked(*sub, now, &drops);
-    for (auto& [name, sub] : subs_) CollectEncodeJobsLocked(*sub, &jobs);
+    absl::flat_hash_map<int64_t, size_t> job_of;
+    for (auto& [name, sub] : subs_) CollectEncodeJobsLocked(*sub, &jobs, &job_of);
   }
   // Converting stored JSON into the Event a delivery carries is the costly part of sending:
   // done without mu_ (admin calls and the backlog gauge are not held up) and spread over the
@@ -887,8 +888,14 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
                                   std::vector<std::pair<std::string, std::string>>* drops) {
   while (!sub.deadlines.empty() && sub.deadlines.begin()->first <= now) {
     const int64_t sequence = sub.deadlines.begin()->second;
+    Item& item = sub.items.at(sequence);
+    // A handler that stopped reading leaves its deliveries in the stream's outbox: drop this
+    // one there if it was never written, so retries do not pile up behind it.
+    if (Member* m = sub.FindMember(item.member); m != nullptr && m->connection != nullptr) {
+      m->connection->Withdraw(item.stream, item.delivery_id);
+    }
     FailAttemptLocked(
-        sub, sub.items.at(sequence), now,
+        sub, item, now,
         absl::StrCat("no ack within delivery_timeout (", absl::FormatDuration(sub.timeout), ")"),
         absl::ZeroDuration());
   }
@@ -922,7 +929,8 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
   AdvanceCursorLocked(sub);
 }
 
-void Dispatcher::CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs) {
+void Dispatcher::CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs,
+                                         absl::flat_hash_map<int64_t, size_t>* job_of) {
   if (!sub.CanSend()) return;
   // The items SendLocked would send next, in its order: store order, skipping events whose
   // object is busy (PER_OBJECT), as far as the window allows.
@@ -942,6 +950,13 @@ void Dispatcher::CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs)
         continue;
       }
     }
+    if (auto j = job_of->find(item.record.sequence); j != job_of->end()) {
+      // Another subscription's job of this pass encodes it: share that one.
+      (*jobs)[j->second].also.push_back({sub.spec.name(), sub.id});
+      std::string().swap(item.record.raw_json);
+      continue;
+    }
+    job_of->emplace(item.record.sequence, jobs->size());
     EncodeJob job;
     job.subscription = sub.spec.name();
     job.sub_id = sub.id;
@@ -1000,19 +1015,22 @@ void Dispatcher::EncoderLoop() {
 
 void Dispatcher::AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time now) {
   for (EncodeJob& job : jobs) {
-    Sub* sub = FindSubLocked(job.subscription);
-    if (sub == nullptr || sub->id != job.sub_id) continue;  // removed meanwhile
-    auto it = sub->items.find(job.record.sequence);
-    if (it == sub->items.end() || it->second.encoded != nullptr) continue;
-    Item& item = it->second;
-    if (!job.result.ok()) {
-      DeadLetterLocked(*sub, item, item.attempts, TruncateReason(job.result.status().message()),
-                       now);
-      continue;
+    job.also.insert(job.also.begin(), {job.subscription, job.sub_id});
+    for (const auto& [name, id] : job.also) {
+      Sub* sub = FindSubLocked(name);
+      if (sub == nullptr || sub->id != id) continue;  // removed meanwhile
+      auto it = sub->items.find(job.record.sequence);
+      if (it == sub->items.end() || it->second.encoded != nullptr) continue;
+      Item& item = it->second;
+      if (!job.result.ok()) {
+        DeadLetterLocked(*sub, item, item.attempts, TruncateReason(job.result.status().message()),
+                         now);
+        continue;
+      }
+      item.encoded = *job.result;
+      std::weak_ptr<const std::string>& cached = encoded_[job.record.sequence];
+      if (cached.expired()) cached = item.encoded;
     }
-    item.encoded = *job.result;
-    std::weak_ptr<const std::string>& cached = encoded_[job.record.sequence];
-    if (cached.expired()) cached = item.encoded;
   }
   // Entries die with the last item holding them; sweep once the map doubled since the last
   // sweep, so it stays proportional to the events held in memory.

@@ -215,6 +215,8 @@ class Dispatcher {
     uint64_t sub_id = 0;
     store::EventRecord record;
     absl::StatusOr<std::shared_ptr<const std::string>> result;
+    // Other subscriptions (name, id) whose item of the same event takes this encoding.
+    std::vector<std::pair<std::string, uint64_t>> also;
   };
 
   Dispatcher(Options options, Deps deps);
@@ -260,7 +262,9 @@ class Dispatcher {
   // Adds to `jobs` the items of `sub` that SendLocked would send next and that have no encoded
   // event yet (one already encoded for another subscription is shared instead); their raw JSON
   // moves into the job.
-  void CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs)
+  // `job_of` maps the sequences of this pass's jobs to their index (one job per event).
+  void CollectEncodeJobsLocked(Sub& sub, std::vector<EncodeJob>* jobs,
+                               absl::flat_hash_map<int64_t, size_t>* job_of)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Encodes every job, on this thread and the encoder threads. Called without mu_.
   void EncodeJobs(std::vector<EncodeJob>& jobs) ABSL_LOCKS_EXCLUDED(mu_);

@@ -17,6 +17,7 @@ bool FakeHandlerConnection::Send(uint64_t stream, EncodedDelivery delivery) {
   // The dispatcher's encoding must parse as a Delivery (what a real handler receives).
   if (!delivery.Decode(&decoded)) std::abort();
   sent_.push_back(std::move(decoded));
+  sent_events_.push_back(delivery.event);
   return true;
 }
 

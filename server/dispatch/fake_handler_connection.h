@@ -47,6 +47,9 @@ class FakeHandlerConnection final : public HandlerConnection {
   const std::string& address() const override { return address_; }
   bool connected() const override { return stream_up_ && !closed_; }
   bool Send(uint64_t stream, EncodedDelivery delivery) override;
+  void Withdraw(uint64_t, const std::string& delivery_id) override {
+    withdrawn_.push_back(delivery_id);
+  }
   void ResetBackoff() override { ++backoff_resets_; }
   void Close() override { closed_ = true; }
 
@@ -65,6 +68,12 @@ class FakeHandlerConnection final : public HandlerConnection {
   uint64_t stream() const { return stream_; }
   bool closed() const { return closed_; }
   int backoff_resets() const { return backoff_resets_; }
+  // The encoded events of every delivery sent (shared bytes, not copies).
+  const std::vector<std::shared_ptr<const std::string>>& sent_events() const {
+    return sent_events_;
+  }
+  // Delivery ids passed to Withdraw, in order.
+  const std::vector<std::string>& withdrawn() const { return withdrawn_; }
 
  private:
   FakeHandlerConnectionFactory* const factory_;
@@ -75,6 +84,8 @@ class FakeHandlerConnection final : public HandlerConnection {
   bool closed_ = false;
   int backoff_resets_ = 0;
   std::vector<switchboard::v1::Delivery> sent_;
+  std::vector<std::string> withdrawn_;
+  std::vector<std::shared_ptr<const std::string>> sent_events_;
 };
 
 class FakeHandlerConnectionFactory final : public HandlerConnectionFactory {

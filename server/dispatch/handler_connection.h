@@ -95,6 +95,11 @@ class HandlerConnection {
   // on the network: the connection keeps an outbox with one write in flight.
   virtual bool Send(uint64_t stream, EncodedDelivery delivery) = 0;
 
+  // The caller gave up on delivery `delivery_id` sent on `stream` (it timed out): if it is
+  // still queued behind the write in flight, it is dropped unsent. Without this, a handler that
+  // stops reading (but keeps its stream open) would make the outbox grow by every retry.
+  virtual void Withdraw(uint64_t stream, const std::string& delivery_id) = 0;
+
   // When not connected, tries to connect now instead of waiting out the reconnect backoff (a
   // member that just registered is probably up).
   virtual void ResetBackoff() = 0;

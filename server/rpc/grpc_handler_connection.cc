@@ -136,6 +136,17 @@ bool GrpcHandlerConnection::Send(uint64_t stream, dispatch::EncodedDelivery deli
   return true;
 }
 
+void GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& delivery_id) {
+  absl::MutexLock lock(&mu_);
+  if (stream != stream_) return;  // that stream's outbox is gone already
+  for (auto it = outbox_.begin(); it != outbox_.end(); ++it) {
+    if (it->delivery_id == delivery_id) {
+      outbox_.erase(it);
+      return;
+    }
+  }
+}
+
 void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
   dispatch::EncodedDelivery& next = outbox_.front();
   // Two slices, no copy of the event: its bytes stay owned by the shared string, which the

@@ -87,6 +87,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   const std::string& address() const override { return address_; }
   bool connected() const override;
   bool Send(uint64_t stream, dispatch::EncodedDelivery delivery) override;
+  void Withdraw(uint64_t stream, const std::string& delivery_id) override;
   void ResetBackoff() override;
   void Close() override;
 
