@@ -94,6 +94,7 @@ void GrpcHandlerConnection::StartCallLocked() {
   state_ = State::kStarting;
   outbox_.clear();
   writing_ = false;
+  unacked_bytes_ = 0;
   stub_.PrepareBidiStreamingCall(&call_->context, kDeliverMethod, grpc::StubOptions(), call_);
   // Send() may start writes from other threads: the hold keeps OnDone away until the read side
   // has ended (released in OnReadDone).
@@ -158,8 +159,16 @@ void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
           [](void* keep) { delete static_cast<std::shared_ptr<const std::string>*>(keep); },
           new std::shared_ptr<const std::string>(next.event))};
   call->write = grpc::ByteBuffer(slices, 2);
+  unacked_bytes_ += static_cast<int64_t>(next.size());
   outbox_.pop_front();
   writing_ = true;
+  if (unacked_bytes_ > options_.max_unacked_bytes && !call->read_ended) {
+    SB_LOG(WARNING) << "handler_not_acking address=" << address_ << " stream=" << call->stream
+                    << " unacked_bytes=" << unacked_bytes_ << " action=restarting_stream";
+    // Its deliveries count as failed attempts (the stream broke with them outstanding) and
+    // gRPC frees what it buffered for the call.
+    call->context.TryCancel();
+  }
   // More is queued: let gRPC hold this one back and send it with the next (one syscall for a
   // burst instead of one per delivery). The last write of a burst goes without the hint, which
   // flushes everything buffered before it.
@@ -224,6 +233,7 @@ void GrpcHandlerConnection::OnReadDone(Call* call, bool ok) {
       call->RemoveHold();
       return;
     }
+    if (call == call_) unacked_bytes_ = 0;
     if (call == call_ && state_ == State::kConnected && !closed_) {
       listener_->OnAck(call->stream, call->ack);
     }

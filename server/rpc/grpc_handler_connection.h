@@ -70,6 +70,12 @@ struct GrpcHandlerConnectionOptions {
   absl::Duration close_grace = absl::Seconds(1);
   // Largest Ack accepted (a bigger message ends the stream).
   int max_ack_bytes = 64 << 10;
+  // A stream that took this many bytes of deliveries without a single Ack coming back is
+  // restarted (cancelled, then reconnected): gRPC accepts writes beyond what a handler that
+  // stopped reading takes in, and keeps them until the call ends, so retries re-sent to such
+  // a handler would otherwise grow the gateway's memory without bound. An honest handler acks
+  // long before: a full window of 1024 deliveries of 8 KB is 8 MB.
+  int64_t max_unacked_bytes = int64_t{16} << 20;
   // Channel credentials for dialing handlers (Config.handler_tls): null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
@@ -140,6 +146,8 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   // The current call's outbox: deliveries waiting for the one write in flight to finish.
   std::deque<dispatch::EncodedDelivery> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Bytes written on the current call since its last Ack (see max_unacked_bytes).
+  int64_t unacked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class GrpcHandlerConnectionFactory final : public dispatch::HandlerConnectionFactory {

@@ -294,6 +294,48 @@ TEST(GrpcHandlerConnection, GarbageFromTheHandlerEndsThatStreamAndNothingElse) {
   server->Shutdown();
 }
 
+// Opens streams (initial metadata at once) and never reads from them.
+class NeverReadsService final : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor final : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { StartSendInitialMetadata(); }
+      void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor();
+  }
+};
+
+TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
+  NeverReadsService never_reads;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterCallbackGenericService(&never_reads);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  GrpcHandlerConnectionOptions options = FastOptions();
+  options.max_unacked_bytes = 64 << 10;
+  GrpcHandlerConnectionFactory factory(options);
+  RecordingListener listener;
+  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
+  const uint64_t stream = listener.WaitConnected(1);
+  ASSERT_NE(stream, 0u);
+  for (int i = 0; i < 8; ++i) {
+    Delivery d;
+    d.set_delivery_id(absl::StrCat("d", i));
+    d.mutable_event()->set_raw_json(std::string(16 << 10, 'x'));
+    connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(d));
+  }
+  // Past 64 KB without an Ack the stream is cancelled and a new one opens.
+  ASSERT_TRUE(listener.WaitDisconnected(1));
+  EXPECT_FALSE(listener.disconnected()[0].second.ok());
+  EXPECT_GT(listener.WaitConnected(2), stream);
+  connection.reset();
+  server->Shutdown();
+}
+
 TEST(GrpcHandlerConnection, DestroyingHalfClosesSoTheHandlerSeesACleanEnd) {
   auto handler = TestEventHandler::Start({});
   ASSERT_NE(handler, nullptr);
