@@ -252,6 +252,11 @@ Dispatcher::Dispatcher(Options options, Deps deps) : options_(std::move(options)
   missing_events_ = deps_.metrics->AddCounter(
       "switchboard_delivery_missing_events_total",
       "Retries or replays whose event was no longer stored (removed by retention).");
+  typed_misses_ = deps_.metrics->AddCounter(
+      "switchboard_convert_typed_misses_total",
+      "Values in delivered events that did not fit their typed stripe.v1 field (left unset; the "
+      "Struct and raw JSON keep them; paths in EventData.typed_misses). Counted when an event is "
+      "converted for delivery: once per event, again after a restart or for a replay.");
   retention_unfinished_ = deps_.metrics->AddCounter(
       "switchboard_retention_unfinished_removed_total",
       "Events removed by retention before some subscription had finished them (never silent: "
@@ -391,7 +396,10 @@ void Dispatcher::Shutdown() {
 }
 
 void Dispatcher::Notify() {
-  notified_.store(true, std::memory_order_relaxed);
+  // Every request of a committed batch calls this at about the same moment: the first one wakes
+  // the worker, the others return here without touching the lock. ProcessDue clears the flag
+  // before it reads the log, so an append committed after that read sets it, and wakes, again.
+  if (notified_.exchange(true, std::memory_order_acq_rel)) return;
   absl::MutexLock lock(&wake_mu_);
   wake_ = true;
   urgent_ = true;
@@ -755,7 +763,7 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::InfiniteFuture();
     DrainInboxLocked(now, /*final=*/false);
-    const bool notified = notified_.exchange(false, std::memory_order_relaxed);
+    const bool notified = notified_.exchange(false, std::memory_order_acq_rel);
     const bool poll = now >= next_poll_at_;
     if (poll) next_poll_at_ = now + options_.poll_interval;
     if (notified || poll) {
@@ -974,7 +982,9 @@ void Dispatcher::EncodeJobs(std::vector<EncodeJob>& jobs) {
   std::atomic<size_t> next{0};
   std::function<void()> run = [&] {
     for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < jobs.size();) {
-      jobs[i].result = EncodeEvent(*deps_.converter, jobs[i].record);
+      int misses = 0;
+      jobs[i].result = EncodeEvent(*deps_.converter, jobs[i].record, &misses);
+      if (misses > 0) typed_misses_->Increment(misses);
     }
   };
   {

@@ -293,6 +293,7 @@ class Dispatcher {
   metrics::Counter* commit_failures_;
   metrics::Counter* missing_events_;
   metrics::Counter* retention_unfinished_;
+  metrics::Counter* typed_misses_;
 
   // Lock order: admin_mu_ -> commit_mu_ -> mu_ -> inbox_mu_ -> wake_mu_. A HandlerConnection's
   // own lock comes after mu_ (Send) and before inbox_mu_ (its Listener calls).

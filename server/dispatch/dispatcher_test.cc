@@ -203,6 +203,43 @@ TEST_F(DispatcherTest, DeliversMatchingEventsInStoreOrder) {
   EXPECT_NE(sent[0].delivery_id(), sent[1].delivery_id());
 }
 
+TEST_F(DispatcherTest, TypedMissesAreCountedWhenAnEventIsConvertedForDelivery) {
+  Create();
+  // A payment_intent whose amount is a string and whose amount_received exceeds int64.
+  store::EventRecord r;
+  r.id = "evt_miss";
+  r.type = "payment_intent.succeeded";
+  r.object_id = "pi_1";
+  r.created = kStart;
+  r.received_at = kStart;
+  r.endpoint = "/webhook";
+  r.raw_json = absl::StrCat(
+      R"({"id":"evt_miss","object":"event","api_version":"2024-06-20","created":1700000000,)",
+      R"("livemode":false,"type":"payment_intent.succeeded","data":{"object":{"id":"pi_1",)",
+      R"("object":"payment_intent","amount":"4900","amount_received":1180591620717411303424,)",
+      R"("currency":"usd"}}})");
+  ASSERT_OK(store_.Append(r).status());
+  auto misses = [this] {
+    int64_t n = -1;
+    for (const auto& [labels, value] :
+         metrics_.CounterValues("switchboard_convert_typed_misses_total")) {
+      n = value;
+    }
+    return n;
+  };
+  EXPECT_EQ(misses(), 0);  // the series exists from the start
+  FakeHandlerConnection* a = Subscribe(Spec("a"), "h1:1");
+  FakeHandlerConnection* b = Subscribe(Spec("b"), "h2:1");
+  a->Up();
+  b->Up();
+  Pass();
+  ASSERT_EQ(a->TakeSent().size(), 1u);
+  std::vector<Delivery> sent = b->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_THAT(sent[0].event().data().typed_misses(), ElementsAre("amount", "amount_received"));
+  EXPECT_EQ(misses(), 2);  // one conversion for both subscriptions
+}
+
 TEST_F(DispatcherTest, NewSubscriptionStartsNowByDefault) {
   Create();
   Append("a.b");

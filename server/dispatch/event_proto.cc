@@ -49,7 +49,7 @@ absl::Status RecordToEvent(const convert::EventConverter& converter,
 }
 
 absl::StatusOr<std::shared_ptr<const std::string>> EncodeEvent(
-    const convert::EventConverter& converter, const store::EventRecord& record) {
+    const convert::EventConverter& converter, const store::EventRecord& record, int* typed_misses) {
   google::protobuf::ArenaOptions arena_options;
   // One typical converted event fits the first block: no growth in the common case.
   arena_options.start_block_size = 16 << 10;
@@ -57,6 +57,7 @@ absl::StatusOr<std::shared_ptr<const std::string>> EncodeEvent(
   google::protobuf::Arena arena(arena_options);
   auto* event = google::protobuf::Arena::CreateMessage<switchboard::v1::Event>(&arena);
   if (absl::Status s = RecordToEvent(converter, record, event); !s.ok()) return s;
+  if (typed_misses != nullptr) *typed_misses = event->data().typed_misses_size();
   auto out = std::make_shared<std::string>();
   if (!event->SerializeToString(out.get())) {
     return absl::DataLossError(absl::StrCat("stored event ", record.id, " does not serialize"));

@@ -42,8 +42,10 @@ absl::Status RecordToEvent(const convert::EventConverter& converter,
 // RecordToEvent, serialized: what a Delivery carries in its `event` field. Converts into an
 // arena (markedly cheaper than heap messages) and serializes once; the result is immutable so
 // every subscription and attempt sending this event can share it. kDataLoss as RecordToEvent.
+// `typed_misses` (optional) receives the number of EventData.typed_misses.
 absl::StatusOr<std::shared_ptr<const std::string>> EncodeEvent(
-    const convert::EventConverter& converter, const store::EventRecord& record);
+    const convert::EventConverter& converter, const store::EventRecord& record,
+    int* typed_misses = nullptr);
 
 }  // namespace switchboard::server::dispatch
 

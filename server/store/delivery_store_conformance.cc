@@ -518,7 +518,10 @@ TEST_P(DeliveryStoreConformanceTest, CountAfterAgreesWithListAndStopsAtCap) {
                                                          {"invoice.paid"},
                                                          {"charge.dispute.*", "customer.created"},
                                                          {"nothing.matches"},
-                                                         {"charge"}};
+                                                         {"charge"},
+                                                         // Overlapping patterns count once.
+                                                         {"charge.*", "charge.succeeded"},
+                                                         {"charge.dispute.*", "charge.*"}};
   for (const auto& filter : filters) {
     for (int64_t cursor : {int64_t{0}, sequences[4], sequences[13], sequences.back()}) {
       EventQuery query;
