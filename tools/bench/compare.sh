@@ -38,27 +38,8 @@ if [ ! -d tools/bench/node_baseline/node_modules/express ]; then
   (cd tools/bench/node_baseline && npm ci --no-audit --no-fund --silent) >&2
 fi
 
-STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
-export STRIPE_WEBHOOK_SECRET
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() {  # wait_port LOGFILE REGEX -> prints the port
-  local found
-  for _ in $(seq 1 200); do
-    if found=$(grep -oE "$2" "$1" 2>/dev/null | head -1 | grep -oE '[0-9]+$'); then
-      [ -n "$found" ] && { echo "$found"; return 0; }
-    fi
-    sleep 0.05
-  done
-  echo "server did not start; log:" >&2; cat "$1" >&2; return 1
-}
+# shellcheck source=tools/bench/bench_lib.sh
+source tools/bench/bench_lib.sh
 
 load() {  # load PORT -> RESULT line
   "$BIN/tools/loadgen/loadgen" --url="http://127.0.0.1:$1/webhook" --connections="$CONNS" \
@@ -95,12 +76,7 @@ for run in $(seq 1 "$RUNS"); do
     # Let the sinks drain the backlog (each stops 2 s after its last event; SIGTERM after 60 s),
     # so their latency figures include the events that were still queued.
     drain0=$SECONDS
-    for _ in $(seq 1 600); do
-      alive=0
-      for p in "${sinks[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-      [ "$alive" = 0 ] && break
-      sleep 0.1
-    done
+    wait_exit 60 "${sinks[@]}"
     drain_s=$((SECONDS - drain0))
     for p in "${sinks[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" || true; done
   fi

@@ -30,24 +30,8 @@ LOADGEN_ARGS=${LOADGEN_ARGS:-}
 bazel build -c opt //server //tools/loadgen //tools/loadgen:sink //tools/ctl >&2
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
 
-STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
-export STRIPE_WEBHOOK_SECRET
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() {  # wait_for LOGFILE REGEX -> prints the first match
-  for _ in $(seq 1 600); do
-    if m=$(grep -oE "$2" "$1" | head -1) && [ -n "$m" ]; then echo "$m"; return 0; fi
-    sleep 0.05
-  done
-  echo "e2e: '$2' did not appear in $1:" >&2; cat "$1" >&2; return 1
-}
+# shellcheck source=tools/bench/bench_lib.sh
+source tools/bench/bench_lib.sh
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 ticks_to_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
@@ -83,12 +67,7 @@ for run in $(seq 1 "$RUNS"); do
   for p in "${sinks[@]}"; do sinks_cpu=$((sinks_cpu + $(cpu_ticks "$p"))); done
   backlog=$("$BIN/tools/ctl/ctl" --gateway="127.0.0.1:$grpc" subs list 2>&1 || true)
   # The sinks stop by themselves 3 s after their last event; SIGTERM the stragglers after 60 s.
-  for _ in $(seq 1 600); do
-    alive=0
-    for p in "${sinks[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
+  wait_exit 60 "${sinks[@]}"
   for p in "${sinks[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" || true; done
   gw_rss=$(ps -o rss= -p "$gw" | tr -d ' ')
   kill -TERM "$gw"; wait "$gw" || true
