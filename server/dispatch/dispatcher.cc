@@ -610,6 +610,14 @@ Dispatcher::Sub* Dispatcher::FindSubLocked(const std::string& name) {
   return it == subs_.end() ? nullptr : it->second.get();
 }
 
+absl::StatusOr<Dispatcher::Sub*> Dispatcher::SameSubLocked(const std::string& name, uint64_t id) {
+  Sub* sub = FindSubLocked(name);
+  if (sub == nullptr || sub->id != id) {
+    return absl::NotFoundError(absl::StrCat("subscription \"", name, "\" was removed"));
+  }
+  return sub;
+}
+
 Dispatcher::Sub* Dispatcher::AddSubLocked(const switchboard::v1::Subscription& stored,
                                           int64_t cursor,
                                           const std::set<std::string>& config_members,
@@ -1689,10 +1697,7 @@ absl::StatusOr<int64_t> Dispatcher::Replay(const ReplayRequest& request) {
   auto schedule = [&](const std::vector<store::EventRecord>& events) -> absl::Status {
     {
       absl::MutexLock lock(&mu_);
-      Sub* sub = FindSubLocked(name);
-      if (sub == nullptr || sub->id != sub_id) {
-        return absl::NotFoundError(absl::StrCat("subscription \"", name, "\" was removed"));
-      }
+      ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(name, sub_id));
       const absl::Time now = deps_.clock->Now();
       for (const store::EventRecord& e : events) {
         if (!MatchesEvent(sub->spec, e)) continue;
@@ -1775,10 +1780,7 @@ absl::StatusOr<int64_t> Dispatcher::Redrive(const std::string& subscription,
   auto redrive = [&](const std::vector<store::DeadLetterRecord>& dead) -> absl::Status {
     {
       absl::MutexLock lock(&mu_);
-      Sub* sub = FindSubLocked(subscription);
-      if (sub == nullptr || sub->id != sub_id) {
-        return absl::NotFoundError(absl::StrCat("subscription \"", subscription, "\" was removed"));
-      }
+      ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(subscription, sub_id));
       const absl::Time now = deps_.clock->Now();
       for (const store::DeadLetterRecord& d : dead) {
         pending_.DeleteDeadLetter(subscription, d.sequence);

@@ -234,6 +234,10 @@ class Dispatcher {
 
   // Everything below runs with mu_ held.
   Sub* FindSubLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The subscription `name` while it is still the one numbered `id` (not removed, nor removed and
+  // created again since a long admin call looked it up); else kNotFound.
+  absl::StatusOr<Sub*> SameSubLocked(const std::string& name, uint64_t id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Sub* AddSubLocked(const switchboard::v1::Subscription& stored, int64_t cursor,
                     const std::set<std::string>& config_members,
                     std::shared_ptr<SubMetrics> metrics, absl::Time now)
