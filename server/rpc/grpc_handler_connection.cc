@@ -51,6 +51,7 @@ class GrpcHandlerConnection::Call final
   // Guarded by the owner's mutex.
   bool read_ended = false;
   bool writes_done = false;
+  bool cancelled_not_acking = false;
 
  private:
   GrpcHandlerConnection* const owner_;
@@ -95,6 +96,7 @@ void GrpcHandlerConnection::StartCallLocked() {
   outbox_.clear();
   writing_ = false;
   unacked_bytes_ = 0;
+  last_ack_ = absl::Now();
   stub_.PrepareBidiStreamingCall(&call_->context, kDeliverMethod, grpc::StubOptions(), call_);
   // Send() may start writes from other threads: the hold keeps OnDone away until the read side
   // has ended (released in OnReadDone).
@@ -162,11 +164,14 @@ void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
   unacked_bytes_ += static_cast<int64_t>(next.size());
   outbox_.pop_front();
   writing_ = true;
-  if (unacked_bytes_ > options_.max_unacked_bytes && !call->read_ended) {
+  if (unacked_bytes_ > options_.max_unacked_bytes && !call->read_ended &&
+      !call->cancelled_not_acking && absl::Now() - last_ack_ >= options_.not_acking_after) {
     SB_LOG(WARNING) << "handler_not_acking address=" << address_ << " stream=" << call->stream
                     << " unacked_bytes=" << unacked_bytes_ << " action=restarting_stream";
     // Its deliveries count as failed attempts (the stream broke with them outstanding) and
-    // gRPC frees what it buffered for the call.
+    // gRPC frees what it buffered for the call. Once per call: writes may still be started
+    // before the cancellation ends the read side.
+    call->cancelled_not_acking = true;
     call->context.TryCancel();
   }
   // More is queued: let gRPC hold this one back and send it with the next (one syscall for a
@@ -233,7 +238,10 @@ void GrpcHandlerConnection::OnReadDone(Call* call, bool ok) {
       call->RemoveHold();
       return;
     }
-    if (call == call_) unacked_bytes_ = 0;
+    if (call == call_) {
+      unacked_bytes_ = 0;
+      last_ack_ = absl::Now();
+    }
     if (call == call_ && state_ == State::kConnected && !closed_) {
       listener_->OnAck(call->stream, call->ack);
     }

@@ -70,12 +70,16 @@ struct GrpcHandlerConnectionOptions {
   absl::Duration close_grace = absl::Seconds(1);
   // Largest Ack accepted (a bigger message ends the stream).
   int max_ack_bytes = 64 << 10;
-  // A stream that took this many bytes of deliveries without a single Ack coming back is
-  // restarted (cancelled, then reconnected): gRPC accepts writes beyond what a handler that
-  // stopped reading takes in, and keeps them until the call ends, so retries re-sent to such
-  // a handler would otherwise grow the gateway's memory without bound. An honest handler acks
-  // long before: a full window of 1024 deliveries of 8 KB is 8 MB.
+  // A stream that took more than max_unacked_bytes of deliveries without a single Ack coming
+  // back, and has had no Ack for not_acking_after (counted from the stream's start before its
+  // first Ack), is restarted (cancelled, then reconnected): gRPC accepts writes beyond what a
+  // handler that stopped reading takes in, and keeps them until the call ends, so retries
+  // re-sent to such a handler would otherwise grow the gateway's memory without bound. Both
+  // conditions, so that a healthy handler whose first calls are slow while a burst of large
+  // events (deliveries can be MBs each) goes out is not cut off and charged an attempt for
+  // each of them.
   int64_t max_unacked_bytes = int64_t{16} << 20;
+  absl::Duration not_acking_after = absl::Seconds(30);
   // Channel credentials for dialing handlers (Config.handler_tls): null means plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
@@ -148,6 +152,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Bytes written on the current call since its last Ack (see max_unacked_bytes).
   int64_t unacked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_ack_ ABSL_GUARDED_BY(mu_);  // or the stream's start, before its first Ack
 };
 
 class GrpcHandlerConnectionFactory final : public dispatch::HandlerConnectionFactory {

@@ -317,6 +317,7 @@ TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = 64 << 10;
+  options.not_acking_after = absl::ZeroDuration();
   GrpcHandlerConnectionFactory factory(options);
   RecordingListener listener;
   auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
@@ -334,6 +335,31 @@ TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   EXPECT_GT(listener.WaitConnected(2), stream);
   connection.reset();
   server->Shutdown();
+}
+
+TEST(GrpcHandlerConnection, KeepsAStreamPastTheByteLimitWhileItsHandlerIsNotLateToAck) {
+  // A healthy handler that acks every delivery, with the byte limit far below one delivery:
+  // only bytes, without the time condition, would cut it off on the first write.
+  auto handler = TestEventHandler::Start({});
+  ASSERT_NE(handler, nullptr);
+  GrpcHandlerConnectionOptions options = FastOptions();
+  options.max_unacked_bytes = 1 << 10;
+  options.not_acking_after = absl::Hours(1);
+  GrpcHandlerConnectionFactory factory(options);
+  RecordingListener listener;
+  auto connection = factory.Connect(handler->address(), &listener);
+  const uint64_t stream = listener.WaitConnected(1);
+  ASSERT_NE(stream, 0u);
+  constexpr int kCount = 8;
+  for (int i = 0; i < kCount; ++i) {
+    Delivery d;
+    d.set_delivery_id(absl::StrCat("d", i));
+    d.mutable_event()->set_raw_json(std::string(16 << 10, 'x'));
+    ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(d)));
+  }
+  ASSERT_TRUE(listener.WaitAcks(kCount));
+  for (const auto& [acked_stream, ack] : listener.acks()) EXPECT_EQ(acked_stream, stream);
+  EXPECT_TRUE(connection->connected());
 }
 
 TEST(GrpcHandlerConnection, DestroyingHalfClosesSoTheHandlerSeesACleanEnd) {
