@@ -1641,10 +1641,12 @@ absl::StatusOr<int64_t> Dispatcher::CountUnfinishedBefore(absl::Time cutoff) {
   for (const Snapshot& s : snapshots) {
     int64_t events = 0;
     if (s.cursor < boundary) {
+      // Stored events only (not CountBacklog's sequence difference for `*`): events an earlier
+      // retention run removed must not be counted again.
       ASSIGN_OR_RETURN(const int64_t after_cursor,
-                       CountBacklog(*deps_.delivery, s.types, s.cursor));
+                       deps_.delivery->CountAfter(s.types, s.cursor, kBacklogCap));
       ASSIGN_OR_RETURN(const int64_t after_boundary,
-                       CountBacklog(*deps_.delivery, s.types, boundary));
+                       deps_.delivery->CountAfter(s.types, boundary, kBacklogCap));
       events = std::max<int64_t>(after_cursor - after_boundary, 0);
     }
     ASSIGN_OR_RETURN(std::vector<store::RetryRecord> retries,

@@ -1137,6 +1137,26 @@ TEST_F(DispatcherTest, RetentionCheckCountsWhatASubscriptionHasNotFinished) {
   EXPECT_EQ(n, 3);  // evt_2 (a retry) and evt_4 (in flight) of "s", evt_5 of "other"
 }
 
+TEST_F(DispatcherTest, RetentionCheckDoesNotCountEventsAnEarlierRunRemoved) {
+  Create();
+  Append("a.b");
+  Append("c.d");
+  clock_.Advance(absl::Hours(1));
+  Append("a.b");
+  // A `*` subscription with no member: nothing is ever finished.
+  ASSERT_NE(Subscribe(Spec("all"), "h1:1"), nullptr);
+  const absl::Time cutoff = kStart + absl::Minutes(30);
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->CountUnfinishedBefore(cutoff));
+  EXPECT_EQ(n, 2);
+  ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(cutoff));
+  EXPECT_EQ(removed, 2);
+  // The next run (the job is hourly), with a later cutoff, counts only the one event left
+  // before it, not again the two the first run removed.
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->CountUnfinishedBefore(clock_.Now() + absl::Seconds(1)));
+  EXPECT_EQ(n, 1);
+  EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_retention_unfinished_removed_total 3"));
+}
+
 TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {
   Create();
   Append("a.b");
