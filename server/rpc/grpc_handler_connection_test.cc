@@ -239,6 +239,14 @@ TEST(GrpcHandlerConnection, ReconnectsAfterTheHandlerRestarts) {
   EXPECT_EQ(listener.acks()[0].first, second);
 }
 
+// A plaintext server on a free loopback port answering every method with `service`.
+std::unique_ptr<grpc::Server> StartHandlerServer(grpc::CallbackGenericService* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterCallbackGenericService(service);
+  return builder.BuildAndStart();
+}
+
 // Writes bytes that are not an Ack as soon as a stream opens.
 class GarbageService final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
@@ -276,11 +284,8 @@ class GarbageService final : public grpc::CallbackGenericService {
 
 TEST(GrpcHandlerConnection, GarbageFromTheHandlerEndsThatStreamAndNothingElse) {
   GarbageService garbage;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterCallbackGenericService(&garbage);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = StartHandlerServer(&garbage, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionFactory factory(FastOptions());
   RecordingListener listener;
@@ -309,11 +314,8 @@ class NeverReadsService final : public grpc::CallbackGenericService {
 
 TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   NeverReadsService never_reads;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterCallbackGenericService(&never_reads);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = StartHandlerServer(&never_reads, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = 64 << 10;
