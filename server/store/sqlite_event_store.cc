@@ -27,6 +27,10 @@ namespace {
 
 constexpr int kSchemaVersion = 2;
 
+// Checkpointer passes per cycle before the writer copies whatever tail is left (readers holding
+// the WAL back can keep passes from converging).
+constexpr int kMaxCheckpointPasses = 6;
+
 // Each step takes a database from the version before it to its own; Open runs the missing ones
 // in order. A released step never changes: files written by it exist.
 
@@ -472,6 +476,9 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(const O
   if (options.checkpoint.wal_pages < 1) {
     return absl::InvalidArgumentError("checkpoint.wal_pages must be >= 1");
   }
+  if (options.checkpoint.restart_wal_pages < options.checkpoint.wal_pages) {
+    return absl::InvalidArgumentError("checkpoint.restart_wal_pages must be >= wal_pages");
+  }
   if (options.checkpoint.idle_truncate_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("checkpoint.idle_truncate_after must be > 0");
   }
@@ -871,20 +878,18 @@ absl::Status SqliteEventStore::ApplyProgress(const ProgressBatch& batch) {
   return absl::OkStatus();
 }
 
-bool SqliteEventStore::PassiveCheckpoint(sqlite3* db) {
-  int log_frames = 0;
-  int checkpointed = 0;
-  int rc =
-      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed);
+std::optional<SqliteEventStore::CheckpointPass> SqliteEventStore::PassiveCheckpoint(sqlite3* db) {
+  CheckpointPass pass;
+  int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &pass.log_frames,
+                                     &pass.checkpointed);
   if (rc != SQLITE_OK) {
     SB_LOG(WARNING) << "event_store_checkpoint_failed mode=passive error="
                     << SqliteStatus(rc, db, "checkpoint");
-    return false;
+    return std::nullopt;
   }
   absl::MutexLock lock(&mu_);
   ++stats_.checkpoints;
-  // Frames still not copied (a reader needed them, or they were committed meanwhile).
-  return log_frames - checkpointed <= CheckpointTailFrames();
+  return pass;
 }
 
 int SqliteEventStore::CheckpointTailFrames() const {
@@ -896,14 +901,18 @@ void SqliteEventStore::MaybeCheckpoint() {
     if (wal_pages_ < options_.checkpoint.wal_pages) return;
     // With the only writer checkpointing, every committed frame is copied (unless a reader holds
     // an old snapshot), so the next write restarts the WAL from its beginning.
-    if (PassiveCheckpoint(db_)) wal_pages_ = 0;
+    std::optional<CheckpointPass> pass = PassiveCheckpoint(db_);
+    // Frames a reader still needed stay; a later checkpoint copies them.
+    if (pass && pass->log_frames - pass->checkpointed <= CheckpointTailFrames()) wal_pages_ = 0;
     return;
   }
   CheckpointState state;
   {
     absl::MutexLock lock(&mu_);
     state = checkpoint_state_;
-    if (state == CheckpointState::kIdle && wal_pages_ >= options_.checkpoint.wal_pages) {
+    if (state == CheckpointState::kIdle &&
+        wal_pages_ - copied_frames_ >= options_.checkpoint.wal_pages) {
+      checkpoint_restart_ = wal_pages_ >= options_.checkpoint.restart_wal_pages;
       checkpoint_state_ = CheckpointState::kRunning;
       checkpoint_cv_.Signal();
     }
@@ -915,25 +924,58 @@ void SqliteEventStore::MaybeCheckpoint() {
   PassiveCheckpoint(db_);
   wal_pages_ = 0;
   absl::MutexLock lock(&mu_);
+  copied_frames_ = 0;
+  ++stats_.wal_restarts;
   checkpoint_state_ = CheckpointState::kIdle;
 }
 
 void SqliteEventStore::CheckpointerLoop() {
   for (;;) {
+    bool restart = false;
     {
       absl::MutexLock lock(&mu_);
       while (checkpoint_state_ != CheckpointState::kRunning && !checkpointer_stop_) {
         checkpoint_cv_.Wait(&mu_);
       }
       if (checkpointer_stop_) return;
+      restart = checkpoint_restart_;
     }
-    // Each pass copies what was committed during the previous one, so passes get shorter; a few
-    // are enough unless readers hold the WAL back.
-    for (int pass = 0; pass < 4; ++pass) {
-      if (PassiveCheckpoint(checkpoint_db_)) break;
+    if (!restart) {
+      std::optional<CheckpointPass> result = PassiveCheckpoint(checkpoint_db_);
+      SyncDatabaseFile(checkpoint_db_);
+      absl::MutexLock lock(&mu_);
+      if (result) copied_frames_ = result->checkpointed;
+      checkpoint_state_ = CheckpointState::kIdle;
+      continue;
     }
+    // Each pass copies what was committed during the previous one, so passes get shorter. The
+    // tail is ready once a pass found only a few new frames and copied all but a few (a reader
+    // can hold frames back): then what the writer copies itself, with commits paused, is about
+    // what arrives during one short pass. A pass reports the WAL as it was when the pass began,
+    // so the frames new to a pass are the growth of log_frames since the previous one.
+    int previous_log_frames = 0;
+    for (int pass = 0; pass < kMaxCheckpointPasses; ++pass) {
+      std::optional<CheckpointPass> result = PassiveCheckpoint(checkpoint_db_);
+      if (!result) break;
+      bool few_new = result->log_frames - previous_log_frames <= CheckpointTailFrames();
+      bool few_left = result->log_frames - result->checkpointed <= CheckpointTailFrames();
+      if (few_new && few_left) break;
+      previous_log_frames = result->log_frames;
+    }
+    SyncDatabaseFile(checkpoint_db_);
     absl::MutexLock lock(&mu_);
     checkpoint_state_ = CheckpointState::kTailReady;
+  }
+}
+
+void SqliteEventStore::SyncDatabaseFile(sqlite3* db) {
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc == SQLITE_OK && (file == nullptr || file->pMethods == nullptr)) rc = SQLITE_MISUSE;
+  if (rc == SQLITE_OK) rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) {
+    SB_LOG(WARNING) << "event_store_checkpoint_sync_failed error="
+                    << SqliteStatus(rc, db, "sync database file");
   }
 }
 
@@ -956,6 +998,7 @@ void SqliteEventStore::IdleCheckpoint() {
   wal_needs_truncate_ = false;  // after a real error, wait for the next write rather than spin
   wal_pages_ = 0;
   absl::MutexLock lock(&mu_);
+  copied_frames_ = 0;
   checkpoint_state_ = CheckpointState::kIdle;
   if (rc == SQLITE_OK) ++stats_.checkpoints;
 }

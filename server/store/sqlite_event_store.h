@@ -56,14 +56,18 @@
 // user_version is refused (kFailedPrecondition) rather than misread.
 //
 // Checkpoints: SQLite's auto-checkpoint is replaced (a WAL hook counts pages) by this policy.
-// Once a commit leaves CheckpointPolicy::wal_pages in the WAL, a checkpointer thread with its own
-// connection copies them into the database file (PASSIVE, a few passes) while batches keep
-// committing; then the writer, between two batches, copies the short tail itself. That leaves the
-// WAL fully copied, so the next write restarts it from the beginning and the file stays about
-// wal_pages long (an ever-growing WAL makes every commit's fsync dearer). Measured: the writer
-// spent ~35% of its time in inline checkpoints before. CheckpointPolicy::background = false keeps
-// it all on the writer. PRAGMA journal_size_limit trims the WAL file after bursts, and once the
-// writer has been idle for CheckpointPolicy::idle_truncate_after a TRUNCATE checkpoint (never
+// Whenever CheckpointPolicy::wal_pages frames are in the WAL that no checkpoint copied yet, a
+// checkpointer thread with its own connection copies them into the database file (PASSIVE) and
+// syncs that file, while batches keep committing. Once the WAL is also
+// CheckpointPolicy::restart_wal_pages long, the checkpointer repeats its pass until one finds
+// only a few new frames, and then the writer, between two batches, copies that short tail itself.
+// That leaves the WAL fully copied, so the next write restarts it from the beginning and the file
+// stays about restart_wal_pages long (an ever-growing WAL makes every commit's fsync dearer).
+// Copying in small pieces spreads the disk writes; restarting rarely keeps the commit pauses
+// rare; syncing on the checkpointer keeps the tail's sync short (docs/BENCHMARKS.md has the
+// figures). CheckpointPolicy::background = false keeps it all on the writer, which copies and
+// restarts every wal_pages. PRAGMA journal_size_limit trims the WAL file after bursts, and once
+// the writer has been idle for CheckpointPolicy::idle_truncate_after a TRUNCATE checkpoint (never
 // waiting for readers) empties it at rest.
 //
 // Retention (DeleteReceivedBefore) runs on the writer thread in chunks of
@@ -93,6 +97,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,20 +121,27 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
  public:
   // When the writer copies the WAL back into the database file.
   struct CheckpointPolicy {
-    // Checkpoint once a commit leaves at least this many pages in the WAL (32 MiB of 4 KiB
-    // pages). Must be >= 1. A longer WAL lets one checkpoint copy a hot page (index leaves, the
-    // table's last page) once for many commits: store_benchmark, 50 appenders, 2 cores:
-    // 1000 pages (SQLite's default) 32-36k appends/s p99 8 ms; 8000 pages 44-46k, p99 4 ms;
-    // 16000 and 32000 pages slower again (38-40k, 33-36k).
-    int wal_pages = 8000;
+    // Copy the WAL into the database file whenever this many of its pages (16 MiB of 4 KiB
+    // pages) are not copied yet. Must be >= 1.
+    int wal_pages = 4000;
+    // Restart the WAL (copy it all, then write from its beginning again) once it is this long
+    // (64 MiB); background mode only. Must be >= wal_pages. Every restart pauses commits for the
+    // tail copy and one sync of the database file: rare restarts keep the ack latency's tail
+    // short, and a longer WAL lets one copy serve a hot page (index leaves, the table's last
+    // page) for many commits. Gateway at saturation, 50 connections, 2 cores (p99 / p99.9 of the
+    // ack): copy and restart every 8000 pages 15 / 19 ms; 8000 / 32000 9 / 14 ms; 4000 / 16000
+    // 8 / 12 ms.
+    int restart_wal_pages = 16000;
     // Copy the bulk on a checkpointer thread with its own connection while batches keep
     // committing; the writer then copies only the short tail. false = the writer does it all.
     bool background = true;
     // TRUNCATE checkpoint once the writer has been idle this long with a non-empty WAL. Must be
     // > 0; absl::InfiniteDuration() = never.
     absl::Duration idle_truncate_after = absl::Seconds(1);
-    // PRAGMA journal_size_limit: the WAL file is trimmed to this size when it restarts.
-    int64_t journal_size_limit_bytes = int64_t{64} << 20;
+    // PRAGMA journal_size_limit: the WAL file is trimmed to this size when it restarts. Keep it
+    // above restart_wal_pages pages plus a tail: trimming and regrowing the file every cycle
+    // costs a pause of 5-40 ms each time.
+    int64_t journal_size_limit_bytes = int64_t{128} << 20;
   };
 
   struct Options {
@@ -163,6 +175,7 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
     int64_t failed_appends = 0;  // appends answered with an error by the writer
     int64_t largest_batch = 0;   // most appends in one transaction
     int64_t checkpoints = 0;     // checkpoints run (PASSIVE and TRUNCATE)
+    int64_t wal_restarts = 0;    // background cycles that ended with the writer's tail copy
     int64_t delete_chunks = 0;   // retention transactions committed
     // DeliveryStore writes (PutSubscription, DeleteSubscription, CommitProgress) committed /
     // answered with an error by the writer.
@@ -258,8 +271,18 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
                    const std::vector<PendingWrite*>& writes);
   void MaybeCheckpoint();
   void IdleCheckpoint();
-  // PASSIVE checkpoint on `db`; true when at most CheckpointTailFrames() were left uncopied.
-  bool PassiveCheckpoint(sqlite3* db);
+  // One PASSIVE checkpoint: frames in the WAL when it began, and how many of them are copied.
+  struct CheckpointPass {
+    int log_frames = 0;
+    int checkpointed = 0;
+  };
+  // nullopt (and a warning) when SQLite fails the checkpoint.
+  std::optional<CheckpointPass> PassiveCheckpoint(sqlite3* db);
+  // Flushes the database file's copied pages. SQLite syncs the database file in a checkpoint
+  // only when the checkpoint reached the end of the WAL, which one running beside a busy writer
+  // never does; without this the writer's tail checkpoint flushes the whole cycle's pages while
+  // commits wait.
+  void SyncDatabaseFile(sqlite3* db);
   int CheckpointTailFrames() const;
   absl::Status OpenCheckpointer();
   void CheckpointerLoop();
@@ -306,6 +329,10 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   // kRunning -> kTailReady, the writer kTailReady -> kIdle. Only one of them checkpoints at once.
   enum class CheckpointState { kIdle, kRunning, kTailReady };
   CheckpointState checkpoint_state_ ABSL_GUARDED_BY(mu_) = CheckpointState::kIdle;
+  // The running checkpoint ends with a WAL restart (the writer copies the tail).
+  bool checkpoint_restart_ ABSL_GUARDED_BY(mu_) = false;
+  // Frames at the start of the WAL that a checkpoint already copied (0 after a restart).
+  int copied_frames_ ABSL_GUARDED_BY(mu_) = 0;
   absl::CondVar checkpoint_cv_;  // wakes the checkpointer
   bool checkpointer_stop_ ABSL_GUARDED_BY(mu_) = false;
   bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;  // PauseWriterForTesting

@@ -150,6 +150,10 @@ TEST(SqliteEventStore, OpenRejectsBadOptions) {
   options.path = ":memory:";
   options.max_size_bytes = 0;
   EXPECT_THAT(SqliteEventStore::Open(options), StatusIs(absl::StatusCode::kInvalidArgument));
+  options = OptionsIn(NewTempDir());
+  options.checkpoint.wal_pages = 100;
+  options.checkpoint.restart_wal_pages = 99;
+  EXPECT_THAT(SqliteEventStore::Open(options), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(SqliteEventStore, OpenRefusesANewerSchemaVersion) {
@@ -476,9 +480,35 @@ TEST(SqliteEventStore, WriterCheckpointsKeepTheWalBounded) {
   EXPECT_EQ(stats.events, 100);
 }
 
+TEST(SqliteEventStore, BackgroundCheckpointsRestartTheWal) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  options.checkpoint.wal_pages = 8;
+  options.checkpoint.restart_wal_pages = 64;
+  options.checkpoint.idle_truncate_after = absl::InfiniteDuration();  // only the busy path
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  // Each append commits a few pages; the checkpointer copies every 8 and, past 64, hands the
+  // tail to the writer, whose copy restarts the WAL. Stops as soon as that happened three times
+  // (no clock involved); a store that never restarts runs out of appends.
+  int appended = 0;
+  while (store->GetWriterStats().wal_restarts < 3 && appended < 5000) {
+    ASSERT_OK(store->Append(BigEvent(absl::StrCat("evt_", appended))).status());
+    ++appended;
+  }
+  SqliteEventStore::WriterStats stats = store->GetWriterStats();
+  EXPECT_GE(stats.wal_restarts, 3);
+  // Every restart follows at least one checkpointer pass and the writer's own.
+  EXPECT_GE(stats.checkpoints, 2 * stats.wal_restarts);
+  store.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, SqliteEventStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(StoreStats stored, reopened->Stats());
+  EXPECT_EQ(stored.events, appended);
+  for (int i = 0; i < appended; ++i) EXPECT_OK(reopened->Get(absl::StrCat("evt_", i)));
+}
+
 TEST(SqliteEventStore, BackgroundCheckpointsLoseNothingUnderConcurrentLoad) {
   SqliteEventStore::Options options = OptionsIn(NewTempDir());
   options.checkpoint.wal_pages = 8;  // checkpoint handshakes all the time
+  options.checkpoint.restart_wal_pages = 32;
   options.checkpoint.idle_truncate_after = absl::Milliseconds(1);
   constexpr int kThreads = 8;
   constexpr int kPerThread = 150;

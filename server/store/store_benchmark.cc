@@ -47,7 +47,12 @@ ABSL_FLAG(std::string, ids, "stripe",
           "Event id shape: 'stripe' (evt_1 + time-ordered prefix + account part + random tail, "
           "like real Stripe ids) or 'random' (24 random characters: worst case for the id index)");
 ABSL_FLAG(bool, background_checkpoint, true, "SqliteEventStore::Options::checkpoint.background");
-ABSL_FLAG(int, wal_pages, 8000, "SqliteEventStore::Options::checkpoint.wal_pages");
+ABSL_FLAG(int, wal_pages,
+          switchboard::server::store::SqliteEventStore::Options().checkpoint.wal_pages,
+          "SqliteEventStore::Options::checkpoint.wal_pages");
+ABSL_FLAG(int, restart_wal_pages,
+          switchboard::server::store::SqliteEventStore::Options().checkpoint.restart_wal_pages,
+          "SqliteEventStore::Options::checkpoint.restart_wal_pages");
 ABSL_FLAG(int, progress_cursors, 0, "Subscriptions whose cursor each progress batch advances");
 ABSL_FLAG(int, progress_retries, 0, "Retries each progress batch puts (and deletes)");
 ABSL_FLAG(absl::Duration, progress_interval, absl::Milliseconds(50),
@@ -123,6 +128,7 @@ int Run(const std::string& dir, int appenders) {
       absl::StrCat(dir, "/bench_", appenders, "_", absl::ToUnixNanos(absl::Now()), ".db");
   options.max_batch = absl::GetFlag(FLAGS_max_batch);
   options.checkpoint.wal_pages = absl::GetFlag(FLAGS_wal_pages);
+  options.checkpoint.restart_wal_pages = absl::GetFlag(FLAGS_restart_wal_pages);
   options.checkpoint.background = absl::GetFlag(FLAGS_background_checkpoint);
   absl::StatusOr<std::unique_ptr<SqliteEventStore>> opened = SqliteEventStore::Open(options);
   if (!opened.ok()) {
@@ -180,14 +186,15 @@ int Run(const std::string& dir, int appenders) {
   std::sort(all.begin(), all.end());  // before all.back() below
   auto pct = [&](double p) { return Percentile(all, p); };
   SqliteEventStore::WriterStats stats = store.GetWriterStats();
-  std::cout << absl::StrFormat(
-                   "appenders=%-3d appends/s=%-7.0f p50=%.2fms p99=%.2fms max=%.2fms "
-                   "commits=%d avg_batch=%.1f largest_batch=%d checkpoints=%d errors=%d",
-                   appenders, all.size() / seconds, pct(0.50) / 1000.0, pct(0.99) / 1000.0,
-                   (all.empty() ? 0 : all.back()) / 1000.0, stats.commits,
-                   stats.commits ? static_cast<double>(stats.stored) / stats.commits : 0.0,
-                   stats.largest_batch, stats.checkpoints, errors.load())
-            << std::endl;
+  std::cout
+      << absl::StrFormat(
+             "appenders=%-3d appends/s=%-7.0f p50=%.2fms p99=%.2fms max=%.2fms "
+             "commits=%d avg_batch=%.1f largest_batch=%d checkpoints=%d wal_restarts=%d errors=%d",
+             appenders, all.size() / seconds, pct(0.50) / 1000.0, pct(0.99) / 1000.0,
+             (all.empty() ? 0 : all.back()) / 1000.0, stats.commits,
+             stats.commits ? static_cast<double>(stats.stored) / stats.commits : 0.0,
+             stats.largest_batch, stats.checkpoints, stats.wal_restarts, errors.load())
+      << std::endl;
   if (!progress_us.empty()) {
     std::cout << absl::StrFormat(
                      "  progress: batches=%d cursors=%d retries=%d p50=%.2fms p99=%.2fms "
