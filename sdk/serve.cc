@@ -1,13 +1,14 @@
 #include "sdk/serve.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -388,23 +389,43 @@ void OnSignal(int) {
 
 }  // namespace
 
-absl::Status Serve(const Router& router, ServeOptions options) {
-  if (signal_pipe[0] < 0 && ::pipe2(signal_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError("pipe2 failed");
-  }
-  struct sigaction action = {};
-  action.sa_handler = OnSignal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+absl::Status InstallShutdownSignals() {
+  static const absl::Status* const installed = [] {
+    if (::pipe2(signal_pipe, O_CLOEXEC) != 0) {
+      return new absl::Status(absl::InternalError(absl::StrCat("pipe2: ", strerror(errno))));
+    }
+    struct sigaction action = {};
+    action.sa_handler = OnSignal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGTERM, &action, nullptr);
+    ::sigaction(SIGINT, &action, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    return new absl::Status();
+  }();
+  return *installed;
+}
 
+bool WaitForShutdownSignal(absl::Duration timeout) {
+  if (signal_pipe[0] < 0) return false;
+  // The byte stays in the pipe, so every later call sees it too.
+  struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
+  const int timeout_ms =
+      timeout == absl::InfiniteDuration()
+          ? -1
+          : static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 0, INT32_MAX));
+  for (;;) {
+    int n = ::poll(&pfd, 1, timeout_ms);
+    if (n >= 0) return n > 0;
+    if (errno != EINTR) return false;
+  }
+}
+
+absl::Status Serve(const Router& router, ServeOptions options) {
+  if (absl::Status installed = InstallShutdownSignals(); !installed.ok()) return installed;
   absl::StatusOr<std::unique_ptr<HandlerServer>> server =
       HandlerServer::Start(&router, std::move(options));
   if (!server.ok()) return server.status();
-  char byte;
-  while (::read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-  }
+  WaitForShutdownSignal();
   return (*server)->Shutdown();
 }
 

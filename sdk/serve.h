@@ -185,6 +185,14 @@ class HandlerServer {
 // error of Start or Shutdown. Installs handlers for SIGTERM and SIGINT (and ignores SIGPIPE).
 absl::Status Serve(const Router& router, ServeOptions options);
 
+// For a handler process with its own main loop around HandlerServer (Serve() uses these):
+// InstallShutdownSignals makes SIGTERM and SIGINT set a flag that WaitForShutdownSignal sees
+// (the signal handler only writes a byte to a pipe) and ignores SIGPIPE. Idempotent.
+absl::Status InstallShutdownSignals();
+// True once SIGTERM or SIGINT arrived after InstallShutdownSignals (then always true); waits up
+// to `timeout` for one otherwise.
+bool WaitForShutdownSignal(absl::Duration timeout = absl::InfiniteDuration());
+
 }  // namespace switchboard::sdk
 
 #endif  // SWITCHBOARD_SDK_SERVE_H_

@@ -2,6 +2,8 @@
 // the gateway's side of EventHandler.Deliver with a real gRPC stream on port 0.
 #include "sdk/serve.h"
 
+#include <signal.h>
+
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -369,6 +371,17 @@ TEST_F(ServeTest, RegistersOverMutualTls) {
             absl::StatusCode::kInvalidArgument);
   options.gateway.key_file = "/nonexistent/key.pem";
   EXPECT_EQ(HandlerServer::Start(&router, options).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ShutdownSignals, SigtermIsSeenByEveryLaterWait) {
+  ASSERT_TRUE(InstallShutdownSignals().ok());
+  ASSERT_TRUE(InstallShutdownSignals().ok());  // idempotent
+  EXPECT_FALSE(WaitForShutdownSignal(absl::ZeroDuration()));
+  // The handler runs inside raise(), so the signal is recorded when it returns; the process
+  // survives it.
+  ASSERT_EQ(::raise(SIGTERM), 0);
+  EXPECT_TRUE(WaitForShutdownSignal(absl::ZeroDuration()));
+  EXPECT_TRUE(WaitForShutdownSignal());
 }
 
 TEST(StartPosition, Parses) {

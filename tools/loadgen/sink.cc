@@ -30,12 +30,6 @@
 // any handler and measuring what a user's handler would see; the load generator stays a cheap
 // single-threaded HTTP client. tools/bench/e2e.sh runs the gateway, three sinks (three
 // subscriptions to `*`) and tools/loadgen in open loop together and prints every RESULT line.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -59,16 +53,6 @@ ABSL_FLAG(absl::Duration, warmup, absl::ZeroDuration(),
 namespace switchboard::tools::loadgen {
 namespace {
 
-int signal_pipe[2] = {-1, -1};
-
-void OnSignal(int) {
-  const int saved = errno;
-  const char byte = 1;
-  ssize_t unused = ::write(signal_pipe[1], &byte, 1);
-  (void)unused;
-  errno = saved;
-}
-
 int Main() {
   absl::StatusOr<sdk::ServeOptions> options = sdk::OptionsFromFlags("loadgen-sink");
   if (!options.ok()) {
@@ -79,13 +63,10 @@ int Main() {
   const int64_t expect = absl::GetFlag(FLAGS_expect);
   const absl::Duration idle_exit = absl::GetFlag(FLAGS_idle_exit);
 
-  if (::pipe2(signal_pipe, O_CLOEXEC) != 0) return 2;
-  struct sigaction action = {};
-  action.sa_handler = OnSignal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  if (absl::Status installed = sdk::InstallShutdownSignals(); !installed.ok()) {
+    std::cerr << "sink: " << installed << "\n";
+    return 2;
+  }
 
   EndToEndRecorder recorder(absl::GetFlag(FLAGS_warmup));
   sdk::Router router;
@@ -103,8 +84,7 @@ int Main() {
 
   // Wake up every 50 ms to check the stop conditions; a signal wakes up at once.
   for (;;) {
-    struct pollfd pfd = {signal_pipe[0], POLLIN, 0};
-    if (::poll(&pfd, 1, 50) > 0) break;
+    if (sdk::WaitForShutdownSignal(absl::Milliseconds(50))) break;
     if (expect > 0 && recorder.events() >= expect) break;
     if (idle_exit > absl::ZeroDuration() && recorder.events() > 0 &&
         absl::Now() - recorder.last_event() >= idle_exit) {
