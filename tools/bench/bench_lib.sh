@@ -7,6 +7,8 @@
 #   wait_for LOGFILE REGEX    prints the first match once it appears (30 s at most, else prints
 #                             the log to stderr and fails)
 #   wait_port LOGFILE REGEX   the same, then only the number the match ends with
+#   gateway_addr LOGFILE NAME the address the gateway's "listening" line gives for NAME (http,
+#                             grpc or ops), once the line appears
 #   wait_exit SECONDS PID...  waits until every PID has exited, SECONDS at most
 # REQUIRES: bash with `set -euo pipefail`.
 
@@ -39,6 +41,12 @@ wait_port() {
   local m
   m=$(wait_for "$1" "$2") || return 1
   grep -oE '[0-9]+$' <<<"$m"
+}
+
+gateway_addr() {
+  local m
+  m=$(wait_for "$1" " listening .*" | grep -oE " $2=[^ ]+") || return 1
+  echo "${m#*=}"
 }
 
 wait_exit() {

@@ -9,8 +9,8 @@
 # subscription per run (start=beginning, so the whole log is its backlog) served by
 # tests/e2e:test_handler --types='*' --record=/dev/null, and reads
 # switchboard_delivery_delivered_total from /metrics after WARMUP s and WARMUP+WINDOW s. Prints
-# the rate over the window, the gateway's and handler's CPU time and RSS, and the start-up time
-# (process start to the listening line). The subscription is deleted at the end.
+# the rate over the window and the gateway's and handler's CPU time, context switches and RSS
+# (start-up time: tools/bench/startup_bench.sh). The subscription is deleted at the end.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -19,35 +19,23 @@ BIN=${2:-}
 WARMUP=${WARMUP:-10}
 WINDOW=${WINDOW:-30}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-256}
+# shellcheck source=tools/bench/bench_lib.sh
+source tools/bench/bench_lib.sh
 if [ -z "$BIN" ]; then
   bazel build -c opt //server //tests/e2e:test_handler //tools/ctl >&2
   B=$(bazel info -c opt bazel-bin 2>/dev/null)
-  BIN=$(mktemp -d)
+  BIN="$tmp/bin"
+  mkdir "$BIN"
   cp "$B/server/server" "$B/tests/e2e/test_handler" "$B/tools/ctl/ctl" "$BIN/"
 fi
-export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
-log=$(mktemp)
-hlog=$(mktemp)
-t0=$(date +%s.%N)
+log="$tmp/gateway.log"
 "$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
   --ops_addr=127.0.0.1:0 2>"$log" &
 gw=$!
-hp=
-cleanup() {
-  [ -n "$hp" ] && kill "$hp" 2>/dev/null && wait "$hp" 2>/dev/null
-  kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
-  rm -f "$log" "$hlog"
-}
-trap cleanup EXIT
-for _ in $(seq 1 600); do
-  grep -q " listening " "$log" && break
-  sleep 0.01
-done
-t1=$(date +%s.%N)
-line=$(grep " listening " "$log")
-grpc=$(sed -E 's/.* grpc=([^ ]+).*/\1/' <<<"$line")
-ops=$(sed -E 's/.* ops=([^ ]+).*/\1/' <<<"$line")
-echo "startup_s=$(echo "$t1 - $t0" | bc) rss_idle_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)"
+pids+=("$gw")
+grpc=$(gateway_addr "$log" grpc)
+ops=$(gateway_addr "$log" ops)
+echo "rss_idle_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)"
 name="bench$(date +%s%N | tail -c 7)"
 delivered() {
   curl -s "http://$ops/metrics" |
@@ -55,10 +43,11 @@ delivered() {
 }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Context switches of all the process's threads.
-switches() { cat /proc/$1/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 "$BIN/test_handler" --gateway="$grpc" --subscription="$name" --start=beginning --types='*' \
-  --record=/dev/null --max_in_flight="$MAX_IN_FLIGHT" --listen=127.0.0.1:0 2>"$hlog" &
+  --record=/dev/null --max_in_flight="$MAX_IN_FLIGHT" --listen=127.0.0.1:0 2>"$tmp/handler.log" &
 hp=$!
+pids+=("$hp")
 sleep "$WARMUP"
 d0=$(delivered); c0=$(cpu $gw); h0=$(cpu $hp); s0=$(date +%s.%N)
 x0=$(switches $gw); y0=$(switches $hp)
@@ -76,5 +65,5 @@ echo "RESULT rate=$(echo "($d1 - $d0) / $dt" | bc) delivered=$d1" \
   "handler_switches_per_event=$(echo "scale=2; ($y1 - $y0) / ($d1 - $d0)" | bc)" \
   "gw_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)" \
   "handler_rss_kb=$(awk '/VmRSS/{print $2}' /proc/$hp/status)"
-kill "$hp"; wait "$hp" 2>/dev/null || true; hp=
+kill "$hp"; wait "$hp" 2>/dev/null || true
 "$BIN/ctl" --gateway="$grpc" subs delete "$name" >/dev/null

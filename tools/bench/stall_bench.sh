@@ -18,53 +18,44 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DATA=${1:?data dir}
 BIN=${2:-}
 LOAD_S=${LOAD_S:-60}
+# shellcheck source=tools/bench/bench_lib.sh
+source tools/bench/bench_lib.sh
 if [ -z "$BIN" ]; then
   bazel build -c opt //server //tests/e2e:test_handler //tools/ctl //tools/loadgen >&2
   B=$(bazel info -c opt bazel-bin 2>/dev/null)
-  BIN=$(mktemp -d)
+  BIN="$tmp/bin"
+  mkdir "$BIN"
   cp "$B/server/server" "$B/tests/e2e/test_handler" "$B/tools/ctl/ctl" "$B/tools/loadgen/loadgen" \
     "$BIN/"
 fi
-export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
-secret_file=$(mktemp)
+secret_file="$tmp/secret"
 printf '%s' "$STRIPE_WEBHOOK_SECRET" >"$secret_file"
-log=$(mktemp)
+log="$tmp/gateway.log"
 "$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
   --ops_addr=127.0.0.1:0 2>"$log" &
 gw=$!
-pids=()
-cleanup() {
-  # The stalled handler would drain for its --drain_timeout: it is killed outright.
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  kill "$gw" 2>/dev/null && wait "$gw" 2>/dev/null
-  rm -f "$log" "$secret_file"
-}
-trap cleanup EXIT
-for _ in $(seq 1 600); do
-  grep -q " listening " "$log" && break
-  sleep 0.01
-done
-line=$(grep " listening " "$log")
-http=$(sed -E 's/.* http=([^ ]+).*/\1/' <<<"$line")
-grpc=$(sed -E 's/.* grpc=([^ ]+).*/\1/' <<<"$line")
-ops=$(sed -E 's/.* ops=([^ ]+).*/\1/' <<<"$line")
+pids+=("$gw")
+http=$(gateway_addr "$log" http)
+grpc=$(gateway_addr "$log" grpc)
+ops=$(gateway_addr "$log" ops)
 rss() { awk '/VmRSS/{print $2}' "/proc/$gw/status"; }
 echo "rss_start_kb=$(rss)"
 tag=$(date +%s%N | tail -c 7)
 "$BIN/test_handler" --gateway="$grpc" --subscription="stalled$tag" --start=beginning \
   --types='*' --record=/dev/null --max_in_flight=256 --delay=1h --listen=127.0.0.1:0 \
   2>/dev/null &
-pids+=($!)
+stalled=$!
+pids+=("$stalled")
 "$BIN/ctl" --gateway="$grpc" subs create "absent$tag" --types='*' --member=127.0.0.1:9 \
   --start=beginning >/dev/null
 (while true; do curl -s "http://$ops/metrics" >/dev/null; sleep 1; done) &
-pids+=($!)
+pids+=("$!")
 (while true; do timeout 60 "$BIN/ctl" --gateway="$grpc" subs list >/dev/null 2>&1; sleep 5; done) &
-pids+=($!)
+pids+=("$!")
 "$BIN/loadgen" --url="http://$http/webhook" --secret_file="$secret_file" --connections=20 \
-  --duration="$LOAD_S" --warmup=0 --rate="${RATE:-3000}" >/tmp/stall_loadgen.$$ 2>&1 &
+  --duration="$LOAD_S" --warmup=0 --rate="${RATE:-3000}" >"$tmp/loadgen.out" 2>&1 &
 load=$!
-pids+=($load)
+pids+=("$load")
 max=0
 t=0
 while kill -0 "$load" 2>/dev/null; do
@@ -74,9 +65,10 @@ while kill -0 "$load" 2>/dev/null; do
   [ "$r" -gt "$max" ] && max=$r
   [ $((t % 5)) -eq 0 ] && echo "t=${t}s rss_kb=$r"
 done
-grep RESULT /tmp/stall_loadgen.$$ || true
-rm -f /tmp/stall_loadgen.$$
+grep RESULT "$tmp/loadgen.out" || true
 "$BIN/ctl" --gateway="$grpc" subs list | grep -E "NAME|stalled$tag|absent$tag" || true
 echo "RESULT rss_max_kb=$max rss_end_kb=$(rss)"
 "$BIN/ctl" --gateway="$grpc" subs delete "absent$tag" >/dev/null
 "$BIN/ctl" --gateway="$grpc" subs delete "stalled$tag" >/dev/null || true
+# The stalled handler would drain for its --drain_timeout on SIGTERM: it is killed outright.
+kill -9 "$stalled" 2>/dev/null || true

@@ -11,16 +11,20 @@ if [ -z "$BIN" ]; then
   bazel build -c opt //server >&2
   BIN=$(bazel info -c opt bazel-bin 2>/dev/null)/server
 fi
-export STRIPE_WEBHOOK_SECRET="whsec_bench_$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
+# shellcheck source=tools/bench/bench_lib.sh
+source tools/bench/bench_lib.sh
+log="$tmp/gateway.log"
+# Polls every 2 ms (wait_for's 50 ms would blur a ~40 ms figure).
 for _ in $(seq 1 "${RUNS:-5}"); do
-  log=$(mktemp)
+  : >"$log"
   t0=$(date +%s%N)
   "$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
     --ops_addr=127.0.0.1:0 2>"$log" &
   gw=$!
+  pids=("$gw")
   until grep -q " listening " "$log"; do sleep 0.002; done
   t1=$(date +%s%N)
-  ops=$(sed -E 's/.* ops=([^ ]+).*/\1/' <<<"$(grep ' listening ' "$log")")
+  ops=$(gateway_addr "$log" ops)
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$ops/readyz")" = 200 ]; do
     sleep 0.002
   done
@@ -28,5 +32,4 @@ for _ in $(seq 1 "${RUNS:-5}"); do
   echo "RESULT listening_ms=$(((t1 - t0) / 1000000)) ready_ms=$(((t2 - t0) / 1000000))"
   kill "$gw"
   wait "$gw" || true
-  rm -f "$log"
 done
