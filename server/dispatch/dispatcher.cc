@@ -906,9 +906,15 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
     const int64_t sequence = sub.deadlines.begin()->second;
     Item& item = sub.items.at(sequence);
     // A handler that stopped reading leaves its deliveries in the stream's outbox: drop this
-    // one there if it was never written, so retries do not pile up behind it.
-    if (Member* m = sub.FindMember(item.member); m != nullptr && m->connection != nullptr) {
-      m->connection->Withdraw(item.stream, item.delivery_id);
+    // one there if it was never written, so retries do not pile up behind it. Unwritten, it
+    // never reached the handler: no attempt, no backoff; it goes back to the head of the queue
+    // (its place in store order) and is sent again with the same attempt number.
+    if (Member* m = sub.FindMember(item.member);
+        m != nullptr && m->connection != nullptr &&
+        m->connection->Withdraw(item.stream, item.delivery_id)) {
+      ReleaseLocked(sub, item);
+      sub.waiting.insert({item.is_retry ? 0 : 1, sequence});
+      continue;
     }
     FailAttemptLocked(
         sub, item, now,

@@ -13,9 +13,10 @@
 //   - an ack OK finishes the event. RETRY (or UNSPECIFIED), no ack within delivery_timeout, or the
 //     stream breaking while the delivery was outstanding count one attempt and park the event as
 //     a RetryRecord due after a full-jitter backoff (at least the ack's retry_after). REJECT or an
-//     exhausted RetryPolicy makes it a dead letter. Only attempts sent to a connected member
-//     count: with no member connected nothing is sent, and nothing is spent (a delivery that
-//     times out still queued in a stream's outbox, withdrawn unsent, does count);
+//     exhausted RetryPolicy makes it a dead letter. Only attempts that may have reached a
+//     handler count: with no member connected nothing is sent, and nothing is spent; a delivery
+//     that times out still queued unsent in a stream's outbox (HandlerConnection::Withdraw
+//     takes it back) goes back to the queue, sent again at once with the same attempt number;
 //   - ordering PER_OBJECT keeps at most one delivery in flight per EventRecord.object_id;
 //   - Replay and Redrive park events as retries that are due now (attempts start at 1 again),
 //     so they are durable at once and go out beside the cursor without moving it.

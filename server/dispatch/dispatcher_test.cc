@@ -542,6 +542,48 @@ TEST_F(DispatcherTest, AckTimeoutCountsAnAttemptAndALateAckIsIgnored) {
   EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_delivery_unknown_acks_total 1"));
 }
 
+TEST_F(DispatcherTest, TimeoutOfADeliveryQueuedUnsentIsNoAttemptAndItIsSentAgainAtOnce) {
+  Create();
+  const std::string written = Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
+  spec.mutable_retry_policy()->set_max_attempts(1);  // a counted attempt would dead-letter
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  ASSERT_EQ(h->TakeSent().size(), 1u);
+  // The handler stops reading: the next delivery waits unsent behind the first.
+  h->Stall();
+  const std::string queued = Append("a.b");
+  Pass();
+  ASSERT_EQ(h->queued().size(), 1u);
+  const std::string first_id = h->queued()[0];
+  clock_.Advance(absl::Seconds(5));
+  Pass();
+  // The written one timed out: a failed attempt (the only one allowed), so a dead letter.
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, written);
+  EXPECT_THAT(h->withdrawn(), testing::Contains(first_id));
+  // The queued one was taken back unsent: no attempt, no retry record, and it is queued again
+  // in the same pass (no backoff) under a new delivery id.
+  EXPECT_TRUE(Retries("s").empty());
+  ASSERT_EQ(h->queued().size(), 1u);
+  EXPECT_NE(h->queued()[0], first_id);
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("switchboard_delivery_retries_total{subscription=\"s\"} 0"));
+  h->Unstall();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event().id(), queued);
+  EXPECT_EQ(sent[0].attempt(), 1);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(DeadLetters("s").size(), 1u);
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_EQ(StoredCursor("s"), 2);
+}
+
 TEST_F(DispatcherTest, NoAttemptsAreSpentWhileNoMemberIsConnected) {
   Create();
   Append("a.b");

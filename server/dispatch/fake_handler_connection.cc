@@ -16,9 +16,41 @@ bool FakeHandlerConnection::Send(uint64_t stream, EncodedDelivery delivery) {
   switchboard::v1::Delivery decoded;
   // The dispatcher's encoding must parse as a Delivery (what a real handler receives).
   if (!delivery.Decode(&decoded)) std::abort();
+  if (stalled_) {
+    outbox_.push_back(std::move(delivery));
+    return true;
+  }
   sent_.push_back(std::move(decoded));
   sent_events_.push_back(delivery.event);
   return true;
+}
+
+bool FakeHandlerConnection::Withdraw(uint64_t stream, const std::string& delivery_id) {
+  withdrawn_.push_back(delivery_id);
+  if (!stream_up_ || stream != stream_) return false;
+  for (auto it = outbox_.begin(); it != outbox_.end(); ++it) {
+    if (it->delivery_id == delivery_id) {
+      outbox_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void FakeHandlerConnection::Unstall() {
+  stalled_ = false;
+  for (EncodedDelivery& delivery : std::exchange(outbox_, {})) {
+    switchboard::v1::Delivery decoded;
+    delivery.Decode(&decoded);  // checked in Send
+    sent_.push_back(std::move(decoded));
+    sent_events_.push_back(delivery.event);
+  }
+}
+
+std::vector<std::string> FakeHandlerConnection::queued() const {
+  std::vector<std::string> ids;
+  for (const EncodedDelivery& delivery : outbox_) ids.push_back(delivery.delivery_id);
+  return ids;
 }
 
 uint64_t FakeHandlerConnection::Up() {
@@ -32,6 +64,7 @@ uint64_t FakeHandlerConnection::Up() {
 void FakeHandlerConnection::Down(absl::Status status) {
   if (!stream_up_) return;
   stream_up_ = false;
+  outbox_.clear();
   listener_->OnDisconnected(stream_, status);
 }
 

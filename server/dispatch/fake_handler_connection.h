@@ -4,7 +4,8 @@
 // A test plays the handler: Up() establishes a stream (the listener hears OnConnected), Sent()
 // returns what the dispatcher sent, Ack() answers a delivery, Down() breaks the stream. Listener
 // calls happen synchronously inside those methods, so a test then runs
-// Dispatcher::ProcessDue(now) to let the dispatcher react.
+// Dispatcher::ProcessDue(now) to let the dispatcher react. Stall() plays a handler that stopped
+// reading: what is sent then waits unsent in an outbox, as behind a real stream's stuck write.
 //
 // Example:
 //   FakeHandlerConnectionFactory factory;
@@ -47,16 +48,23 @@ class FakeHandlerConnection final : public HandlerConnection {
   const std::string& address() const override { return address_; }
   bool connected() const override { return stream_up_ && !closed_; }
   bool Send(uint64_t stream, EncodedDelivery delivery) override;
-  void Withdraw(uint64_t, const std::string& delivery_id) override {
-    withdrawn_.push_back(delivery_id);
-  }
+  // Records the call; true when the delivery was queued unsent (see Stall) and is dropped.
+  bool Withdraw(uint64_t stream, const std::string& delivery_id) override;
   void ResetBackoff() override { ++backoff_resets_; }
-  void Close() override { closed_ = true; }
+  void Close() override {
+    closed_ = true;
+    outbox_.clear();
+  }
 
   // Establishes a new stream and reports OnConnected. Returns its id.
   uint64_t Up();
-  // Ends the current stream and reports OnDisconnected(status). No-op when not up.
+  // Ends the current stream and reports OnDisconnected(status). No-op when not up. What was
+  // queued unsent is dropped.
   void Down(absl::Status status = absl::UnavailableError("stream broke"));
+  // From now on Send queues deliveries unsent (TakeSent does not return them; Withdraw takes
+  // them back) until Unstall(), which sends them, in order.
+  void Stall() { stalled_ = true; }
+  void Unstall();
   // Reports an Ack on the current stream.
   void Ack(const std::string& delivery_id, switchboard::v1::Ack::Outcome outcome,
            const std::string& message = "", absl::Duration retry_after = absl::ZeroDuration());
@@ -72,8 +80,10 @@ class FakeHandlerConnection final : public HandlerConnection {
   const std::vector<std::shared_ptr<const std::string>>& sent_events() const {
     return sent_events_;
   }
-  // Delivery ids passed to Withdraw, in order.
+  // Delivery ids passed to Withdraw, in order (whether or not they were queued).
   const std::vector<std::string>& withdrawn() const { return withdrawn_; }
+  // Ids of the deliveries queued unsent while stalled, in order.
+  std::vector<std::string> queued() const;
 
  private:
   FakeHandlerConnectionFactory* const factory_;
@@ -82,7 +92,10 @@ class FakeHandlerConnection final : public HandlerConnection {
   uint64_t stream_ = 0;
   bool stream_up_ = false;
   bool closed_ = false;
+  bool stalled_ = false;
   int backoff_resets_ = 0;
+  // Sent while stalled, not yet "written".
+  std::vector<EncodedDelivery> outbox_;
   std::vector<switchboard::v1::Delivery> sent_;
   std::vector<std::string> withdrawn_;
   std::vector<std::shared_ptr<const std::string>> sent_events_;

@@ -96,9 +96,12 @@ class HandlerConnection {
   virtual bool Send(uint64_t stream, EncodedDelivery delivery) = 0;
 
   // The caller gave up on delivery `delivery_id` sent on `stream` (it timed out): if it is
-  // still queued behind the write in flight, it is dropped unsent. Without this, a handler that
-  // stops reading (but keeps its stream open) would make the outbox grow by every retry.
-  virtual void Withdraw(uint64_t stream, const std::string& delivery_id) = 0;
+  // still queued behind the write in flight, it is dropped unsent. Returns true exactly then
+  // (the handler never received it); false when it was written already or is being written,
+  // when `stream` is not the current stream (its outbox is gone with it) or when no queued
+  // delivery has that id: it may have reached the handler. Without this, a handler that stops
+  // reading (but keeps its stream open) would make the outbox grow by every retry.
+  virtual bool Withdraw(uint64_t stream, const std::string& delivery_id) = 0;
 
   // When not connected, tries to connect now instead of waiting out the reconnect backoff (a
   // member that just registered is probably up).

@@ -139,15 +139,17 @@ bool GrpcHandlerConnection::Send(uint64_t stream, dispatch::EncodedDelivery deli
   return true;
 }
 
-void GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& delivery_id) {
+bool GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& delivery_id) {
   absl::MutexLock lock(&mu_);
-  if (stream != stream_) return;  // that stream's outbox is gone already
+  // Another stream's outbox is gone already: whether that delivery was written is unknown.
+  if (stream != stream_) return false;
   for (auto it = outbox_.begin(); it != outbox_.end(); ++it) {
     if (it->delivery_id == delivery_id) {
       outbox_.erase(it);
-      return;
+      return true;
     }
   }
+  return false;  // written (StartNextWriteLocked takes it out of the outbox) or unknown
 }
 
 void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {

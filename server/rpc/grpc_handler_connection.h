@@ -10,6 +10,8 @@
 //     so a burst leaves in a few large TCP writes. Deliveries go out as their encoded bytes
 //     (dispatch::EncodedDelivery, through grpc::GenericStub): the event is neither copied nor
 //     serialized again. One read is always outstanding; each Ack goes to the Listener.
+//     Withdraw takes a delivery back (true) only while it waits in the outbox, never once its
+//     write has started.
 //   - Reactions never block: they take the connection's mutex briefly and call the Listener,
 //     whose contract is to be quick (the Dispatcher only queues the event). Start*/RemoveHold
 //     may be called with the mutex held because gRPC never runs a reaction inline here.
@@ -97,7 +99,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   const std::string& address() const override { return address_; }
   bool connected() const override;
   bool Send(uint64_t stream, dispatch::EncodedDelivery delivery) override;
-  void Withdraw(uint64_t stream, const std::string& delivery_id) override;
+  bool Withdraw(uint64_t stream, const std::string& delivery_id) override;
   void ResetBackoff() override;
   void Close() override;
 

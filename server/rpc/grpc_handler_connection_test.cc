@@ -239,10 +239,13 @@ TEST(GrpcHandlerConnection, ReconnectsAfterTheHandlerRestarts) {
   EXPECT_EQ(listener.acks()[0].first, second);
 }
 
-// A plaintext server on a free loopback port answering every method with `service`.
-std::unique_ptr<grpc::Server> StartHandlerServer(grpc::CallbackGenericService* service, int* port) {
+// A plaintext server on a free loopback port answering every method with `service`, with the
+// integer channel arguments `args`.
+std::unique_ptr<grpc::Server> StartHandlerServer(grpc::CallbackGenericService* service, int* port,
+                                                 const std::map<std::string, int>& args = {}) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
   builder.RegisterCallbackGenericService(service);
   return builder.BuildAndStart();
 }
@@ -335,6 +338,36 @@ TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   ASSERT_TRUE(listener.WaitDisconnected(1));
   EXPECT_FALSE(listener.disconnected()[0].second.ok());
   EXPECT_GT(listener.WaitConnected(2), stream);
+  connection.reset();
+  server->Shutdown();
+}
+
+TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
+  NeverReadsService never_reads;
+  int port = 0;
+  // Without BDP probing the server's stream window stays at HTTP/2's 64 KB, and a stream that is
+  // never read grants no more: a bigger delivery's write cannot finish, whatever the timing.
+  std::unique_ptr<grpc::Server> server =
+      StartHandlerServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+  ASSERT_NE(server, nullptr);
+  GrpcHandlerConnectionFactory factory(FastOptions());
+  RecordingListener listener;
+  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
+  const uint64_t stream = listener.WaitConnected(1);
+  ASSERT_NE(stream, 0u);
+  Delivery big;
+  big.set_delivery_id("big");
+  big.mutable_event()->set_raw_json(std::string(1 << 20, 'x'));
+  ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(big)));
+  ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));  // queued behind the write in flight
+  ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
+  EXPECT_FALSE(connection->Withdraw(stream, "big"));     // its write has started
+  EXPECT_FALSE(connection->Withdraw(stream + 1, "d1"));  // not that stream
+  EXPECT_FALSE(connection->Withdraw(stream, "d9"));      // no such delivery
+  EXPECT_TRUE(connection->Withdraw(stream, "d2"));
+  EXPECT_FALSE(connection->Withdraw(stream, "d2"));  // taken back already
+  EXPECT_TRUE(connection->Withdraw(stream, "d1"));
+  EXPECT_TRUE(listener.disconnected().empty());
   connection.reset();
   server->Shutdown();
 }
