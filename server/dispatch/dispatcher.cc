@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -1648,12 +1649,11 @@ absl::StatusOr<int64_t> Dispatcher::CountUnfinishedBefore(absl::Time cutoff) {
     int64_t events = 0;
     if (s.cursor < boundary) {
       // Stored events only (not CountBacklog's sequence difference for `*`): events an earlier
-      // retention run removed must not be counted again.
-      ASSIGN_OR_RETURN(const int64_t after_cursor,
-                       deps_.delivery->CountAfter(s.types, s.cursor, kBacklogCap));
-      ASSIGN_OR_RETURN(const int64_t after_boundary,
-                       deps_.delivery->CountAfter(s.types, boundary, kBacklogCap));
-      events = std::max<int64_t>(after_cursor - after_boundary, 0);
+      // retention run removed must not be counted again. One uncapped read: its work is the
+      // stored events of the range (for `prefix.*` patterns, the index entries of the matching
+      // types), usually the hour's worth this run removes, however far behind the cursor is.
+      ASSIGN_OR_RETURN(events, deps_.delivery->CountBetween(s.types, s.cursor, boundary,
+                                                            std::numeric_limits<int64_t>::max()));
     }
     ASSIGN_OR_RETURN(std::vector<store::RetryRecord> retries,
                      deps_.delivery->ListRetries(s.name, absl::InfiniteFuture(), kCountCap));

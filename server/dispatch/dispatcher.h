@@ -150,9 +150,10 @@ class Dispatcher {
   // For the retention job, before it removes the events received before `cutoff`: counts, per
   // subscription, the matching events it has not finished (after its cursor, or parked as
   // retries) that would go, logs each such subscription at ERROR and adds the total to
-  // switchboard_retention_unfinished_removed_total. Returns the total (counted by type, up to
-  // 1,000,000 per subscription; events acked out of order above the cursor count as
-  // unfinished). The store's errors otherwise.
+  // switchboard_retention_unfinished_removed_total. Returns the total: the events after the
+  // cursor counted by type with no cap, however far behind the subscription is; the parked
+  // retries at or below the cursor counted up to 10,000 per subscription; events acked out of
+  // order above the cursor count as unfinished. The store's errors otherwise.
   absl::StatusOr<int64_t> CountUnfinishedBefore(absl::Time cutoff);
 
   // --- Gateway API (server/rpc/gateway_service.cc) ---

@@ -67,6 +67,53 @@ class CountingEventStore final : public store::EventStore {
   store::MemoryEventStore* inner_;
 };
 
+// The delivery state of a log far longer than a test could append: kLength events, one per
+// sequence, all matching every pattern, the first kOld of them received before any cutoff asked
+// about. Subscriptions, progress, retries and dead letters are kept by `state`.
+class LongLogDeliveryStore final : public store::DeliveryStore {
+ public:
+  static constexpr int64_t kLength = 3000000;
+  static constexpr int64_t kOld = 2500000;
+
+  explicit LongLogDeliveryStore(store::MemoryEventStore* state) : state_(state) {}
+  absl::Status PutSubscription(const store::SubscriptionRecord& r) override {
+    return state_->PutSubscription(r);
+  }
+  absl::Status DeleteSubscription(absl::string_view name) override {
+    return state_->DeleteSubscription(name);
+  }
+  absl::StatusOr<std::vector<store::SubscriptionRecord>> ListSubscriptions() override {
+    return state_->ListSubscriptions();
+  }
+  absl::Status CommitProgress(const store::ProgressBatch& batch) override {
+    return state_->CommitProgress(batch);
+  }
+  absl::StatusOr<std::vector<store::RetryRecord>> ListRetries(absl::string_view subscription,
+                                                              absl::Time due_before,
+                                                              int limit) override {
+    return state_->ListRetries(subscription, due_before, limit);
+  }
+  absl::StatusOr<std::vector<store::DeadLetterRecord>> ListDeadLetters(
+      absl::string_view subscription, int64_t after_sequence, int limit) override {
+    return state_->ListDeadLetters(subscription, after_sequence, limit);
+  }
+  absl::StatusOr<int64_t> LastSequence() override { return kLength; }
+  absl::StatusOr<int64_t> LastSequenceReceivedBefore(absl::Time) override { return kOld; }
+  absl::StatusOr<int64_t> CountAfter(const std::vector<std::string>& types, int64_t cursor,
+                                     int64_t cap) override {
+    return CountBetween(types, cursor, kLength, cap);
+  }
+  absl::StatusOr<int64_t> CountBetween(const std::vector<std::string>&, int64_t after_sequence,
+                                       int64_t up_to_sequence, int64_t limit) override {
+    const int64_t n =
+        std::min(up_to_sequence, kLength) - std::clamp<int64_t>(after_sequence, 0, kLength);
+    return std::clamp<int64_t>(n, 0, limit);
+  }
+
+ private:
+  store::MemoryEventStore* const state_;
+};
+
 class DispatcherTest : public ::testing::Test {
  protected:
   const absl::Time kStart = absl::FromUnixSeconds(1700000000);
@@ -1197,6 +1244,20 @@ TEST_F(DispatcherTest, RetentionCheckDoesNotCountEventsAnEarlierRunRemoved) {
   ASSERT_OK_AND_ASSIGN(n, dispatcher_->CountUnfinishedBefore(clock_.Now() + absl::Seconds(1)));
   EXPECT_EQ(n, 1);
   EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_retention_unfinished_removed_total 3"));
+}
+
+TEST_F(DispatcherTest, RetentionCheckCountsASubscriptionMillionsBehindExactly) {
+  LongLogDeliveryStore long_log(&store_);
+  Dispatcher::Deps deps{&events_, &long_log, &converter_, &connections_,
+                        &clock_,  &random_,  &metrics_};
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Dispatcher> dispatcher, Dispatcher::Create({}, deps));
+  // From the beginning, no member: all 2,500,000 events received before the cutoff are
+  // unfinished (far more than any single capped count would see).
+  ASSERT_OK(dispatcher->Subscribe(Spec("s"), "").status());
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher->CountUnfinishedBefore(clock_.Now()));
+  EXPECT_EQ(n, LongLogDeliveryStore::kOld);
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("switchboard_retention_unfinished_removed_total 2500000"));
 }
 
 TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {

@@ -551,6 +551,85 @@ TEST_P(DeliveryStoreConformanceTest, CountAfterRejectsBadArguments) {
   EXPECT_THAT(delivery_->CountAfter(types, 0, 10), HoldsValue(int64_t{0}));
 }
 
+TEST_P(DeliveryStoreConformanceTest, CountBetweenAgreesWithListAndStopsAtLimit) {
+  const std::vector<std::string> types = {"charge.succeeded", "invoice.paid",
+                                          "charge.dispute.created", "customer.created"};
+  std::vector<int64_t> sequences;
+  for (int i = 0; i < 20; ++i) {
+    sequences.push_back(
+        AppendReceivedAt(*events_, absl::StrCat("evt_", i), At(i), types[i % types.size()]));
+  }
+  const std::vector<std::vector<std::string>> filters = {{},
+                                                         {"*"},
+                                                         {"charge.*"},
+                                                         {"invoice.paid"},
+                                                         {"charge.dispute.*", "customer.created"},
+                                                         {"nothing.matches"},
+                                                         {"charge"},
+                                                         // Overlapping patterns count once.
+                                                         {"charge.*", "charge.succeeded"},
+                                                         {"charge.dispute.*", "charge.*"}};
+  const std::vector<int64_t> bounds = {0,
+                                       sequences[4],
+                                       sequences[9],
+                                       sequences[13],
+                                       sequences.back(),
+                                       sequences.back() + 100,
+                                       std::numeric_limits<int64_t>::max()};
+  for (const auto& filter : filters) {
+    EventQuery query;
+    query.types = filter;
+    query.limit = kMaxQueryLimit;
+    ASSERT_OK_AND_ASSIGN(std::vector<EventRecord> listed, events_->List(query));
+    for (int64_t after : bounds) {
+      for (int64_t up_to : bounds) {
+        int64_t n = 0;
+        for (const EventRecord& e : listed) {
+          if (e.sequence > after && e.sequence <= up_to) ++n;
+        }
+        const std::string where = absl::StrCat(testing::PrintToString(filter), " in (", after, ", ",
+                                               up_to, "] (", n, " match)");
+        EXPECT_THAT(delivery_->CountBetween(filter, after, up_to, 1000), HoldsValue(n)) << where;
+        EXPECT_THAT(delivery_->CountBetween(filter, after, up_to, n), HoldsValue(n)) << where;
+        EXPECT_THAT(delivery_->CountBetween(filter, after, up_to, 0), HoldsValue(int64_t{0}))
+            << where;
+        if (n > 1) {
+          EXPECT_THAT(delivery_->CountBetween(filter, after, up_to, n - 1), HoldsValue(n - 1))
+              << where;
+        }
+      }
+    }
+  }
+  // evt_0..evt_9: charge.succeeded 0, 4, 8 and charge.dispute.created 2, 6.
+  EXPECT_THAT(delivery_->CountBetween({"charge.*"}, 0, sequences[9], 1000), HoldsValue(int64_t{5}));
+  // evt_5..evt_13: invoice.paid 5, 9, 13.
+  EXPECT_THAT(delivery_->CountBetween({"invoice.paid"}, sequences[4], sequences[13], 1000),
+              HoldsValue(int64_t{3}));
+  EXPECT_THAT(delivery_->CountBetween({"*"}, sequences[13], sequences[4], 1000),
+              HoldsValue(int64_t{0}));  // an empty range
+}
+
+TEST_P(DeliveryStoreConformanceTest, CountBetweenCountsOnlyStoredEvents) {
+  int64_t last = 0;
+  for (int i = 0; i < 6; ++i) {
+    last = AppendReceivedAt(*events_, absl::StrCat("evt_", i), At(i * 100), "invoice.paid");
+  }
+  ASSERT_OK_AND_ASSIGN(int64_t deleted, events_->DeleteReceivedBefore(At(250)));
+  EXPECT_EQ(deleted, 3);
+  EXPECT_THAT(delivery_->CountBetween({"invoice.paid"}, 0, last, 1000), HoldsValue(int64_t{3}));
+  EXPECT_THAT(delivery_->CountBetween({"invoice.*"}, 0, last - 1, 1000), HoldsValue(int64_t{2}));
+  EXPECT_THAT(delivery_->CountBetween({"*"}, 0, last - 3, 1000), HoldsValue(int64_t{0}));
+}
+
+TEST_P(DeliveryStoreConformanceTest, CountBetweenRejectsBadArguments) {
+  EXPECT_THAT(delivery_->CountBetween({}, 0, 10, -1), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::vector<std::string> types(kMaxQueryTypes + 1, "a.b");
+  EXPECT_THAT(delivery_->CountBetween(types, 0, 10, 10),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  types.pop_back();
+  EXPECT_THAT(delivery_->CountBetween(types, 0, 10, 10), HoldsValue(int64_t{0}));
+}
+
 TEST_P(DeliveryStoreConformanceTest, CloseThenDeliveryCallsAreUnavailable) {
   ASSERT_OK(delivery_->PutSubscription(Subscription("a")));
   events_->Close();
@@ -567,6 +646,7 @@ TEST_P(DeliveryStoreConformanceTest, CloseThenDeliveryCallsAreUnavailable) {
   EXPECT_THAT(delivery_->LastSequence(), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->LastSequenceReceivedBefore(kInfiniteFuture), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->CountAfter({}, 0, 10), StatusIs(kUnavailable));
+  EXPECT_THAT(delivery_->CountBetween({}, 0, 10, 10), StatusIs(kUnavailable));
 }
 
 TEST_P(DeliveryStoreConformanceTest, ConcurrentProgressAndAppendsAllLand) {

@@ -1,6 +1,6 @@
 // The DeliveryStore conformance suite: one set of behaviour tests every implementation must pass.
 //
-// The delivery state lives beside the event log (LastSequence, CountAfter and retention read the
+// The delivery state lives beside the event log (LastSequence, the counts and retention read the
 // log), so each test gets both: an EventStore to append to and the DeliveryStore kept with it.
 // An implementation's test instantiates the parameterised suite with a factory that opens a
 // fresh, empty store each time it is called:
@@ -17,8 +17,9 @@
 // The suite covers subscriptions (put, replace, list, delete with its retries and dead letters),
 // CommitProgress (monotonic cursors, upserts and deletes, unknown subscriptions, order within a
 // batch, concurrency), retry and dead-letter listing, LastSequence, LastSequenceReceivedBefore,
-// CountAfter, argument errors and Close. Implementation-specific behaviour (durability, sharing
-// commits with appends, full disks, migrations) belongs in the implementation's own tests.
+// CountAfter, CountBetween, argument errors and Close. Implementation-specific behaviour
+// (durability, sharing commits with appends, full disks, migrations) belongs in the
+// implementation's own tests.
 //
 // Thread-safety: a test fixture; the tests themselves start threads where they say so.
 #ifndef SWITCHBOARD_SERVER_STORE_DELIVERY_STORE_CONFORMANCE_H_

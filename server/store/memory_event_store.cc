@@ -1,6 +1,7 @@
 #include "server/store/memory_event_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -235,7 +236,13 @@ absl::StatusOr<int64_t> MemoryEventStore::LastSequenceReceivedBefore(absl::Time 
 
 absl::StatusOr<int64_t> MemoryEventStore::CountAfter(const std::vector<std::string>& types,
                                                      int64_t cursor, int64_t cap) {
-  if (cap < 0) return absl::InvalidArgumentError(absl::StrCat("cap must be >= 0: ", cap));
+  return CountBetween(types, cursor, std::numeric_limits<int64_t>::max(), cap);
+}
+
+absl::StatusOr<int64_t> MemoryEventStore::CountBetween(const std::vector<std::string>& types,
+                                                       int64_t after_sequence,
+                                                       int64_t up_to_sequence, int64_t limit) {
+  if (limit < 0) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 0: ", limit));
   if (types.size() > static_cast<size_t>(kMaxQueryTypes)) {
     return absl::InvalidArgumentError(
         absl::StrCat("at most ", kMaxQueryTypes, " type patterns, got ", types.size()));
@@ -243,7 +250,8 @@ absl::StatusOr<int64_t> MemoryEventStore::CountAfter(const std::vector<std::stri
   absl::MutexLock lock(&mu_);
   if (closed_) return Closed();
   int64_t count = 0;
-  for (auto it = by_sequence_.upper_bound(cursor); it != by_sequence_.end() && count < cap; ++it) {
+  for (auto it = by_sequence_.upper_bound(after_sequence);
+       it != by_sequence_.end() && it->first <= up_to_sequence && count < limit; ++it) {
     const std::string& type = it->second.type;
     if (types.empty() || std::any_of(types.begin(), types.end(), [&](const std::string& pattern) {
           return TypeMatches(pattern, type);

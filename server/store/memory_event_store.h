@@ -64,6 +64,9 @@ class MemoryEventStore final : public EventStore, public DeliveryStore {
   absl::StatusOr<int64_t> LastSequenceReceivedBefore(absl::Time t) override;
   absl::StatusOr<int64_t> CountAfter(const std::vector<std::string>& types, int64_t cursor,
                                      int64_t cap) override;
+  absl::StatusOr<int64_t> CountBetween(const std::vector<std::string>& types,
+                                       int64_t after_sequence, int64_t up_to_sequence,
+                                       int64_t limit) override;
 
   // While `status` is not OK, every write (Append, PutSubscription, DeleteSubscription and a
   // non-empty CommitProgress, after their argument checks) and CheckWritable return it and change

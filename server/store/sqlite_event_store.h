@@ -28,7 +28,9 @@
 // from fixed fragments only; every value is a bound parameter. List walks the log in `seq` order
 // from after_sequence (a single exact type uses the (type, seq) index instead): paging through the
 // whole log costs one pass over it, although one page of a rare type may scan far. CountAfter
-// counts the rows of the same query shape (`LIMIT cap` in a subquery bounds the work the same way).
+// counts the rows of the same query shape (`LIMIT cap` in a subquery bounds the work the same way);
+// CountBetween adds `seq <= ?`, so each pattern's range of the (type, seq) index (or, for `*`,
+// the rows) is bounded at both ends and the work by the sequence range as well as the limit.
 // LastSequence reads sqlite_sequence (the highest seq ever handed out, so it never goes down after
 // retention; a duplicate append uses one up too, leaving a gap); LastSequenceReceivedBefore takes
 // MAX(seq) over the covering received_at index (cost: one index entry per event received before t;
@@ -219,6 +221,9 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   absl::StatusOr<int64_t> LastSequenceReceivedBefore(absl::Time t) override;
   absl::StatusOr<int64_t> CountAfter(const std::vector<std::string>& types, int64_t cursor,
                                      int64_t cap) override;
+  absl::StatusOr<int64_t> CountBetween(const std::vector<std::string>& types,
+                                       int64_t after_sequence, int64_t up_to_sequence,
+                                       int64_t limit) override;
 
   // A snapshot of the writer's counters. Never blocks on I/O.
   WriterStats GetWriterStats() const;
