@@ -9,13 +9,18 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "openssl/err.h"
+#include "openssl/ssl.h"
 
 namespace switchboard::server::ingress {
 namespace {
@@ -23,21 +28,43 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
+constexpr char kCertFile[] = "tests/testdata/tls/test_server.crt";
+constexpr char kKeyFile[] = "tests/testdata/tls/test_server.key";
+
+// A safety net against a hung test, never a timing assertion: every blocking socket call gives
+// up after this.
+constexpr int kSafetySeconds = 30;
+
+// A connected TCP socket to 127.0.0.1:port; `receive_buffer` > 0 sets SO_RCVBUF before the
+// connection is made (so the advertised window stays that small).
+int ConnectTo(int port, int receive_buffer = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+  }
+  timeval tv{kSafetySeconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A raw client socket, for what httplib's client would never send.
 class RawClient {
  public:
-  explicit RawClient(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    timeval tv{30, 0};  // a safety net against a hung test, not a timing assertion
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  explicit RawClient(int port) : fd_(ConnectTo(port)) {}
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  ~RawClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
+  bool connected() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
   void Send(const std::string& data) {
     ASSERT_GT(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), 0);
   }
@@ -61,7 +88,95 @@ class RawClient {
 
  private:
   int fd_ = -1;
+};
+
+// An OpenSSL client that trusts only the test certificate, on a blocking socket, for what
+// httplib's SSLClient hides: whether the server ended the session with a close_notify, and a
+// client that stops reading.
+class TlsClient {
+ public:
+  explicit TlsClient(int port, int receive_buffer = 0) : fd_(ConnectTo(port, receive_buffer)) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (fd_ < 0 || ctx_ == nullptr) return;
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    if (SSL_CTX_load_verify_locations(ctx_, kCertFile, nullptr) != 1) return;
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set1_host(ssl_, "localhost");
+    connected_ = SSL_connect(ssl_) == 1;
+  }
+  ~TlsClient() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+
+  bool Write(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      int n = SSL_write(ssl_, data.data() + done, static_cast<int>(data.size() - done));
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // One response with a Content-Length body (all this server sends); empty on failure.
+  std::string ReadResponse() {
+    std::string head;
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      if (!ReadMore(head)) return "";
+    }
+    const size_t body_start = head.find("\r\n\r\n") + 4;
+    const size_t at = head.find("Content-Length: ");
+    size_t length = 0;
+    if (at == std::string::npos ||
+        !absl::SimpleAtoi(head.substr(at + 16, head.find("\r\n", at) - at - 16), &length)) {
+      return "";
+    }
+    while (head.size() < body_start + length) {
+      if (!ReadMore(head)) return "";
+    }
+    return head;
+  }
+
+  // Reads until the TLS session ends. True only for an orderly end: the server's close_notify
+  // alert arrived; false for a bare TCP close, a reset or the safety timeout. `why` says which.
+  bool ReadUntilCloseNotify(std::string& why) {
+    std::string ignored;
+    while (ReadMore(ignored)) {
+    }
+    why = ending_;
+    return ending_ == "close_notify";
+  }
+
+ private:
+  bool ReadMore(std::string& out) {
+    char buf[16 * 1024];
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+      return true;
+    }
+    const int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      ending_ = "close_notify";
+    } else {
+      char text[256] = {0};
+      ERR_error_string_n(ERR_peek_error(), text, sizeof(text));
+      ending_ = absl::StrCat("SSL_get_error=", err, " errno=", errno, " ", text);
+    }
+    return false;
+  }
+
+  const int fd_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
   bool connected_ = false;
+  std::string ending_;
 };
 
 class HttpServerTest : public ::testing::Test {
@@ -216,8 +331,8 @@ TEST_F(HttpServerTest, RejectsOversizedHeaderSection) {
 
 TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
   HttpServer::Options options;
-  options.tls_cert_file = "tests/testdata/tls/test_server.crt";
-  options.tls_key_file = "tests/testdata/tls/test_server.key";
+  options.tls_cert_file = kCertFile;
+  options.tls_key_file = kKeyFile;
   options.request_deadline = absl::Milliseconds(200);
   Start(options);
   // A client that connects and never starts the handshake is cut off at the deadline...
@@ -242,9 +357,59 @@ TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
   EXPECT_EQ(handled_.load(), 3);
 }
 
+HttpServer::Options TlsOptions() {
+  HttpServer::Options options;
+  options.tls_cert_file = kCertFile;
+  options.tls_key_file = kKeyFile;
+  options.idle_timeout = absl::Hours(1);
+  return options;
+}
+
+// However a TLS connection ends, the server's close_notify goes out before the socket is
+// closed, so the client reads its last response and then an orderly end of the session. (Sent
+// after close(), the alert fails, or lands in whichever connection reused the descriptor, and
+// the client sees the stream cut off.)
+TEST_F(HttpServerTest, TlsConnectionEndsWithCloseNotifyAtTheRequestLimit) {
+  HttpServer::Options options = TlsOptions();
+  options.max_requests_per_connection = 2;
+  Start(options);
+  TlsClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(client.Write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_THAT(client.ReadResponse(), StartsWith("HTTP/1.1 200"));
+  }
+  std::string why;
+  EXPECT_TRUE(client.ReadUntilCloseNotify(why)) << why;
+}
+
+TEST_F(HttpServerTest, TlsConnectionEndsWithCloseNotifyAtTheIdleTimeout) {
+  HttpServer::Options options = TlsOptions();
+  // Also how long the server waits for the first request after the handshake.
+  options.idle_timeout = absl::Milliseconds(500);
+  Start(options);
+  TlsClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(client.ReadResponse(), StartsWith("HTTP/1.1 200"));
+  std::string why;
+  EXPECT_TRUE(client.ReadUntilCloseNotify(why)) << why;
+}
+
+TEST_F(HttpServerTest, TlsConnectionEndsWithCloseNotifyOnStop) {
+  Start(TlsOptions());
+  TlsClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_THAT(client.ReadResponse(), StartsWith("HTTP/1.1 200"));
+  server_->Stop();
+  std::string why;
+  EXPECT_TRUE(client.ReadUntilCloseNotify(why)) << why;
+}
+
 TEST(HttpServerTls, RefusesAMissingKey) {
   HttpServer::Options options;
-  options.tls_cert_file = "tests/testdata/tls/test_server.crt";
+  options.tls_cert_file = kCertFile;
   auto server = HttpServer::Start(
       options, [](const HttpRequest&) { return std::optional<HttpResponse>(); },
       [](const HttpRequest&) { return HttpResponse(); });
