@@ -12,7 +12,8 @@
 //   - CheckHeaders() before the body is read (411/413/415 cost no body read) and also on
 //     `Expect: 100-continue`;
 //   - optional TLS (OpenSSL) under the same deadlines: a slow handshake or a partial TLS record
-//     cannot hold a worker longer than a slow plain-text request.
+//     cannot hold a worker longer than a slow plain-text request, nor can a client that stops
+//     reading (a response not taken within write_timeout is abandoned with the connection).
 // Routing, status codes and bodies are decided by the handler (see WebhookHandler, OpsHandler).
 //
 // Example:

@@ -9,12 +9,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -31,8 +34,8 @@ using ::testing::StartsWith;
 constexpr char kCertFile[] = "tests/testdata/tls/test_server.crt";
 constexpr char kKeyFile[] = "tests/testdata/tls/test_server.key";
 
-// A safety net against a hung test, never a timing assertion: every blocking socket call gives
-// up after this.
+// A safety net against a hung test, never a timing assertion: every blocking socket call and
+// every WaitUntil gives up after this.
 constexpr int kSafetySeconds = 30;
 
 // A connected TCP socket to 127.0.0.1:port; `receive_buffer` > 0 sets SO_RCVBUF before the
@@ -56,6 +59,34 @@ int ConnectTo(int port, int receive_buffer = 0) {
   return fd;
 }
 
+// Polls `done` until it holds or the safety net runs out; the caller asserts the result.
+bool WaitUntil(const std::function<bool()>& done) {
+  const absl::Time until = absl::Now() + absl::Seconds(kSafetySeconds);
+  while (!done()) {
+    if (absl::Now() > until) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+// The raw bytes `fd` receives until the server closes the connection. `end_errno` (if given) is
+// 0 for an orderly close (FIN), else the error that ended the reads (ECONNRESET, or EAGAIN when
+// the safety net ran out).
+std::string ReceiveUntilClosed(int fd, int* end_errno = nullptr) {
+  std::string out;
+  char buf[16 * 1024];
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (end_errno != nullptr) *end_errno = n == 0 ? 0 : errno;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
 // A raw client socket, for what httplib's client would never send.
 class RawClient {
  public:
@@ -74,16 +105,8 @@ class RawClient {
     ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
   }
-  // Everything until the server closes the connection.
-  std::string ReadUntilClosed() {
-    std::string out;
-    char buf[4096];
-    while (true) {
-      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
+  std::string ReadUntilClosed(int* end_errno = nullptr) {
+    return ReceiveUntilClosed(fd_, end_errno);
   }
 
  private:
@@ -181,6 +204,7 @@ class TlsClient {
 
 class HttpServerTest : public ::testing::Test {
  protected:
+  // Refuses `X-Refuse` from the headers (411); answers `X-Response-Bytes: N` with N bytes.
   void Start(HttpServer::Options options) {
     auto server = HttpServer::Start(
         options,
@@ -195,6 +219,12 @@ class HttpServerTest : public ::testing::Test {
         [this](const HttpRequest& r) {
           handled_.fetch_add(1);
           HttpResponse response;
+          size_t size = 0;
+          if (std::optional<absl::string_view> text = r.Header("X-Response-Bytes");
+              text && absl::SimpleAtoi(*text, &size)) {
+            response.body.assign(size, 'x');
+            return response;
+          }
           response.body =
               absl::StrCat("{\"method\":\"", r.method, "\",\"bytes\":", r.body.size(), "}");
           return response;
@@ -405,6 +435,37 @@ TEST_F(HttpServerTest, TlsConnectionEndsWithCloseNotifyOnStop) {
   server_->Stop();
   std::string why;
   EXPECT_TRUE(client.ReadUntilCloseNotify(why)) << why;
+}
+
+TEST_F(HttpServerTest, TlsClientThatStopsReadingIsDroppedAtTheWriteTimeout) {
+  HttpServer::Options options = TlsOptions();
+  options.max_connections = 1;  // the stalled client holds the only slot until it is dropped
+  options.write_timeout = absl::Milliseconds(100);
+  Start(options);
+  // Far more than the kernel buffers between them (the server's send buffer grows to 4 MiB by
+  // default, the client's receive buffer is a few KiB), so the server's write blocks.
+  constexpr size_t kResponseBytes = 16 << 20;
+  TlsClient stalled(server_->port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(stalled.connected());
+  ASSERT_TRUE(stalled.Write(absl::StrCat(
+      "GET /big HTTP/1.1\r\nHost: x\r\nX-Response-Bytes: ", kResponseBytes, "\r\n\r\n")));
+  // It never reads. The server gives up on the write and frees the slot (it stays taken for
+  // good if the write waits for a reader)...
+  ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 0; }))
+      << "the worker is still writing to a client that does not read";
+  // ...serves the next client in it...
+  httplib::SSLClient next("127.0.0.1", server_->port());
+  next.set_ca_cert_path(kCertFile);
+  next.enable_server_certificate_verification(true);
+  auto res = next.Post("/webhook", "{}", "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  // ...and closed the stalled connection with its response cut short.
+  int end_errno = -1;
+  const std::string received = ReceiveUntilClosed(stalled.fd(), &end_errno);
+  EXPECT_TRUE(end_errno == 0 || end_errno == ECONNRESET) << "still open: errno " << end_errno;
+  EXPECT_LT(received.size(), kResponseBytes);
+  EXPECT_EQ(handled_.load(), 2);
 }
 
 TEST(HttpServerTls, RefusesAMissingKey) {
