@@ -1002,20 +1002,25 @@ void Dispatcher::EncodeJobs(std::vector<EncodeJob>& jobs) {
       if (misses > 0) typed_misses_->Increment(misses);
     }
   };
+  bool shared = false;
   {
     absl::MutexLock lock(&encode_mu_);
     if (jobs.size() > 1 && !encoders_.empty()) {
       encode_task_ = run;
-      encode_pending_ = static_cast<int>(encoders_.size());
       ++encode_generation_;
+      shared = true;
     }
   }
   run();
+  if (!shared) return;
+  // Every job has been taken. An encoder thread that has not picked the task up yet finds it
+  // withdrawn and does nothing, so only those running it (they use `jobs` and `next`, which die
+  // with this frame) are waited for, not every thread's wake-up.
   absl::MutexLock lock(&encode_mu_);
-  const auto done = [this]()
-                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(encode_mu_) { return encode_pending_ == 0; };
-  encode_mu_.Await(absl::Condition(&done));
   encode_task_ = nullptr;
+  const auto done = [this]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(encode_mu_) { return encode_running_ == 0; };
+  encode_mu_.Await(absl::Condition(&done));
 }
 
 void Dispatcher::EncoderLoop() {
@@ -1030,11 +1035,13 @@ void Dispatcher::EncoderLoop() {
       encode_mu_.Await(absl::Condition(&ready));
       if (encode_stopping_) return;
       seen = encode_generation_;
+      if (encode_task_ == nullptr) continue;  // the worker was done before this thread woke
       task = encode_task_;
+      ++encode_running_;
     }
-    if (task) task();
+    task();
     absl::MutexLock lock(&encode_mu_);
-    --encode_pending_;
+    --encode_running_;
   }
 }
 

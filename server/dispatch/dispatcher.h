@@ -352,9 +352,11 @@ class Dispatcher {
   // Encoder threads (Options::encoder_threads, once Start()ed) take part in EncodeJobs.
   absl::Mutex encode_mu_;
   std::vector<std::thread> encoders_ ABSL_GUARDED_BY(encode_mu_);
+  // The current EncodeJobs' work, while it may still be picked up (null otherwise).
   std::function<void()> encode_task_ ABSL_GUARDED_BY(encode_mu_);
   uint64_t encode_generation_ ABSL_GUARDED_BY(encode_mu_) = 0;
-  int encode_pending_ ABSL_GUARDED_BY(encode_mu_) = 0;
+  // Encoder threads running a task they picked up.
+  int encode_running_ ABSL_GUARDED_BY(encode_mu_) = 0;
   bool encode_stopping_ ABSL_GUARDED_BY(encode_mu_) = false;
 };
 

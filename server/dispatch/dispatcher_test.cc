@@ -1137,6 +1137,30 @@ TEST_F(DispatcherTest, SubscriptionsShareOneEncodingOfAnEvent) {
   EXPECT_NE(a[0].delivery_id(), b[0].delivery_id());
 }
 
+TEST_F(DispatcherTest, StartedDispatcherSharesEncodingWithItsEncoderThreadsAndSendsEachEventOnce) {
+  Dispatcher::Options options;
+  options.encoder_threads = 4;
+  Create(options);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back(Append("a.b", absl::StrCat("obj_", i)));
+  // A window of 16: many passes, each encoding up to 16 events on the worker and the encoders.
+  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 16), "h1:1");
+  h->Up();
+  dispatcher_->Start();
+  // Each delivery must carry its own event (an encoding given to the wrong item, or lost, shows
+  // as a wrong, repeated or missing id).
+  std::vector<std::string> delivered;
+  while (delivered.size() < ids.size()) {
+    // The bound only stops a broken dispatcher from hanging the test.
+    ASSERT_TRUE(h->AwaitSent(1, absl::Seconds(60))) << delivered.size() << " delivered";
+    for (const Delivery& d : h->TakeSent()) {
+      delivered.push_back(d.event().id());
+      h->Ack(d.delivery_id(), Ack::OK);
+    }
+  }
+  EXPECT_EQ(delivered, ids);
+}
+
 TEST_F(DispatcherTest, BacklogOfAStarSubscriptionComesFromSequences) {
   Create();
   for (int i = 0; i < 5; ++i) Append("a.b");

@@ -11,21 +11,32 @@ FakeHandlerConnection::FakeHandlerConnection(FakeHandlerConnectionFactory* facto
 
 FakeHandlerConnection::~FakeHandlerConnection() { factory_->Remove(this); }
 
+bool FakeHandlerConnection::connected() const {
+  absl::MutexLock lock(&mu_);
+  return stream_up_ && !closed_;
+}
+
 bool FakeHandlerConnection::Send(uint64_t stream, EncodedDelivery delivery) {
+  absl::MutexLock lock(&mu_);
   if (closed_ || !stream_up_ || stream != stream_) return false;
-  switchboard::v1::Delivery decoded;
-  // The dispatcher's encoding must parse as a Delivery (what a real handler receives).
-  if (!delivery.Decode(&decoded)) std::abort();
   if (stalled_) {
     outbox_.push_back(std::move(delivery));
-    return true;
+  } else {
+    WriteLocked(std::move(delivery));
   }
-  sent_.push_back(std::move(decoded));
-  sent_events_.push_back(delivery.event);
   return true;
 }
 
+void FakeHandlerConnection::WriteLocked(EncodedDelivery delivery) {
+  switchboard::v1::Delivery decoded;
+  // The dispatcher's encoding must parse as a Delivery (what a real handler receives).
+  if (!delivery.Decode(&decoded)) std::abort();
+  sent_.push_back(std::move(decoded));
+  sent_events_.push_back(delivery.event);
+}
+
 bool FakeHandlerConnection::Withdraw(uint64_t stream, const std::string& delivery_id) {
+  absl::MutexLock lock(&mu_);
   withdrawn_.push_back(delivery_id);
   if (!stream_up_ || stream != stream_) return false;
   for (auto it = outbox_.begin(); it != outbox_.end(); ++it) {
@@ -37,24 +48,31 @@ bool FakeHandlerConnection::Withdraw(uint64_t stream, const std::string& deliver
   return false;
 }
 
-void FakeHandlerConnection::Unstall() {
-  stalled_ = false;
-  for (EncodedDelivery& delivery : std::exchange(outbox_, {})) {
-    switchboard::v1::Delivery decoded;
-    delivery.Decode(&decoded);  // checked in Send
-    sent_.push_back(std::move(decoded));
-    sent_events_.push_back(delivery.event);
-  }
+void FakeHandlerConnection::ResetBackoff() {
+  absl::MutexLock lock(&mu_);
+  ++backoff_resets_;
 }
 
-std::vector<std::string> FakeHandlerConnection::queued() const {
-  std::vector<std::string> ids;
-  for (const EncodedDelivery& delivery : outbox_) ids.push_back(delivery.delivery_id);
-  return ids;
+void FakeHandlerConnection::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  outbox_.clear();
+}
+
+void FakeHandlerConnection::Stall() {
+  absl::MutexLock lock(&mu_);
+  stalled_ = true;
+}
+
+void FakeHandlerConnection::Unstall() {
+  absl::MutexLock lock(&mu_);
+  stalled_ = false;
+  for (EncodedDelivery& delivery : std::exchange(outbox_, {})) WriteLocked(std::move(delivery));
 }
 
 uint64_t FakeHandlerConnection::Up() {
-  if (stream_up_) Down();
+  absl::MutexLock lock(&mu_);
+  DownLocked(absl::UnavailableError("stream broke"));
   ++stream_;
   stream_up_ = true;
   listener_->OnConnected(stream_);
@@ -62,6 +80,11 @@ uint64_t FakeHandlerConnection::Up() {
 }
 
 void FakeHandlerConnection::Down(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  DownLocked(status);
+}
+
+void FakeHandlerConnection::DownLocked(const absl::Status& status) {
   if (!stream_up_) return;
   stream_up_ = false;
   outbox_.clear();
@@ -84,11 +107,51 @@ void FakeHandlerConnection::Ack(const std::string& delivery_id,
 }
 
 void FakeHandlerConnection::RawAck(const switchboard::v1::Ack& ack) {
+  absl::MutexLock lock(&mu_);
   if (stream_up_) listener_->OnAck(stream_, ack);
 }
 
 std::vector<switchboard::v1::Delivery> FakeHandlerConnection::TakeSent() {
+  absl::MutexLock lock(&mu_);
   return std::exchange(sent_, {});
+}
+
+bool FakeHandlerConnection::AwaitSent(size_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  const auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sent_.size() >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+uint64_t FakeHandlerConnection::stream() const {
+  absl::MutexLock lock(&mu_);
+  return stream_;
+}
+
+bool FakeHandlerConnection::closed() const {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+int FakeHandlerConnection::backoff_resets() const {
+  absl::MutexLock lock(&mu_);
+  return backoff_resets_;
+}
+
+std::vector<std::shared_ptr<const std::string>> FakeHandlerConnection::sent_events() const {
+  absl::MutexLock lock(&mu_);
+  return sent_events_;
+}
+
+std::vector<std::string> FakeHandlerConnection::withdrawn() const {
+  absl::MutexLock lock(&mu_);
+  return withdrawn_;
+}
+
+std::vector<std::string> FakeHandlerConnection::queued() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const EncodedDelivery& delivery : outbox_) ids.push_back(delivery.delivery_id);
+  return ids;
 }
 
 std::unique_ptr<HandlerConnection> FakeHandlerConnectionFactory::Connect(

@@ -16,8 +16,9 @@
 //   std::vector<switchboard::v1::Delivery> sent = h1->TakeSent();
 //   h1->Ack(sent[0].delivery_id(), switchboard::v1::Ack::OK);
 //
-// Thread-safety: thread-compatible (tests use it from one thread); the factory's methods are
-// thread-safe.
+// Thread-safety: thread-safe, so a test may play the handler while a Start()ed dispatcher's
+// worker sends; Listener calls are made with the connection's lock held (as the real one may).
+// The factory's methods are thread-safe.
 #ifndef SWITCHBOARD_SERVER_DISPATCH_FAKE_HANDLER_CONNECTION_H_
 #define SWITCHBOARD_SERVER_DISPATCH_FAKE_HANDLER_CONNECTION_H_
 
@@ -46,15 +47,12 @@ class FakeHandlerConnection final : public HandlerConnection {
 
   // HandlerConnection.
   const std::string& address() const override { return address_; }
-  bool connected() const override { return stream_up_ && !closed_; }
+  bool connected() const override;
   bool Send(uint64_t stream, EncodedDelivery delivery) override;
   // Records the call; true when the delivery was queued unsent (see Stall) and is dropped.
   bool Withdraw(uint64_t stream, const std::string& delivery_id) override;
-  void ResetBackoff() override { ++backoff_resets_; }
-  void Close() override {
-    closed_ = true;
-    outbox_.clear();
-  }
+  void ResetBackoff() override;
+  void Close() override;
 
   // Establishes a new stream and reports OnConnected. Returns its id.
   uint64_t Up();
@@ -63,7 +61,7 @@ class FakeHandlerConnection final : public HandlerConnection {
   void Down(absl::Status status = absl::UnavailableError("stream broke"));
   // From now on Send queues deliveries unsent (TakeSent does not return them; Withdraw takes
   // them back) until Unstall(), which sends them, in order.
-  void Stall() { stalled_ = true; }
+  void Stall();
   void Unstall();
   // Reports an Ack on the current stream.
   void Ack(const std::string& delivery_id, switchboard::v1::Ack::Outcome outcome,
@@ -73,15 +71,16 @@ class FakeHandlerConnection final : public HandlerConnection {
 
   // Deliveries sent since the last call (and removes them).
   std::vector<switchboard::v1::Delivery> TakeSent();
-  uint64_t stream() const { return stream_; }
-  bool closed() const { return closed_; }
-  int backoff_resets() const { return backoff_resets_; }
+  // Waits until at least `n` deliveries were sent since the last TakeSent; false after
+  // `timeout` (a bound against hanging, for tests of a Start()ed dispatcher).
+  bool AwaitSent(size_t n, absl::Duration timeout);
+  uint64_t stream() const;
+  bool closed() const;
+  int backoff_resets() const;
   // The encoded events of every delivery sent (shared bytes, not copies).
-  const std::vector<std::shared_ptr<const std::string>>& sent_events() const {
-    return sent_events_;
-  }
+  std::vector<std::shared_ptr<const std::string>> sent_events() const;
   // Delivery ids passed to Withdraw, in order (whether or not they were queued).
-  const std::vector<std::string>& withdrawn() const { return withdrawn_; }
+  std::vector<std::string> withdrawn() const;
   // Ids of the deliveries queued unsent while stalled, in order.
   std::vector<std::string> queued() const;
 
@@ -89,16 +88,21 @@ class FakeHandlerConnection final : public HandlerConnection {
   FakeHandlerConnectionFactory* const factory_;
   const std::string address_;
   Listener* const listener_;
-  uint64_t stream_ = 0;
-  bool stream_up_ = false;
-  bool closed_ = false;
-  bool stalled_ = false;
-  int backoff_resets_ = 0;
+  // Held across Listener calls, as GrpcHandlerConnection may.
+  mutable absl::Mutex mu_;
+  uint64_t stream_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+  int backoff_resets_ ABSL_GUARDED_BY(mu_) = 0;
   // Sent while stalled, not yet "written".
-  std::vector<EncodedDelivery> outbox_;
-  std::vector<switchboard::v1::Delivery> sent_;
-  std::vector<std::string> withdrawn_;
-  std::vector<std::shared_ptr<const std::string>> sent_events_;
+  std::vector<EncodedDelivery> outbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<switchboard::v1::Delivery> sent_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<const std::string>> sent_events_ ABSL_GUARDED_BY(mu_);
+
+  void DownLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WriteLocked(EncodedDelivery delivery) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 };
 
 class FakeHandlerConnectionFactory final : public HandlerConnectionFactory {
