@@ -342,8 +342,6 @@ class GuardedServer final : public httplib::Server {
   std::atomic<int> yield_tokens{0};  // idle connections asked to close for it
 
  private:
-  // Takes a connection slot. When all are taken, idle keep-alive connections are asked to close
-  // (they poll `waiting`) and this waits briefly for one to free up; false if none does.
   // Takes a connection slot. When all are taken, one newcomer at a time asks one idle
   // keep-alive connection to close (a yield token the idle loops poll) and waits briefly for the
   // slot; any other newcomer meanwhile is refused at once, so a flood cannot park workers.

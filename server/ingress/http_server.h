@@ -6,8 +6,9 @@
 //   - a whole-request deadline (request line, headers and body must arrive within it);
 //   - an idle timeout between keep-alive requests;
 //   - a cap on concurrent connections with a worker pool sized above it, so every admitted
-//     connection has a thread; when the cap is reached, idle keep-alive connections are closed
-//     to make room, and a newcomer that still finds no slot within 1 s gets 503;
+//     connection has a thread; when the cap is reached, one newcomer at a time waits up to 1 s
+//     for a slot and has one idle keep-alive connection closed to make room; one that still
+//     finds no slot, and any that come while it waits, get 503 (so a flood parks no workers);
 //   - header bytes and header count limits (431), TCP_NODELAY, a keep-alive request limit;
 //   - CheckHeaders() before the body is read (411/413/415 cost no body read) and also on
 //     `Expect: 100-continue`;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -107,6 +109,11 @@ class RawClient {
   }
   std::string ReadUntilClosed(int* end_errno = nullptr) {
     return ReceiveUntilClosed(fd_, end_errno);
+  }
+  // True when the server has sent something (or closed) that this client has not read yet.
+  bool HasInput() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
   }
 
  private:
@@ -316,7 +323,7 @@ TEST_F(HttpServerTest, ClosesARequestThatMissesItsDeadline) {
   EXPECT_EQ(res->status, 200);
 }
 
-TEST_F(HttpServerTest, IdleConnectionsGiveWayToNewSenders) {
+TEST_F(HttpServerTest, OneIdleConnectionGivesWayToEachNewSender) {
   HttpServer::Options options;
   options.max_connections = 2;
   options.idle_timeout = absl::Hours(1);  // idle clients would hold their slot forever
@@ -333,6 +340,93 @@ TEST_F(HttpServerTest, IdleConnectionsGiveWayToNewSenders) {
   auto res = client.Post("/webhook", "{}", "application/json");
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200);
+  // One of them was closed to make room (before the newcomer got its slot)...
+  pollfd either[2] = {{idle1.fd(), POLLIN, 0}, {idle2.fd(), POLLIN, 0}};
+  ASSERT_GT(::poll(either, 2, kSafetySeconds * 1000), 0);
+  RawClient& closed = (either[0].revents & POLLIN) != 0 ? idle1 : idle2;
+  RawClient& kept = &closed == &idle1 ? idle2 : idle1;
+  EXPECT_EQ(closed.ReadUntilClosed(), "");
+  // ...and only one: the other is still open and keeps serving.
+  for (int i = 0; i < 2; ++i) {
+    kept.Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_THAT(kept.ReadSome(), StartsWith("HTTP/1.1 200")) << "request " << i;
+  }
+}
+
+// When every slot is taken, one newcomer at a time waits (up to 1 s) for a slot; the others
+// that come meanwhile are refused at once instead of parking a worker each.
+TEST_F(HttpServerTest, OnlyOneNewcomerWaitsForASlotTheOthersAreRefusedAtOnce) {
+  HttpServer::Options options;
+  options.max_connections = 1;
+  options.idle_timeout = absl::Hours(1);
+  Start(options);
+  // The only slot is held by a request whose body is half sent: it cannot give way yet.
+  RawClient busy(server_->port());
+  ASSERT_TRUE(busy.connected());
+  busy.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+  ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
+
+  // Of newcomers arriving together, all but one are answered 503 while the slot is taken.
+  constexpr int kNewcomers = 3;
+  std::vector<std::unique_ptr<RawClient>> newcomers;
+  for (int i = 0; i < kNewcomers; ++i) {
+    newcomers.push_back(std::make_unique<RawClient>(server_->port()));
+    ASSERT_TRUE(newcomers.back()->connected());
+  }
+  std::vector<RawClient*> pending;
+  for (auto& c : newcomers) pending.push_back(c.get());
+  while (pending.size() > 1) {
+    std::vector<pollfd> polls;
+    for (RawClient* c : pending) polls.push_back({c->fd(), POLLIN, 0});
+    ASSERT_GT(::poll(polls.data(), polls.size(), kSafetySeconds * 1000), 0);
+    std::vector<RawClient*> still_pending;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if ((polls[i].revents & (POLLIN | POLLHUP)) == 0) {
+        still_pending.push_back(pending[i]);
+        continue;
+      }
+      EXPECT_THAT(pending[i]->ReadUntilClosed(), StartsWith("HTTP/1.1 503"));
+    }
+    pending = still_pending;
+  }
+  RawClient& waiter = *pending[0];
+  // So is one that comes later while the first still waits. (Were every newcomer to wait its
+  // full second, this one's answer would come a second after the waiter's had.)
+  RawClient late(server_->port());
+  ASSERT_TRUE(late.connected());
+  EXPECT_THAT(late.ReadUntilClosed(), StartsWith("HTTP/1.1 503"));
+  ASSERT_FALSE(waiter.HasInput()) << "the waiter was answered before a slot came free";
+  // When the busy connection finishes its request and turns idle, it gives way, and the waiter
+  // is served in its slot.
+  busy.Send("cd");
+  EXPECT_THAT(busy.ReadSome(), StartsWith("HTTP/1.1 200"));
+  EXPECT_EQ(busy.ReadUntilClosed(), "");  // gave way
+  waiter.Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(waiter.ReadSome(), StartsWith("HTTP/1.1 200"));
+}
+
+// A newcomer that gave up waiting withdraws its call for an idle connection to give way: a
+// connection that turns idle later is not closed for nobody.
+TEST_F(HttpServerTest, ANewcomerThatGaveUpClosesNoConnectionLater) {
+  HttpServer::Options options;
+  options.max_connections = 1;
+  options.idle_timeout = absl::Hours(1);
+  Start(options);
+  RawClient busy(server_->port());
+  ASSERT_TRUE(busy.connected());
+  busy.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+  ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
+  {
+    RawClient newcomer(server_->port());
+    ASSERT_TRUE(newcomer.connected());
+    // No connection is idle, so nothing gives way within the second it waits.
+    EXPECT_THAT(newcomer.ReadUntilClosed(), StartsWith("HTTP/1.1 503"));
+  }
+  busy.Send("cd");
+  EXPECT_THAT(busy.ReadSome(), StartsWith("HTTP/1.1 200"));
+  // Now idle with nobody waiting: it stays open and serves its next request.
+  busy.Send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(busy.ReadSome(), StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(HttpServerTest, RejectsTooManyHeaders) {
