@@ -786,20 +786,23 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
   // done without mu_ (admin calls and the backlog gauge are not held up) and spread over the
   // encoder threads.
   EncodeJobs(jobs);
+  // Deliveries are sent, and their deadlines start, now: the store reads and the encoding above
+  // took time (never earlier than `now`, should the clock step back).
+  const absl::Time sent_at = std::max(now, deps_.clock->Now());
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::InfiniteFuture();
-    AttachEncodedLocked(jobs, now);
+    AttachEncodedLocked(jobs, sent_at);
     int64_t in_flight = 0;
     for (auto& [name, sub] : subs_) {
-      SendLocked(*sub, now);
+      SendLocked(*sub, sent_at);
       AdvanceCursorLocked(*sub);
       in_flight += sub->in_flight;
     }
     busy_.store(in_flight >= static_cast<int64_t>(kAckBatch), std::memory_order_relaxed);
-    next = NextWakeLocked(now);
+    next = NextWakeLocked(sent_at);
   }
-  if (!drops.empty()) DropExpiredMembers(now, drops);
+  if (!drops.empty()) DropExpiredMembers(sent_at, drops);
   BuryRetired();
   return next;
 }

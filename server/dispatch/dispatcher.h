@@ -138,9 +138,10 @@ class Dispatcher {
 
   // One pass of the dispatcher's work at time `now`: applies connection events and acks, expires
   // timed-out deliveries, drops members past their grace, reads due retries and new events, and
-  // sends what the windows allow. Returns when it next has timed work to do (InfiniteFuture if
-  // none; a Notify or connection event may come sooner). REQUIRES: not concurrently with itself;
-  // not after Start().
+  // sends what the windows allow. Deliveries are sent at the clock's time after the reads and
+  // the encoding (not before `now`); their deadlines count from then. Returns when it next has
+  // timed work to do (InfiniteFuture if none; a Notify or connection event may come sooner).
+  // REQUIRES: not concurrently with itself; not after Start().
   absl::Time ProcessDue(absl::Time now);
 
   // Commits buffered progress in one DeliveryStore::CommitProgress. On failure the batch is kept

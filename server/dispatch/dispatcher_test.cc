@@ -589,6 +589,30 @@ TEST_F(DispatcherTest, AckTimeoutCountsAnAttemptAndALateAckIsIgnored) {
   EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_delivery_unknown_acks_total 1"));
 }
 
+TEST_F(DispatcherTest, DeliveryTimeoutCountsFromTheSendAfterEncodingNotFromThePassStart) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  // A pass that starts at `start` and whose store reads and encoding take 2 s: the clock reads
+  // start + 2 s when the delivery goes out.
+  const absl::Time start = clock_.Now();
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(dispatcher_->ProcessDue(start), start + absl::Seconds(7));
+  ASSERT_EQ(h->TakeSent().size(), 1u);
+  clock_.Advance(absl::Seconds(4));  // 5 s after the pass started, 4 s after the send
+  Pass();
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_TRUE(h->withdrawn().empty());
+  clock_.Advance(absl::Seconds(1));  // 5 s after the send
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_THAT(r[0].last_error, HasSubstr("delivery_timeout"));
+}
+
 TEST_F(DispatcherTest, TimeoutOfADeliveryQueuedUnsentIsNoAttemptAndItIsSentAgainAtOnce) {
   Create();
   const std::string written = Append("a.b");
