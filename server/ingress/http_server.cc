@@ -286,6 +286,40 @@ class DeadlineStream final : public httplib::Stream {
   bool write_failed_ = false;
 };
 
+// Closes a connection whose last response refused the request, maybe before reading all of it
+// (CheckHeaders' 411/413/415, 431, a body on GET): the client may still be sending its body.
+// close() with unread input makes the kernel send RST instead of FIN. The client's next write
+// then fails (EPIPE/ECONNRESET), which is where clients such as curl and httplib give up without
+// reading the response; some TCP stacks also discard a received response on RST, and a segment
+// of it that needed resending is lost. So, like nginx's lingering close: FIN right after the
+// response (SHUT_WR), then read and discard what still arrives until the client closes, for at
+// most kLingerTime and kLingerBytes (nginx allows 30 s): a client that keeps sending, or never
+// closes, keeps its slot (and Stop() waiting) at most that much longer. SO_LINGER does not
+// help: it bounds how long close() waits for unsent output and does nothing about unread input.
+void CloseAfterDrainingInput(int sock) {
+  static constexpr absl::Duration kLingerTime = absl::Seconds(2);
+  static constexpr size_t kLingerBytes = 16 << 20;
+  ::shutdown(sock, SHUT_WR);
+  const absl::Time until = absl::Now() + kLingerTime;
+  char discard[16 * 1024];
+  size_t drained = 0;
+  while (drained < kLingerBytes) {
+    const absl::Duration left = until - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    const ssize_t n = ::recv(sock, discard, sizeof(discard), MSG_DONTWAIT);
+    if (n > 0) {
+      drained += static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0) break;  // the client closed: nothing is left to reset
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) break;
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, ToPollMillis(left)) < 0 && errno != EINTR) break;
+  }
+  ::close(sock);
+}
+
 HttpRequest FromHttplib(const httplib::Request& req, bool with_body) {
   HttpRequest out;
   out.method = req.method;
@@ -421,6 +455,7 @@ class GuardedServer final : public httplib::Server {
     // Between requests, a connection also gives way to a newcomer waiting for a slot.
     auto yield_idle = [this] { return svr_sock_ == INVALID_SOCKET || TakeYieldToken(); };
     bool ok = true;
+    bool refused = false;  // the last response refused the request, maybe leaving input unread
     for (int i = 0; ok && i < options_.max_requests_per_connection && !stopping(); ++i) {
       if (!stream.WaitForRequest(options_.idle_timeout, yield_idle)) break;
       stream.BeginRequest(absl::Now() + options_.request_deadline);
@@ -429,6 +464,8 @@ class GuardedServer final : public httplib::Server {
       bool connection_closed = false;
       ok = process_request(stream, close_connection, connection_closed, nullptr);
       ok = stream.Flush() && ok;
+      // Not after a missed deadline or a failed write: that client is too slow to be waited for.
+      refused = ok && t_close_after_response && !stream.deadline_exceeded();
       if (connection_closed || t_close_after_response || stream.deadline_exceeded()) break;
     }
     // The TLS close alert must go out before the fd is closed (and possibly reused).
@@ -436,8 +473,12 @@ class GuardedServer final : public httplib::Server {
       SSL_shutdown(ssl);
       SSL_free(ssl);
     }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
+    if (refused) {
+      CloseAfterDrainingInput(sock);
+    } else {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+    }
     return ok;
   }
 

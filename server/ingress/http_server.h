@@ -11,7 +11,8 @@
 //     finds no slot, and any that come while it waits, get 503 (so a flood parks no workers);
 //   - header bytes and header count limits (431), TCP_NODELAY, a keep-alive request limit;
 //   - CheckHeaders() before the body is read (411/413/415 cost no body read) and also on
-//     `Expect: 100-continue`;
+//     `Expect: 100-continue`; after such a refusal the connection closes only once the client
+//     stops sending (at most 2 s, 16 MiB discarded), so it reads the refusal, not a reset;
 //   - optional TLS (OpenSSL) under the same deadlines: a slow handshake or a partial TLS record
 //     cannot hold a worker longer than a slow plain-text request, nor can a client that stops
 //     reading (a response not taken within write_timeout is abandoned with the connection).

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@
 namespace switchboard::server::ingress {
 namespace {
 
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -100,6 +102,17 @@ class RawClient {
   int fd() const { return fd_; }
   void Send(const std::string& data) {
     ASSERT_GT(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL), 0);
+  }
+  // Sends all of `data`; false (and errno) when the connection fails first.
+  bool SendAll(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
   }
   // What the server sent next (one recv).
   std::string ReadSome() {
@@ -211,13 +224,22 @@ class TlsClient {
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  // Refuses `X-Refuse` from the headers (411); answers `X-Response-Bytes: N` with N bytes.
+  // Refuses `X-Refuse` (411) and a Content-Length above max_body_bytes (413) from the headers,
+  // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes.
   void Start(HttpServer::Options options) {
+    const int64_t max_body_bytes = options.max_body_bytes;
     auto server = HttpServer::Start(
         options,
-        [](const HttpRequest& r) -> std::optional<HttpResponse> {
+        [max_body_bytes](const HttpRequest& r) -> std::optional<HttpResponse> {
           if (r.Header("X-Refuse")) {
             HttpResponse refused = ErrorResponse(411, "refused before the body");
+            refused.close_connection = true;
+            return refused;
+          }
+          int64_t length = 0;
+          if (std::optional<absl::string_view> text = r.Header("Content-Length");
+              text && absl::SimpleAtoi(*text, &length) && length > max_body_bytes) {
+            HttpResponse refused = ErrorResponse(413, "body too large");
             refused.close_connection = true;
             return refused;
           }
@@ -304,6 +326,40 @@ TEST_F(HttpServerTest, RefusesFromHeadersWithoutWaitingForTheBody) {
   std::string reply = raw.ReadUntilClosed();
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 411"));
   EXPECT_THAT(reply, HasSubstr("refused before the body"));
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+// A sender refused from its headers may still be sending the body it announced. It must get to
+// write it and read the whole refusal. Were the server to close with that body unread, its
+// kernel would answer with RST and the client's write would fail (EPIPE/ECONNRESET): httplib
+// and curl give up there without reading the response. (Linux keeps what the client had
+// received readable after the RST; other stacks may not.)
+TEST_F(HttpServerTest, ASenderRefusedWhileStillSendingItsBodyReadsTheWholeRefusal) {
+  Start({});  // bodies up to 1 MiB
+  RawClient raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  // 8 MiB of the 64 MiB announced, more than the kernel buffers on the way hold, so the client
+  // is still writing when the 413 comes; it reads only once it has written them all.
+  const bool sent = raw.SendAll(absl::StrCat("POST /webhook HTTP/1.1\r\nHost: x\r\n",
+                                             "Content-Length: ", 64 << 20, "\r\n\r\n",
+                                             std::string(8 << 20, 'x')));
+  const int send_errno = errno;
+  EXPECT_TRUE(sent) << "the write failed: " << std::strerror(send_errno);
+  int end_errno = -1;
+  const std::string reply = raw.ReadUntilClosed(&end_errno);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(reply, EndsWith("\r\n\r\n{\"error\":\"body too large\"}\n"));
+  EXPECT_EQ(end_errno, 0) << "the connection was reset: " << std::strerror(end_errno);
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, AnHttpClientSendingATooLargeBodyGetsThe413) {
+  Start({});
+  httplib::Client client("127.0.0.1", server_->port());
+  auto res = client.Post("/webhook", std::string(8 << 20, 'x'), "application/json");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());  // Write: reset while sending the body
+  EXPECT_EQ(res->status, 413);
+  EXPECT_THAT(res->body, HasSubstr("body too large"));
   EXPECT_EQ(handled_.load(), 0);
 }
 
