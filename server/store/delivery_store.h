@@ -150,9 +150,8 @@ class DeliveryStore {
 
   // Stored events matching `types` with after_sequence < sequence <= up_to_sequence, counted up
   // to `limit` (returns limit when there are more; 0 for an empty range). `types` as
-  // EventQuery::types. The work is bounded by the range as well as by `limit`, so callers can
-  // count a long stretch of the log exactly in several short reads. kInvalidArgument when
-  // limit < 0 or with more than kMaxQueryTypes patterns.
+  // EventQuery::types. kInvalidArgument when limit < 0 or with more than kMaxQueryTypes
+  // patterns.
   virtual absl::StatusOr<int64_t> CountBetween(const std::vector<std::string>& types,
                                                int64_t after_sequence, int64_t up_to_sequence,
                                                int64_t limit) = 0;

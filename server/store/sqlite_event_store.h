@@ -29,8 +29,9 @@
 // from after_sequence (a single exact type uses the (type, seq) index instead): paging through the
 // whole log costs one pass over it, although one page of a rare type may scan far. CountAfter
 // counts the rows of the same query shape (`LIMIT cap` in a subquery bounds the work the same way);
-// CountBetween adds `seq <= ?`, so each pattern's range of the (type, seq) index (or, for `*`,
-// the rows) is bounded at both ends and the work by the sequence range as well as the limit.
+// CountBetween adds `seq <= ?`: an exact type's (type, seq) index range, and `*`'s rows, are then
+// bounded by the sequences at both ends, but a `prefix.*` pattern is searched by its type range
+// alone (the sequences only filter it), so it costs the index entries of the matching types.
 // LastSequence reads sqlite_sequence (the highest seq ever handed out, so it never goes down after
 // retention; a duplicate append uses one up too, leaving a gap); LastSequenceReceivedBefore takes
 // MAX(seq) over the covering received_at index (cost: one index entry per event received before t;
