@@ -8,6 +8,7 @@
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "server/convert/event_converter.h"
 #include "server/rpc/gateway_service.h"
+#include "server/rpc/local_grpc_server.h"
 #include "server/store/memory_event_store.h"
 
 namespace switchboard::server::rpc {
@@ -22,14 +23,10 @@ class GatewayAuthTest : public ::testing::Test {
     deps.started_at = absl::Now();
     deps.tokens = {"sbtok_current", "sbtok_previous"};
     service_ = std::make_unique<GatewayService>(std::move(deps));
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = StartLocalServer(service_.get(), &port);
     ASSERT_NE(server_, nullptr);
-    stub_ = switchboard::v1::Gateway::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = switchboard::v1::Gateway::NewStub(LocalChannel(port));
   }
   void TearDown() override { server_->Shutdown(); }
 

@@ -26,6 +26,7 @@
 #include "server/dispatch/retry_policy.h"
 #include "server/metrics/metrics.h"
 #include "server/rpc/grpc_handler_connection.h"
+#include "server/rpc/local_grpc_server.h"
 #include "server/rpc/test_event_handler.h"
 #include "server/store/memory_event_store.h"
 
@@ -82,14 +83,10 @@ class GatewayDeliveryTest : public ::testing::Test {
     gateway_deps.dispatcher = dispatcher_.get();
     gateway_deps.started_at = absl::Now();
     service_ = std::make_unique<GatewayService>(std::move(gateway_deps));
-    grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    server_ = StartLocalServer(service_.get(), &port);
     ASSERT_NE(server_, nullptr);
-    stub_ = switchboard::v1::Gateway::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    stub_ = switchboard::v1::Gateway::NewStub(LocalChannel(port));
   }
 
   void StopGateway() {

@@ -146,10 +146,31 @@ bool GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& deliver
   for (auto it = outbox_.begin(); it != outbox_.end(); ++it) {
     if (it->delivery_id == delivery_id) {
       outbox_.erase(it);
+      // It waited its whole timeout behind a write that did not finish: the handler is not
+      // reading. Without an Ack for not_acking_after either, restart the stream as for the
+      // 16 MB rule (a write stuck on flow control never reaches that check again).
+      if (writing_ && call_ != nullptr) {
+        MaybeRestartNotAckingLocked(call_, "write_stalled");
+      }
       return true;
     }
   }
   return false;  // written (StartNextWriteLocked takes it out of the outbox) or unknown
+}
+
+void GrpcHandlerConnection::MaybeRestartNotAckingLocked(Call* call, absl::string_view reason) {
+  if (call->read_ended || call->cancelled_not_acking ||
+      absl::Now() - last_ack_ < options_.not_acking_after) {
+    return;
+  }
+  SB_LOG(WARNING) << "handler_not_acking address=" << address_ << " stream=" << call->stream
+                  << " reason=" << reason << " unacked_bytes=" << unacked_bytes_
+                  << " action=restarting_stream";
+  // Its deliveries count as failed attempts (the stream broke with them outstanding) and gRPC
+  // frees what it buffered for the call. Once per call: writes may still be started before the
+  // cancellation ends the read side.
+  call->cancelled_not_acking = true;
+  call->context.TryCancel();
 }
 
 void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
@@ -166,15 +187,8 @@ void GrpcHandlerConnection::StartNextWriteLocked(Call* call) {
   unacked_bytes_ += static_cast<int64_t>(next.size());
   outbox_.pop_front();
   writing_ = true;
-  if (unacked_bytes_ > options_.max_unacked_bytes && !call->read_ended &&
-      !call->cancelled_not_acking && absl::Now() - last_ack_ >= options_.not_acking_after) {
-    SB_LOG(WARNING) << "handler_not_acking address=" << address_ << " stream=" << call->stream
-                    << " unacked_bytes=" << unacked_bytes_ << " action=restarting_stream";
-    // Its deliveries count as failed attempts (the stream broke with them outstanding) and
-    // gRPC frees what it buffered for the call. Once per call: writes may still be started
-    // before the cancellation ends the read side.
-    call->cancelled_not_acking = true;
-    call->context.TryCancel();
+  if (unacked_bytes_ > options_.max_unacked_bytes) {
+    MaybeRestartNotAckingLocked(call, "unacked_bytes");
   }
   // More is queued: let gRPC hold this one back and send it with the next (one syscall for a
   // burst instead of one per delivery). The last write of a burst goes without the hint, which

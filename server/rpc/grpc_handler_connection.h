@@ -79,7 +79,9 @@ struct GrpcHandlerConnectionOptions {
   // re-sent to such a handler would otherwise grow the gateway's memory without bound. Both
   // conditions, so that a healthy handler whose first calls are slow while a burst of large
   // events (deliveries can be MBs each) goes out is not cut off and charged an attempt for
-  // each of them.
+  // each of them. The same restart happens when a delivery times out still queued behind a
+  // write that never finished (flow control: the handler stopped reading) and there has been no
+  // Ack for not_acking_after.
   int64_t max_unacked_bytes = int64_t{16} << 20;
   absl::Duration not_acking_after = absl::Seconds(30);
   // Channel credentials for dialing handlers (Config.handler_tls): null means plaintext.
@@ -117,6 +119,10 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   // Starts writing the first delivery of the outbox on `call`. REQUIRES: outbox not empty, no
   // write in flight.
   void StartNextWriteLocked(Call* call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Cancels `call` (it reconnects) unless it ended, was cancelled so already, or had an Ack
+  // within not_acking_after; logs handler_not_acking with `reason`.
+  void MaybeRestartNotAckingLocked(Call* call, absl::string_view reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reactions of the current Call and of the timer.
   void OnInitialMetadata(Call* call, bool ok);

@@ -16,6 +16,7 @@
 #include "grpcpp/generic/async_generic_service.h"
 #include "gtest/gtest.h"
 #include "protos/switchboard/v1/handler.grpc.pb.h"
+#include "server/rpc/local_grpc_server.h"
 #include "server/rpc/test_event_handler.h"
 
 namespace switchboard::server::rpc {
@@ -239,17 +240,6 @@ TEST(GrpcHandlerConnection, ReconnectsAfterTheHandlerRestarts) {
   EXPECT_EQ(listener.acks()[0].first, second);
 }
 
-// A plaintext server on a free loopback port answering every method with `service`, with the
-// integer channel arguments `args`.
-std::unique_ptr<grpc::Server> StartHandlerServer(grpc::CallbackGenericService* service, int* port,
-                                                 const std::map<std::string, int>& args = {}) {
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
-  for (const auto& [name, value] : args) builder.AddChannelArgument(name, value);
-  builder.RegisterCallbackGenericService(service);
-  return builder.BuildAndStart();
-}
-
 // Writes bytes that are not an Ack as soon as a stream opens.
 class GarbageService final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
@@ -288,7 +278,7 @@ class GarbageService final : public grpc::CallbackGenericService {
 TEST(GrpcHandlerConnection, GarbageFromTheHandlerEndsThatStreamAndNothingElse) {
   GarbageService garbage;
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartHandlerServer(&garbage, &port);
+  std::unique_ptr<grpc::Server> server = StartLocalServer(&garbage, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionFactory factory(FastOptions());
   RecordingListener listener;
@@ -318,7 +308,7 @@ class NeverReadsService final : public grpc::CallbackGenericService {
 TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   NeverReadsService never_reads;
   int port = 0;
-  std::unique_ptr<grpc::Server> server = StartHandlerServer(&never_reads, &port);
+  std::unique_ptr<grpc::Server> server = StartLocalServer(&never_reads, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = 64 << 10;
@@ -348,7 +338,7 @@ TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
   // Without BDP probing the server's stream window stays at HTTP/2's 64 KB, and a stream that is
   // never read grants no more: a bigger delivery's write cannot finish, whatever the timing.
   std::unique_ptr<grpc::Server> server =
-      StartHandlerServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+      StartLocalServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionFactory factory(FastOptions());
   RecordingListener listener;
@@ -368,6 +358,36 @@ TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
   EXPECT_FALSE(connection->Withdraw(stream, "d2"));  // taken back already
   EXPECT_TRUE(connection->Withdraw(stream, "d1"));
   EXPECT_TRUE(listener.disconnected().empty());
+  connection.reset();
+  server->Shutdown();
+}
+
+TEST(GrpcHandlerConnection, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindAStalledWrite) {
+  NeverReadsService never_reads;
+  int port = 0;
+  // As above: the 1 MB write can never finish, so the byte rule is never checked again.
+  std::unique_ptr<grpc::Server> server =
+      StartLocalServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+  ASSERT_NE(server, nullptr);
+  GrpcHandlerConnectionOptions options = FastOptions();
+  options.max_unacked_bytes = int64_t{1} << 40;  // only the stalled-write rule can restart it
+  options.not_acking_after = absl::ZeroDuration();
+  GrpcHandlerConnectionFactory factory(options);
+  RecordingListener listener;
+  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
+  const uint64_t stream = listener.WaitConnected(1);
+  ASSERT_NE(stream, 0u);
+  Delivery big;
+  big.set_delivery_id("big");
+  big.mutable_event()->set_raw_json(std::string(1 << 20, 'x'));
+  ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(big)));
+  ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));
+  EXPECT_TRUE(listener.disconnected().empty());
+  // The dispatcher withdraws d1 at its timeout: the stream is cancelled and a new one opens.
+  EXPECT_TRUE(connection->Withdraw(stream, "d1"));
+  ASSERT_TRUE(listener.WaitDisconnected(1));
+  EXPECT_FALSE(listener.disconnected()[0].second.ok());
+  EXPECT_GT(listener.WaitConnected(2), stream);
   connection.reset();
   server->Shutdown();
 }
