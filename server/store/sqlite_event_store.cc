@@ -917,7 +917,7 @@ void SqliteEventStore::MaybeCheckpoint() {
     absl::MutexLock lock(&mu_);
     state = checkpoint_state_;
     if (state == CheckpointState::kIdle &&
-        wal_pages_ - copied_frames_ >= options_.checkpoint.wal_pages) {
+        wal_pages_ - covered_frames_ >= options_.checkpoint.wal_pages) {
       checkpoint_restart_ = wal_pages_ >= options_.checkpoint.restart_wal_pages;
       checkpoint_state_ = CheckpointState::kRunning;
       checkpoint_cv_.Signal();
@@ -930,7 +930,7 @@ void SqliteEventStore::MaybeCheckpoint() {
   PassiveCheckpoint(db_);
   wal_pages_ = 0;
   absl::MutexLock lock(&mu_);
-  copied_frames_ = 0;
+  covered_frames_ = 0;
   ++stats_.wal_restarts;
   checkpoint_state_ = CheckpointState::kIdle;
 }
@@ -950,7 +950,10 @@ void SqliteEventStore::CheckpointerLoop() {
       std::optional<CheckpointPass> result = PassiveCheckpoint(checkpoint_db_);
       SyncDatabaseFile(checkpoint_db_);
       absl::MutexLock lock(&mu_);
-      if (result) copied_frames_ = result->checkpointed;
+      // Frames a reader held back are copied by a later pass, which starts where SQLite's
+      // backfill stopped. Counting them as copied keeps a long reader from triggering a pass
+      // on every commit until it ends.
+      if (result) covered_frames_ = result->log_frames;
       checkpoint_state_ = CheckpointState::kIdle;
       continue;
     }
@@ -1004,7 +1007,7 @@ void SqliteEventStore::IdleCheckpoint() {
   wal_needs_truncate_ = false;  // after a real error, wait for the next write rather than spin
   wal_pages_ = 0;
   absl::MutexLock lock(&mu_);
-  copied_frames_ = 0;
+  covered_frames_ = 0;
   checkpoint_state_ = CheckpointState::kIdle;
   if (rc == SQLITE_OK) ++stats_.checkpoints;
 }

@@ -337,8 +337,9 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   CheckpointState checkpoint_state_ ABSL_GUARDED_BY(mu_) = CheckpointState::kIdle;
   // The running checkpoint ends with a WAL restart (the writer copies the tail).
   bool checkpoint_restart_ ABSL_GUARDED_BY(mu_) = false;
-  // Frames at the start of the WAL that a checkpoint already copied (0 after a restart).
-  int copied_frames_ ABSL_GUARDED_BY(mu_) = 0;
+  // Frames at the start of the WAL that a checkpoint pass already went over (0 after a restart);
+  // a reader may have held some back, which a later pass copies.
+  int covered_frames_ ABSL_GUARDED_BY(mu_) = 0;
   absl::CondVar checkpoint_cv_;  // wakes the checkpointer
   bool checkpointer_stop_ ABSL_GUARDED_BY(mu_) = false;
   bool pause_requested_ ABSL_GUARDED_BY(mu_) = false;  // PauseWriterForTesting
