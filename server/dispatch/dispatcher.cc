@@ -192,6 +192,7 @@ struct Dispatcher::InboxEntry {
   uint64_t stream = 0;
   switchboard::v1::Ack ack;
   absl::Status status;
+  std::vector<std::string> unsent;  // kDisconnected: deliveries never written
 };
 
 // Forwards one member's connection events to the dispatcher's inbox (never blocks: a short
@@ -216,12 +217,14 @@ class Dispatcher::MemberListener final : public HandlerConnection::Listener {
     e.ack = ack;
     dispatcher_->Post(std::move(e));
   }
-  void OnDisconnected(uint64_t stream, const absl::Status& status) override {
+  void OnDisconnected(uint64_t stream, const absl::Status& status,
+                      const std::vector<std::string>& unsent) override {
     InboxEntry e;
     e.kind = InboxEntry::Kind::kDisconnected;
     e.member = member_;
     e.stream = stream;
     e.status = status;
+    e.unsent = unsent;
     dispatcher_->Post(std::move(e));
   }
 
@@ -840,21 +843,25 @@ void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
           m->unreachable_since = now;
         }
         std::vector<int64_t> broken;
+        std::vector<int64_t> unsent;
+        const absl::flat_hash_set<std::string> unsent_ids(e.unsent.begin(), e.unsent.end());
         for (const auto& [sequence, item] : sub->items) {
           if (item.in_flight && item.member == m->id && item.stream == e.stream) {
-            broken.push_back(sequence);
+            (unsent_ids.contains(item.delivery_id) ? unsent : broken).push_back(sequence);
           }
         }
         SB_LOG(INFO) << "member_disconnected subscription=" << sub->spec.name()
                      << " member=" << m->address << " stream=" << e.stream
-                     << " outstanding=" << broken.size() << " status=\"" << StatusText(e.status)
-                     << "\"";
+                     << " outstanding=" << broken.size() << " unsent=" << unsent.size()
+                     << " status=\"" << StatusText(e.status) << "\"";
         const std::string reason =
             absl::StrCat("stream to ", m->address, " ended with the delivery outstanding (",
                          StatusText(e.status), ")");
         for (int64_t sequence : broken) {
           FailAttemptLocked(*sub, sub->items.at(sequence), now, reason, absl::ZeroDuration());
         }
+        // Never written, as for a withdrawn delivery: no attempt, back to the queue.
+        for (int64_t sequence : unsent) RequeueUnsentLocked(*sub, sequence);
         break;
       }
       case InboxEntry::Kind::kAck:
@@ -862,6 +869,12 @@ void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
         break;
     }
   }
+}
+
+void Dispatcher::RequeueUnsentLocked(Sub& sub, int64_t sequence) {
+  Item& item = sub.items.at(sequence);
+  ReleaseLocked(sub, item);
+  sub.waiting.insert({item.is_retry ? 0 : 1, sequence});
 }
 
 void Dispatcher::HandleAckLocked(Sub& sub, Member& member, uint64_t stream,
@@ -916,8 +929,7 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
     if (Member* m = sub.FindMember(item.member);
         m != nullptr && m->connection != nullptr &&
         m->connection->Withdraw(item.stream, item.delivery_id)) {
-      ReleaseLocked(sub, item);
-      sub.waiting.insert({item.is_retry ? 0 : 1, sequence});
+      RequeueUnsentLocked(sub, sequence);
       continue;
     }
     FailAttemptLocked(

@@ -655,6 +655,40 @@ TEST_F(DispatcherTest, TimeoutOfADeliveryQueuedUnsentIsNoAttemptAndItIsSentAgain
   EXPECT_EQ(StoredCursor("s"), 2);
 }
 
+TEST_F(DispatcherTest, ADeliveryStillQueuedUnsentWhenItsStreamBreaksIsNoAttempt) {
+  Create();
+  const std::string written = Append("a.b");
+  auto spec = Spec("s");
+  spec.mutable_retry_policy()->set_max_attempts(1);  // a counted attempt would dead-letter
+  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
+  h->Up();
+  Pass();
+  ASSERT_EQ(h->TakeSent().size(), 1u);
+  h->Stall();
+  const std::string queued = Append("a.b");
+  Pass();
+  ASSERT_EQ(h->queued().size(), 1u);
+  // The stream breaks: the written delivery is a failed attempt (a dead letter here); the one
+  // still queued never reached the handler.
+  h->Down();
+  Pass();
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, written);
+  EXPECT_TRUE(Retries("s").empty());
+  h->Unstall();
+  h->Up();
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event().id(), queued);
+  EXPECT_EQ(sent[0].attempt(), 1);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  EXPECT_EQ(DeadLetters("s").size(), 1u);
+  EXPECT_EQ(StoredCursor("s"), 2);
+}
+
 TEST_F(DispatcherTest, NoAttemptsAreSpentWhileNoMemberIsConnected) {
   Create();
   Append("a.b");

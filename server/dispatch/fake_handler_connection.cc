@@ -87,8 +87,10 @@ void FakeHandlerConnection::Down(absl::Status status) {
 void FakeHandlerConnection::DownLocked(const absl::Status& status) {
   if (!stream_up_) return;
   stream_up_ = false;
+  std::vector<std::string> unsent;
+  for (const EncodedDelivery& d : outbox_) unsent.push_back(d.delivery_id);
   outbox_.clear();
-  listener_->OnDisconnected(stream_, status);
+  listener_->OnDisconnected(stream_, status, unsent);
 }
 
 void FakeHandlerConnection::Ack(const std::string& delivery_id,

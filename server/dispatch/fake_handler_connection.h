@@ -56,8 +56,8 @@ class FakeHandlerConnection final : public HandlerConnection {
 
   // Establishes a new stream and reports OnConnected. Returns its id.
   uint64_t Up();
-  // Ends the current stream and reports OnDisconnected(status). No-op when not up. What was
-  // queued unsent is dropped.
+  // Ends the current stream and reports OnDisconnected(status) with what was queued unsent
+  // (see Stall), which is dropped. No-op when not up.
   void Down(absl::Status status = absl::UnavailableError("stream broke"));
   // From now on Send queues deliveries unsent (TakeSent does not return them; Withdraw takes
   // them back) until Unstall(), which sends them, in order.

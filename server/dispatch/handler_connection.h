@@ -16,7 +16,7 @@
 // whenever its stream ends, until it is closed. Each stream gets a new id (`stream`, never 0,
 // increasing). Send names the stream it means, so a delivery can never silently go out on a
 // newer stream than the caller knows about; OnDisconnected(stream) tells the caller exactly which
-// deliveries got no answer.
+// deliveries got no answer, and which of them were never written.
 //
 // Example:
 //   std::unique_ptr<HandlerConnection> c = factory->Connect("10.0.0.7:7001", &listener);
@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "protos/switchboard/v1/handler.pb.h"
@@ -75,9 +76,11 @@ class HandlerConnection {
     virtual void OnConnected(uint64_t stream) = 0;
     // The handler answered on `stream`. `ack` is untrusted (its delivery_id may be unknown).
     virtual void OnAck(uint64_t stream, const switchboard::v1::Ack& ack) = 0;
-    // Stream `stream` ended (why: `status`). Deliveries sent on it and not acked before this call
-    // may or may not have reached the handler; none of their acks will come.
-    virtual void OnDisconnected(uint64_t stream, const absl::Status& status) = 0;
+    // Stream `stream` ended (why: `status`). `unsent` names the deliveries sent on it that were
+    // never written (still queued when it ended): the handler cannot have seen them. The others
+    // not acked before this call may or may not have reached it; none of their acks will come.
+    virtual void OnDisconnected(uint64_t stream, const absl::Status& status,
+                                const std::vector<std::string>& unsent) = 0;
   };
 
   // Ends the stream (politely if it can, within a short bound, else by cancelling) and returns

@@ -94,6 +94,7 @@ void GrpcHandlerConnection::StartCallLocked() {
   ++outstanding_;
   state_ = State::kStarting;
   outbox_.clear();
+  unsent_.clear();
   writing_ = false;
   unacked_bytes_ = 0;
   last_ack_ = absl::Now();
@@ -131,7 +132,7 @@ void GrpcHandlerConnection::BecomeConnectedLocked() {
 bool GrpcHandlerConnection::Send(uint64_t stream, dispatch::EncodedDelivery delivery) {
   absl::MutexLock lock(&mu_);
   if (closed_ || state_ != State::kConnected || stream != stream_ || call_ == nullptr ||
-      call_->read_ended || call_->writes_done) {
+      call_->read_ended || call_->writes_done || call_->cancelled_not_acking) {
     return false;
   }
   outbox_.push_back(std::move(delivery));
@@ -156,6 +157,11 @@ bool GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& deliver
     }
   }
   return false;  // written (StartNextWriteLocked takes it out of the outbox) or unknown
+}
+
+void GrpcHandlerConnection::DropOutboxLocked() {
+  for (const dispatch::EncodedDelivery& d : outbox_) unsent_.push_back(d.delivery_id);
+  outbox_.clear();
 }
 
 void GrpcHandlerConnection::MaybeRestartNotAckingLocked(Call* call, absl::string_view reason) {
@@ -278,10 +284,9 @@ void GrpcHandlerConnection::OnWriteDone(Call* call, bool ok) {
   absl::MutexLock lock(&mu_);
   if (call != call_) return;
   if (!ok || call->read_ended) {
-    // The stream is breaking: what is still queued gets no answer; the dispatcher hears
-    // OnDisconnected and retries it.
+    // The stream is breaking: what is still queued is never written; OnDisconnected names it.
     writing_ = false;
-    outbox_.clear();
+    DropOutboxLocked();
     return;
   }
   if (!outbox_.empty() && !closed_) {
@@ -304,11 +309,12 @@ void GrpcHandlerConnection::OnCallDone(Call* call, const grpc::Status& status) {
     if (current) {
       call_ = nullptr;
       writing_ = false;
-      outbox_.clear();
+      DropOutboxLocked();
     }
     if (was_connected && !closed_) {
-      listener_->OnDisconnected(call->stream, FromGrpcStatus(status));
+      listener_->OnDisconnected(call->stream, FromGrpcStatus(status), unsent_);
     }
+    if (current) unsent_.clear();
     if (closed_) {
       state_ = State::kClosed;
     } else if (current) {

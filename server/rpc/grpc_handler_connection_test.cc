@@ -37,9 +37,11 @@ class RecordingListener final : public dispatch::HandlerConnection::Listener {
     absl::MutexLock lock(&mu_);
     acks_.emplace_back(stream, ack);
   }
-  void OnDisconnected(uint64_t stream, const absl::Status& status) override {
+  void OnDisconnected(uint64_t stream, const absl::Status& status,
+                      const std::vector<std::string>& unsent) override {
     absl::MutexLock lock(&mu_);
     disconnected_.emplace_back(stream, status);
+    unsent_.push_back(unsent);
   }
 
   // The id of the `n`-th connected stream (1-based), or 0 after `timeout`.
@@ -71,12 +73,18 @@ class RecordingListener final : public dispatch::HandlerConnection::Listener {
     absl::MutexLock lock(&mu_);
     return connected_.size();
   }
+  // The unsent delivery ids each OnDisconnected reported, in order.
+  std::vector<std::vector<std::string>> unsent() {
+    absl::MutexLock lock(&mu_);
+    return unsent_;
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<uint64_t> connected_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint64_t, Ack>> acks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint64_t, absl::Status>> disconnected_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<std::string>> unsent_ ABSL_GUARDED_BY(mu_);
 };
 
 GrpcHandlerConnectionOptions FastOptions() {
@@ -382,11 +390,17 @@ TEST(GrpcHandlerConnection, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindASta
   big.mutable_event()->set_raw_json(std::string(1 << 20, 'x'));
   ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(big)));
   ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));
+  ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
   EXPECT_TRUE(listener.disconnected().empty());
   // The dispatcher withdraws d1 at its timeout: the stream is cancelled and a new one opens.
   EXPECT_TRUE(connection->Withdraw(stream, "d1"));
+  // The cancelled stream takes nothing more (the dispatcher keeps it for the next stream).
+  EXPECT_FALSE(connection->Send(stream, MakeDelivery(3)));
   ASSERT_TRUE(listener.WaitDisconnected(1));
   EXPECT_FALSE(listener.disconnected()[0].second.ok());
+  // d2 was still queued, never written: named as unsent, so it costs no attempt. "big" was
+  // being written: it may have reached the handler.
+  EXPECT_THAT(listener.unsent()[0], ::testing::ElementsAre("d2"));
   EXPECT_GT(listener.WaitConnected(2), stream);
   connection.reset();
   server->Shutdown();
