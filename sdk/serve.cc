@@ -391,7 +391,9 @@ void OnSignal(int) {
 
 absl::Status InstallShutdownSignals() {
   static const absl::Status* const installed = [] {
-    if (::pipe2(signal_pipe, O_CLOEXEC) != 0) {
+    // Non-blocking: the handler must never block, even after a flood of signals fills the pipe
+    // (nothing reads it: one byte already means "stop").
+    if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
       return new absl::Status(absl::InternalError(absl::StrCat("pipe2: ", strerror(errno))));
     }
     struct sigaction action = {};

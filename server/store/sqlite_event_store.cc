@@ -916,6 +916,8 @@ void SqliteEventStore::MaybeCheckpoint() {
   {
     absl::MutexLock lock(&mu_);
     state = checkpoint_state_;
+    // SQLite restarted the WAL by itself (a pass had reached its end while no commit came).
+    if (wal_pages_ < covered_frames_) covered_frames_ = 0;
     if (state == CheckpointState::kIdle &&
         wal_pages_ - covered_frames_ >= options_.checkpoint.wal_pages) {
       checkpoint_restart_ = wal_pages_ >= options_.checkpoint.restart_wal_pages;
@@ -927,11 +929,13 @@ void SqliteEventStore::MaybeCheckpoint() {
   // The checkpointer copied the bulk while batches kept committing; copying the short tail here,
   // with no commit in between, leaves the WAL fully copied so the next write restarts it. Without
   // restarts the WAL file only grows, and appends to a growing file make every fsync dearer.
-  PassiveCheckpoint(db_);
+  std::optional<CheckpointPass> tail = PassiveCheckpoint(db_);
   wal_pages_ = 0;
   absl::MutexLock lock(&mu_);
   covered_frames_ = 0;
-  ++stats_.wal_restarts;
+  // All copied: the next write starts the WAL from its beginning (unless a reader still
+  // holds the old frames then).
+  if (tail && tail->checkpointed == tail->log_frames) ++stats_.wal_restarts;
   checkpoint_state_ = CheckpointState::kIdle;
 }
 

@@ -178,7 +178,7 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
     int64_t failed_appends = 0;  // appends answered with an error by the writer
     int64_t largest_batch = 0;   // most appends in one transaction
     int64_t checkpoints = 0;     // checkpoints run (PASSIVE and TRUNCATE)
-    int64_t wal_restarts = 0;    // background cycles that ended with the writer's tail copy
+    int64_t wal_restarts = 0;    // background cycles whose tail copy left the WAL all copied
     int64_t delete_chunks = 0;   // retention transactions committed
     // DeliveryStore writes (PutSubscription, DeleteSubscription, CommitProgress) committed /
     // answered with an error by the writer.
