@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -351,6 +352,36 @@ TEST_F(HttpServerTest, ASenderRefusedWhileStillSendingItsBodyReadsTheWholeRefusa
   EXPECT_THAT(reply, EndsWith("\r\n\r\n{\"error\":\"body too large\"}\n"));
   EXPECT_EQ(end_errno, 0) << "the connection was reset: " << std::strerror(end_errno);
   EXPECT_EQ(handled_.load(), 0);
+}
+
+// The drain after a refusal is bounded: a refused client that keeps sending (here 24 MiB, more
+// than the 16 MiB the server discards) or that never closes loses its slot all the same, while
+// it still holds its end of the connection.
+TEST_F(HttpServerTest, ARefusedClientThatKeepsSendingLosesItsSlot) {
+  Start({});
+  RawClient raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send(absl::StrCat("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ", int64_t{1} << 30,
+                        "\r\n\r\n"));
+  // Admitted and refused; the server is now discarding what the client still sends.
+  EXPECT_THAT(raw.ReadSome(), StartsWith("HTTP/1.1 413"));
+  std::thread sender([&raw] {
+    // Fails (EPIPE/ECONNRESET) once the server has closed: the point of the test.
+    raw.SendAll(std::string(24 << 20, 'x'));
+  });
+  EXPECT_TRUE(WaitUntil([&] { return server_->active_connections() == 0; }));
+  sender.join();
+  EXPECT_EQ(handled_.load(), 0);
+}
+
+TEST_F(HttpServerTest, ARefusedClientThatNeverClosesLosesItsSlot) {
+  Start({});
+  RawClient raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n");
+  EXPECT_THAT(raw.ReadSome(), StartsWith("HTTP/1.1 413"));
+  // It reads its refusal and then neither sends nor closes.
+  EXPECT_TRUE(WaitUntil([&] { return server_->active_connections() == 0; }));
 }
 
 TEST_F(HttpServerTest, AnHttpClientSendingATooLargeBodyGetsThe413) {
