@@ -9,7 +9,9 @@
 # Builds the gateway, tools/loadgen (and its sink) with -c opt, starts each server in turn on a
 # free port (Switchboard with a fresh data dir: it really stores every event with fsync), drives
 # it with tools/loadgen (unique, correctly signed 1-6 KB events; an epoll client that costs ~20 us
-# of CPU per request), and prints each RESULT line, the server's resident memory, and the ratios.
+# of CPU per request), and prints each RESULT line, the server's resident memory, the ratios, and
+# the CPU each process spent per request (CPU_US_PER_REQUEST: /proc CPU times, and loadgen's own
+# cpu_s, over warm-up + duration, divided by requests at the measured rate).
 # The two servers never run at the same time; the load generator shares the 2 cores with the
 # server under test, as for both.
 #
@@ -47,6 +49,13 @@ load() {  # load PORT -> RESULT line
 }
 
 field() { echo "$1" | grep -oE "(^| )$2=[0-9.]+" | head -1 | cut -d= -f2; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
+# us_per_request CPU_SECONDS RPS: CPU over warm-up + duration at the measured rate.
+us_per_request() {
+  awk -v c="$1" -v r="$2" -v t="$((WARMUP + DURATION))" \
+    'BEGIN { printf "%.0f", (r > 0 ? c * 1e6 / (r * t) : 0) }'
+}
 
 summary="$tmp/summary"
 : >"$summary"
@@ -68,7 +77,13 @@ for run in $(seq 1 "$RUNS"); do
     wait_port "$tmp/sink$i.log" 'sink ready subscription=[^ ]+ port=[0-9]+' >/dev/null
   done
   load0=$(cut -d' ' -f1 /proc/loadavg)
+  g0=$(cpu_ticks "$pid")
+  k0=0
+  for p in "${sinks[@]}"; do k0=$((k0 + $(cpu_ticks "$p"))); done
   sb=$(load "$port" || true)
+  g1=$(cpu_ticks "$pid")
+  k1=0
+  for p in "${sinks[@]}"; do k1=$((k1 + $(cpu_ticks "$p"))); done
   sb_rss=$(ps -o rss= -p "$pid" | tr -d ' ')
   subs=
   if [ "$SUBSCRIBERS" -gt 0 ]; then
@@ -87,7 +102,9 @@ for run in $(seq 1 "$RUNS"); do
   pid=$!
   pids=("$pid")
   port=$(wait_port "$tmp/node.log" 'port=[0-9]+')
+  n0=$(cpu_ticks "$pid")
   nd=$(load "$port" || true)
+  n1=$(cpu_ticks "$pid")
   nd_rss=$(ps -o rss= -p "$pid" | tr -d ' ')
   kill "$pid"; wait "$pid" 2>/dev/null || true
   pids=()
@@ -98,8 +115,18 @@ for run in $(seq 1 "$RUNS"); do
   ratio=$(awk -v a="$(field "$sb" rps)" -v b="$(field "$nd" rps)" \
     'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   echo "RATIO rps=${ratio}x p99_switchboard_ms=$(field "$sb" p99_ms) p99_node_ms=$(field "$nd" p99_ms)"
-  line="sb_rps=$(field "$sb" rps) sb_p50_ms=$(field "$sb" p50_ms) sb_p99_ms=$(field "$sb" p99_ms)"
-  line="$line node_rps=$(field "$nd" rps) node_p99_ms=$(field "$nd" p99_ms) ratio=$ratio"
+  sb_rps=$(field "$sb" rps)
+  nd_rps=$(field "$nd" rps)
+  gw_us=$(us_per_request "$(awk -v t=$((g1 - g0)) -v h="$hz" 'BEGIN { print t / h }')" "$sb_rps")
+  sink_us=$(us_per_request "$(awk -v t=$((k1 - k0)) -v h="$hz" 'BEGIN { print t / h }')" "$sb_rps")
+  lg_us=$(us_per_request "$(field "$sb" cpu_s)" "$sb_rps")
+  node_us=$(us_per_request "$(awk -v t=$((n1 - n0)) -v h="$hz" 'BEGIN { print t / h }')" "$nd_rps")
+  echo "CPU_US_PER_REQUEST switchboard=$gw_us sinks=$sink_us loadgen=$lg_us" \
+    "total=$((gw_us + sink_us + lg_us)) node_sample=$node_us loadgen_on_node=$(us_per_request \
+    "$(field "$nd" cpu_s)" "$nd_rps")"
+  line="sb_rps=$sb_rps sb_p50_ms=$(field "$sb" p50_ms) sb_p99_ms=$(field "$sb" p99_ms)"
+  line="$line node_rps=$nd_rps node_p99_ms=$(field "$nd" p99_ms) ratio=$ratio"
+  line="$line sb_cpu_us=$gw_us sink_cpu_us=$sink_us loadgen_cpu_us=$lg_us node_cpu_us=$node_us"
   if [ "$SUBSCRIBERS" -gt 0 ]; then
     echo "subscriptions right after the load:"
     echo "$subs"
@@ -129,7 +156,10 @@ if [ "$RUNS" -gt 1 ]; then
                                 else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
   }
   out="MEDIAN runs=$RUNS subscribers=$SUBSCRIBERS"
-  for f in sb_rps sb_p50_ms sb_p99_ms node_rps node_p99_ms ratio; do out="$out $f=$(median $f)"; done
+  for f in sb_rps sb_p50_ms sb_p99_ms node_rps node_p99_ms ratio sb_cpu_us sink_cpu_us \
+    loadgen_cpu_us node_cpu_us; do
+    out="$out $f=$(median $f)"
+  done
   if [ "$SUBSCRIBERS" -gt 0 ]; then
     for f in backlog backlog_s sink_p99_ms; do out="$out $f=$(median $f)"; done
   fi

@@ -10,12 +10,15 @@
 // The transport is a small epoll HTTP/1.1 keep-alive client (tools/loadgen/http_load.h): one
 // thread by default (--threads), about 10 us of CPU per request, so the load generator leaves
 // the cores to the server it measures.
-// Prints one line: RESULT mode=... requests=... rps=... p50_ms=... non2xx=... errors=...
+// Prints one line: RESULT mode=... requests=... rps=... p50_ms=... non2xx=... errors=... cpu_s=...
+// (cpu_s: this process's user + system CPU over the whole run, warm-up included).
 // The secret is resolved like tools/trigger does (file, STRIPE_WEBHOOK_SECRET, dev secret).
 //
 // End-to-end latency (received by the gateway -> handled by a subscriber) is measured by
 // tools/loadgen:sink, a handler that subscribes to `*` and reports now - Event.received_at;
 // tools/bench/e2e.sh runs the gateway, three sinks and this load generator together.
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -122,13 +125,17 @@ int main(int argc, char** argv) {
     absl::StrAppend(&statuses, statuses.empty() ? "" : ",", status, ":", n);
   }
   const double seconds = absl::ToDoubleSeconds(options.duration);
+  rusage usage = {};
+  getrusage(RUSAGE_SELF, &usage);
+  const double cpu_s = absl::ToDoubleSeconds(absl::DurationFromTimeval(usage.ru_utime) +
+                                             absl::DurationFromTimeval(usage.ru_stime));
   std::cout << absl::StrFormat(
                    "RESULT mode=%s connections=%d rate=%.0f duration_s=%.1f requests=%d rps=%.0f "
-                   "%s non2xx=%d%s errors=%d",
+                   "%s non2xx=%d%s errors=%d cpu_s=%.2f",
                    options.rate > 0 ? "open" : "closed", options.connections, options.rate, seconds,
                    result->latency.count(), static_cast<double>(result->ok) / seconds,
                    result->latency.Summary(), bad,
-                   statuses.empty() ? "" : absl::StrCat("(", statuses, ")"), result->errors)
+                   statuses.empty() ? "" : absl::StrCat("(", statuses, ")"), result->errors, cpu_s)
             << std::endl;
   return result->errors == 0 && bad == 0 ? 0 : 1;
 }
