@@ -9,6 +9,10 @@
 #   wait_port LOGFILE REGEX   the same, then only the number the match ends with
 #   gateway_addr LOGFILE NAME the address the gateway's "listening" line gives for NAME (http,
 #                             grpc or ops), once the line appears
+#   start_gateway SERVER DATA_DIR
+#                             starts the gateway binary SERVER on free loopback ports over
+#                             DATA_DIR (log: $tmp/gateway.log); sets gw (its PID, also added to
+#                             pids) and http, grpc, ops (host:port) once it listens
 #   wait_exit SECONDS PID...  waits until every PID has exited, SECONDS at most
 # REQUIRES: bash with `set -euo pipefail`.
 
@@ -47,6 +51,17 @@ gateway_addr() {
   local m
   m=$(wait_for "$1" " listening .*" | grep -oE " $2=[^ ]+") || return 1
   echo "${m#*=}"
+}
+
+# shellcheck disable=SC2034 # gw, http, grpc, ops are for the sourcing script
+start_gateway() {
+  "$1" --data_dir="$2" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 --ops_addr=127.0.0.1:0 \
+    2>"$tmp/gateway.log" &
+  gw=$!
+  pids+=("$gw")
+  http=$(gateway_addr "$tmp/gateway.log" http)
+  grpc=$(gateway_addr "$tmp/gateway.log" grpc)
+  ops=$(gateway_addr "$tmp/gateway.log" ops)
 }
 
 wait_exit() {

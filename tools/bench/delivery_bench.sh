@@ -28,13 +28,7 @@ if [ -z "$BIN" ]; then
   mkdir "$BIN"
   cp "$B/server/server" "$B/tests/e2e/test_handler" "$B/tools/ctl/ctl" "$BIN/"
 fi
-log="$tmp/gateway.log"
-"$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
-  --ops_addr=127.0.0.1:0 2>"$log" &
-gw=$!
-pids+=("$gw")
-grpc=$(gateway_addr "$log" grpc)
-ops=$(gateway_addr "$log" ops)
+start_gateway "$BIN/server" "$DATA"
 echo "rss_idle_kb=$(awk '/VmRSS/{print $2}' /proc/$gw/status)"
 name="bench$(date +%s%N | tail -c 7)"
 delivered() {

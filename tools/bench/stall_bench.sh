@@ -30,14 +30,7 @@ if [ -z "$BIN" ]; then
 fi
 secret_file="$tmp/secret"
 printf '%s' "$STRIPE_WEBHOOK_SECRET" >"$secret_file"
-log="$tmp/gateway.log"
-"$BIN/server" --data_dir="$DATA" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
-  --ops_addr=127.0.0.1:0 2>"$log" &
-gw=$!
-pids+=("$gw")
-http=$(gateway_addr "$log" http)
-grpc=$(gateway_addr "$log" grpc)
-ops=$(gateway_addr "$log" ops)
+start_gateway "$BIN/server" "$DATA"
 rss() { awk '/VmRSS/{print $2}' "/proc/$gw/status"; }
 echo "rss_start_kb=$(rss)"
 tag=$(date +%s%N | tail -c 7)
