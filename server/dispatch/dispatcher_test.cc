@@ -180,6 +180,45 @@ class DispatcherTest : public ::testing::Test {
 
   void Pass() { dispatcher_->ProcessDue(clock_.Now()); }
 
+  // Subscription "s" (`spec` with max_attempts 1, so a counted failure is a dead letter) with
+  // one delivery written to its member and a second queued unsent behind it: the member's
+  // handler stopped reading.
+  struct WrittenAndQueued {
+    FakeHandlerConnection* h = nullptr;
+    std::string written;    // event id of the delivery the handler received
+    std::string queued;     // event id of the one still queued unsent
+    std::string queued_id;  // its delivery id
+  };
+  void WriteOneQueueOne(switchboard::v1::Subscription spec, WrittenAndQueued* out) {
+    Create();
+    out->written = Append("a.b");
+    spec.mutable_retry_policy()->set_max_attempts(1);
+    out->h = Subscribe(spec, "h1:1");
+    out->h->Up();
+    Pass();
+    ASSERT_EQ(out->h->TakeSent().size(), 1u);
+    out->h->Stall();
+    out->queued = Append("a.b");
+    Pass();
+    ASSERT_EQ(out->h->queued().size(), 1u);
+    out->queued_id = out->h->queued()[0];
+  }
+  // Once `h` reads again, `queued` arrives as its first attempt and is acked; only `written`
+  // ended as a dead letter.
+  void ExpectQueuedArrivesAsFirstAttempt(const WrittenAndQueued& w) {
+    std::vector<Delivery> sent = w.h->TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].event().id(), w.queued);
+    EXPECT_EQ(sent[0].attempt(), 1);
+    w.h->Ack(sent[0].delivery_id(), Ack::OK);
+    Pass();
+    std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].event_id, w.written);
+    EXPECT_TRUE(Retries("s").empty());
+    EXPECT_EQ(StoredCursor("s"), 2);
+  }
+
   static std::vector<std::string> Ids(const std::vector<Delivery>& ds) {
     std::vector<std::string> out;
     for (const Delivery& d : ds) out.push_back(d.event().id());
@@ -614,79 +653,43 @@ TEST_F(DispatcherTest, DeliveryTimeoutCountsFromTheSendAfterEncodingNotFromThePa
 }
 
 TEST_F(DispatcherTest, TimeoutOfADeliveryQueuedUnsentIsNoAttemptAndItIsSentAgainAtOnce) {
-  Create();
-  const std::string written = Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
-  spec.mutable_retry_policy()->set_max_attempts(1);  // a counted attempt would dead-letter
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
-  Pass();
-  ASSERT_EQ(h->TakeSent().size(), 1u);
-  // The handler stops reading: the next delivery waits unsent behind the first.
-  h->Stall();
-  const std::string queued = Append("a.b");
-  Pass();
-  ASSERT_EQ(h->queued().size(), 1u);
-  const std::string first_id = h->queued()[0];
+  WrittenAndQueued w;
+  ASSERT_NO_FATAL_FAILURE(WriteOneQueueOne(spec, &w));
   clock_.Advance(absl::Seconds(5));
   Pass();
   // The written one timed out: a failed attempt (the only one allowed), so a dead letter.
   std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].event_id, written);
-  EXPECT_THAT(h->withdrawn(), testing::Contains(first_id));
+  EXPECT_EQ(dead[0].event_id, w.written);
+  EXPECT_THAT(w.h->withdrawn(), testing::Contains(w.queued_id));
   // The queued one was taken back unsent: no attempt, no retry record, and it is queued again
   // in the same pass (no backoff) under a new delivery id.
   EXPECT_TRUE(Retries("s").empty());
-  ASSERT_EQ(h->queued().size(), 1u);
-  EXPECT_NE(h->queued()[0], first_id);
+  ASSERT_EQ(w.h->queued().size(), 1u);
+  EXPECT_NE(w.h->queued()[0], w.queued_id);
   EXPECT_THAT(metrics_.Render(),
               HasSubstr("switchboard_delivery_retries_total{subscription=\"s\"} 0"));
-  h->Unstall();
-  std::vector<Delivery> sent = h->TakeSent();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].event().id(), queued);
-  EXPECT_EQ(sent[0].attempt(), 1);
-  h->Ack(sent[0].delivery_id(), Ack::OK);
-  Pass();
-  EXPECT_EQ(DeadLetters("s").size(), 1u);
-  EXPECT_TRUE(Retries("s").empty());
-  EXPECT_EQ(StoredCursor("s"), 2);
+  w.h->Unstall();
+  ExpectQueuedArrivesAsFirstAttempt(w);
 }
 
 TEST_F(DispatcherTest, ADeliveryStillQueuedUnsentWhenItsStreamBreaksIsNoAttempt) {
-  Create();
-  const std::string written = Append("a.b");
-  auto spec = Spec("s");
-  spec.mutable_retry_policy()->set_max_attempts(1);  // a counted attempt would dead-letter
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
-  Pass();
-  ASSERT_EQ(h->TakeSent().size(), 1u);
-  h->Stall();
-  const std::string queued = Append("a.b");
-  Pass();
-  ASSERT_EQ(h->queued().size(), 1u);
+  WrittenAndQueued w;
+  ASSERT_NO_FATAL_FAILURE(WriteOneQueueOne(Spec("s"), &w));
   // The stream breaks: the written delivery is a failed attempt (a dead letter here); the one
   // still queued never reached the handler.
-  h->Down();
+  w.h->Down();
   Pass();
   std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].event_id, written);
+  EXPECT_EQ(dead[0].event_id, w.written);
   EXPECT_TRUE(Retries("s").empty());
-  h->Unstall();
-  h->Up();
+  w.h->Unstall();
+  w.h->Up();
   Pass();
-  std::vector<Delivery> sent = h->TakeSent();
-  ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(sent[0].event().id(), queued);
-  EXPECT_EQ(sent[0].attempt(), 1);
-  h->Ack(sent[0].delivery_id(), Ack::OK);
-  Pass();
-  EXPECT_EQ(DeadLetters("s").size(), 1u);
-  EXPECT_EQ(StoredCursor("s"), 2);
+  ExpectQueuedArrivesAsFirstAttempt(w);
 }
 
 TEST_F(DispatcherTest, NoAttemptsAreSpentWhileNoMemberIsConnected) {

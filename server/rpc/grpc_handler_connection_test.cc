@@ -313,6 +313,21 @@ class NeverReadsService final : public grpc::CallbackGenericService {
   }
 };
 
+// A delivery whose event carries `bytes` of raw JSON.
+dispatch::EncodedDelivery SizedDelivery(const std::string& id, size_t bytes) {
+  Delivery d;
+  d.set_delivery_id(id);
+  d.mutable_event()->set_raw_json(std::string(bytes, 'x'));
+  return dispatch::EncodedDelivery::FromDelivery(d);
+}
+
+// A NeverReadsService server on which a write bigger than 64 KB can never finish: without BDP
+// probing the stream window stays at HTTP/2's 64 KB, and a stream that is never read grants no
+// more, whatever the timing.
+std::unique_ptr<grpc::Server> StartNeverDrainingServer(NeverReadsService* service, int* port) {
+  return StartLocalServer(service, port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+}
+
 TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   NeverReadsService never_reads;
   int port = 0;
@@ -326,12 +341,8 @@ TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
   const uint64_t stream = listener.WaitConnected(1);
   ASSERT_NE(stream, 0u);
-  for (int i = 0; i < 8; ++i) {
-    Delivery d;
-    d.set_delivery_id(absl::StrCat("d", i));
-    d.mutable_event()->set_raw_json(std::string(16 << 10, 'x'));
-    connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(d));
-  }
+  for (int i = 0; i < 8; ++i)
+    connection->Send(stream, SizedDelivery(absl::StrCat("d", i), 16 << 10));
   // Past 64 KB without an Ack the stream is cancelled and a new one opens.
   ASSERT_TRUE(listener.WaitDisconnected(1));
   EXPECT_FALSE(listener.disconnected()[0].second.ok());
@@ -343,20 +354,14 @@ TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
 TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
   NeverReadsService never_reads;
   int port = 0;
-  // Without BDP probing the server's stream window stays at HTTP/2's 64 KB, and a stream that is
-  // never read grants no more: a bigger delivery's write cannot finish, whatever the timing.
-  std::unique_ptr<grpc::Server> server =
-      StartLocalServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+  std::unique_ptr<grpc::Server> server = StartNeverDrainingServer(&never_reads, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionFactory factory(FastOptions());
   RecordingListener listener;
   auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
   const uint64_t stream = listener.WaitConnected(1);
   ASSERT_NE(stream, 0u);
-  Delivery big;
-  big.set_delivery_id("big");
-  big.mutable_event()->set_raw_json(std::string(1 << 20, 'x'));
-  ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(big)));
+  ASSERT_TRUE(connection->Send(stream, SizedDelivery("big", 1 << 20)));
   ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));  // queued behind the write in flight
   ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
   EXPECT_FALSE(connection->Withdraw(stream, "big"));     // its write has started
@@ -373,9 +378,8 @@ TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
 TEST(GrpcHandlerConnection, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindAStalledWrite) {
   NeverReadsService never_reads;
   int port = 0;
-  // As above: the 1 MB write can never finish, so the byte rule is never checked again.
-  std::unique_ptr<grpc::Server> server =
-      StartLocalServer(&never_reads, &port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
+  // The 1 MB write can never finish, so the byte rule is never checked again.
+  std::unique_ptr<grpc::Server> server = StartNeverDrainingServer(&never_reads, &port);
   ASSERT_NE(server, nullptr);
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = int64_t{1} << 40;  // only the stalled-write rule can restart it
@@ -385,10 +389,7 @@ TEST(GrpcHandlerConnection, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindASta
   auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
   const uint64_t stream = listener.WaitConnected(1);
   ASSERT_NE(stream, 0u);
-  Delivery big;
-  big.set_delivery_id("big");
-  big.mutable_event()->set_raw_json(std::string(1 << 20, 'x'));
-  ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(big)));
+  ASSERT_TRUE(connection->Send(stream, SizedDelivery("big", 1 << 20)));
   ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));
   ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
   EXPECT_TRUE(listener.disconnected().empty());
@@ -421,10 +422,7 @@ TEST(GrpcHandlerConnection, KeepsAStreamPastTheByteLimitWhileItsHandlerIsNotLate
   ASSERT_NE(stream, 0u);
   constexpr int kCount = 8;
   for (int i = 0; i < kCount; ++i) {
-    Delivery d;
-    d.set_delivery_id(absl::StrCat("d", i));
-    d.mutable_event()->set_raw_json(std::string(16 << 10, 'x'));
-    ASSERT_TRUE(connection->Send(stream, dispatch::EncodedDelivery::FromDelivery(d)));
+    ASSERT_TRUE(connection->Send(stream, SizedDelivery(absl::StrCat("d", i), 16 << 10)));
   }
   ASSERT_TRUE(listener.WaitAcks(kCount));
   for (const auto& [acked_stream, ack] : listener.acks()) EXPECT_EQ(acked_stream, stream);
