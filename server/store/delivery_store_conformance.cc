@@ -144,6 +144,35 @@ int64_t AppendReceivedAt(EventStore& store, absl::string_view id, absl::Time rec
   return stored.ok() ? stored->sequence : -1;
 }
 
+// Appends 20 events cycling through four types (two of them `charge.*`) and returns their
+// sequences: the log the Count* tests count over.
+std::vector<int64_t> AppendTypeMix(EventStore& store) {
+  const std::vector<std::string> types = {"charge.succeeded", "invoice.paid",
+                                          "charge.dispute.created", "customer.created"};
+  std::vector<int64_t> sequences;
+  for (int i = 0; i < 20; ++i) {
+    sequences.push_back(
+        AppendReceivedAt(store, absl::StrCat("evt_", i), At(i), types[i % types.size()]));
+  }
+  return sequences;
+}
+
+// Type filters the Count* tests try: every pattern form, none, no match, overlaps.
+const std::vector<std::vector<std::string>>& CountFilters() {
+  static const auto* const filters =
+      new std::vector<std::vector<std::string>>{{},
+                                                {"*"},
+                                                {"charge.*"},
+                                                {"invoice.paid"},
+                                                {"charge.dispute.*", "customer.created"},
+                                                {"nothing.matches"},
+                                                {"charge"},
+                                                // Overlapping patterns count once.
+                                                {"charge.*", "charge.succeeded"},
+                                                {"charge.dispute.*", "charge.*"}};
+  return *filters;
+}
+
 TEST_P(DeliveryStoreConformanceTest, PutSubscriptionThenListReturnsEveryField) {
   SubscriptionRecord record;
   record.name = "billing";
@@ -505,24 +534,8 @@ TEST_P(DeliveryStoreConformanceTest, LastSequenceReceivedBeforeFollowsReceivedAt
 }
 
 TEST_P(DeliveryStoreConformanceTest, CountAfterAgreesWithListAndStopsAtCap) {
-  const std::vector<std::string> types = {"charge.succeeded", "invoice.paid",
-                                          "charge.dispute.created", "customer.created"};
-  std::vector<int64_t> sequences;
-  for (int i = 0; i < 20; ++i) {
-    sequences.push_back(
-        AppendReceivedAt(*events_, absl::StrCat("evt_", i), At(i), types[i % types.size()]));
-  }
-  const std::vector<std::vector<std::string>> filters = {{},
-                                                         {"*"},
-                                                         {"charge.*"},
-                                                         {"invoice.paid"},
-                                                         {"charge.dispute.*", "customer.created"},
-                                                         {"nothing.matches"},
-                                                         {"charge"},
-                                                         // Overlapping patterns count once.
-                                                         {"charge.*", "charge.succeeded"},
-                                                         {"charge.dispute.*", "charge.*"}};
-  for (const auto& filter : filters) {
+  const std::vector<int64_t> sequences = AppendTypeMix(*events_);
+  for (const auto& filter : CountFilters()) {
     for (int64_t cursor : {int64_t{0}, sequences[4], sequences[13], sequences.back()}) {
       EventQuery query;
       query.types = filter;
@@ -552,23 +565,7 @@ TEST_P(DeliveryStoreConformanceTest, CountAfterRejectsBadArguments) {
 }
 
 TEST_P(DeliveryStoreConformanceTest, CountBetweenAgreesWithListAndStopsAtLimit) {
-  const std::vector<std::string> types = {"charge.succeeded", "invoice.paid",
-                                          "charge.dispute.created", "customer.created"};
-  std::vector<int64_t> sequences;
-  for (int i = 0; i < 20; ++i) {
-    sequences.push_back(
-        AppendReceivedAt(*events_, absl::StrCat("evt_", i), At(i), types[i % types.size()]));
-  }
-  const std::vector<std::vector<std::string>> filters = {{},
-                                                         {"*"},
-                                                         {"charge.*"},
-                                                         {"invoice.paid"},
-                                                         {"charge.dispute.*", "customer.created"},
-                                                         {"nothing.matches"},
-                                                         {"charge"},
-                                                         // Overlapping patterns count once.
-                                                         {"charge.*", "charge.succeeded"},
-                                                         {"charge.dispute.*", "charge.*"}};
+  const std::vector<int64_t> sequences = AppendTypeMix(*events_);
   const std::vector<int64_t> bounds = {0,
                                        sequences[4],
                                        sequences[9],
@@ -576,7 +573,7 @@ TEST_P(DeliveryStoreConformanceTest, CountBetweenAgreesWithListAndStopsAtLimit) 
                                        sequences.back(),
                                        sequences.back() + 100,
                                        std::numeric_limits<int64_t>::max()};
-  for (const auto& filter : filters) {
+  for (const auto& filter : CountFilters()) {
     EventQuery query;
     query.types = filter;
     query.limit = kMaxQueryLimit;
