@@ -52,6 +52,7 @@ class GrpcHandlerConnection::Call final
   bool read_ended = false;
   bool writes_done = false;
   bool cancelled_not_acking = false;
+  bool write_failed = false;  // the stream is breaking: start no more writes on it
 
  private:
   GrpcHandlerConnection* const owner_;
@@ -94,7 +95,6 @@ void GrpcHandlerConnection::StartCallLocked() {
   ++outstanding_;
   state_ = State::kStarting;
   outbox_.clear();
-  unsent_.clear();
   writing_ = false;
   unacked_bytes_ = 0;
   last_ack_ = absl::Now();
@@ -132,7 +132,8 @@ void GrpcHandlerConnection::BecomeConnectedLocked() {
 bool GrpcHandlerConnection::Send(uint64_t stream, dispatch::EncodedDelivery delivery) {
   absl::MutexLock lock(&mu_);
   if (closed_ || state_ != State::kConnected || stream != stream_ || call_ == nullptr ||
-      call_->read_ended || call_->writes_done || call_->cancelled_not_acking) {
+      call_->read_ended || call_->writes_done || call_->cancelled_not_acking ||
+      call_->write_failed) {
     return false;
   }
   outbox_.push_back(std::move(delivery));
@@ -157,11 +158,6 @@ bool GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& deliver
     }
   }
   return false;  // written (StartNextWriteLocked takes it out of the outbox) or unknown
-}
-
-void GrpcHandlerConnection::DropOutboxLocked() {
-  for (const dispatch::EncodedDelivery& d : outbox_) unsent_.push_back(d.delivery_id);
-  outbox_.clear();
 }
 
 void GrpcHandlerConnection::MaybeRestartNotAckingLocked(Call* call, absl::string_view reason) {
@@ -284,9 +280,10 @@ void GrpcHandlerConnection::OnWriteDone(Call* call, bool ok) {
   absl::MutexLock lock(&mu_);
   if (call != call_) return;
   if (!ok || call->read_ended) {
-    // The stream is breaking: what is still queued is never written; OnDisconnected names it.
+    // The stream is breaking: what is still queued stays unwritten; OnCallDone names it to the
+    // listener.
     writing_ = false;
-    DropOutboxLocked();
+    call->write_failed = true;
     return;
   }
   if (!outbox_.empty() && !closed_) {
@@ -306,15 +303,16 @@ void GrpcHandlerConnection::OnCallDone(Call* call, const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     const bool current = call == call_;
     const bool was_connected = current && state_ == State::kConnected;
+    std::vector<std::string> unsent;
     if (current) {
       call_ = nullptr;
       writing_ = false;
-      DropOutboxLocked();
+      for (const dispatch::EncodedDelivery& d : outbox_) unsent.push_back(d.delivery_id);
+      outbox_.clear();
     }
     if (was_connected && !closed_) {
-      listener_->OnDisconnected(call->stream, FromGrpcStatus(status), unsent_);
+      listener_->OnDisconnected(call->stream, FromGrpcStatus(status), unsent);
     }
-    if (current) unsent_.clear();
     if (closed_) {
       state_ = State::kClosed;
     } else if (current) {

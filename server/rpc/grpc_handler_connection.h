@@ -119,8 +119,6 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   // Starts writing the first delivery of the outbox on `call`. REQUIRES: outbox not empty, no
   // write in flight.
   void StartNextWriteLocked(Call* call) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Empties the outbox into unsent_.
-  void DropOutboxLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Cancels `call` (it reconnects) unless it ended, was cancelled so already, or had an Ack
   // within not_acking_after; logs handler_not_acking with `reason`.
   void MaybeRestartNotAckingLocked(Call* call, absl::string_view reason)
@@ -157,11 +155,9 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   absl::Duration backoff_ ABSL_GUARDED_BY(mu_);
   absl::BitGen jitter_ ABSL_GUARDED_BY(mu_);
   bool unreachable_logged_ ABSL_GUARDED_BY(mu_) = false;
-  // The current call's outbox: deliveries waiting for the one write in flight to finish.
+  // The current call's outbox: deliveries waiting for the one write in flight to finish (and,
+  // once a write failed, those that will never be written: OnDisconnected names them).
   std::deque<dispatch::EncodedDelivery> outbox_ ABSL_GUARDED_BY(mu_);
-  // Ids of the current call's deliveries dropped from the outbox unwritten as it broke; passed
-  // to OnDisconnected.
-  std::vector<std::string> unsent_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // Bytes written on the current call since its last Ack (see max_unacked_bytes).
   int64_t unacked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
