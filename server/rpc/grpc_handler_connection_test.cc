@@ -321,90 +321,85 @@ dispatch::EncodedDelivery SizedDelivery(const std::string& id, size_t bytes) {
   return dispatch::EncodedDelivery::FromDelivery(d);
 }
 
-// A NeverReadsService server on which a write bigger than 64 KB can never finish: without BDP
-// probing the stream window stays at HTTP/2's 64 KB, and a stream that is never read grants no
-// more, whatever the timing.
-std::unique_ptr<grpc::Server> StartNeverDrainingServer(NeverReadsService* service, int* port) {
-  return StartLocalServer(service, port, {{GRPC_ARG_HTTP2_BDP_PROBE, 0}});
-}
+// A connection to a handler that opens streams and never reads them.
+class NeverReadingHandlerTest : public ::testing::Test {
+ protected:
+  // Starts the handler and connects with `options`; stream_ is the first stream. With
+  // `never_drains` a write bigger than 64 KB can never finish: without BDP probing the stream
+  // window stays at HTTP/2's 64 KB, and a stream that is never read grants no more, whatever
+  // the timing.
+  void Connect(const GrpcHandlerConnectionOptions& options, bool never_drains) {
+    int port = 0;
+    std::map<std::string, int> args;
+    if (never_drains) args[GRPC_ARG_HTTP2_BDP_PROBE] = 0;
+    server_ = StartLocalServer(&service_, &port, args);
+    ASSERT_NE(server_, nullptr);
+    factory_ = std::make_unique<GrpcHandlerConnectionFactory>(options);
+    connection_ = factory_->Connect(absl::StrCat("127.0.0.1:", port), &listener_);
+    stream_ = listener_.WaitConnected(1);
+    ASSERT_NE(stream_, 0u);
+  }
+  void TearDown() override {
+    connection_.reset();
+    if (server_ != nullptr) server_->Shutdown();
+  }
 
-TEST(GrpcHandlerConnection, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
-  NeverReadsService never_reads;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server = StartLocalServer(&never_reads, &port);
-  ASSERT_NE(server, nullptr);
+  NeverReadsService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GrpcHandlerConnectionFactory> factory_;
+  RecordingListener listener_;
+  std::unique_ptr<dispatch::HandlerConnection> connection_;
+  uint64_t stream_ = 0;
+};
+
+TEST_F(NeverReadingHandlerTest, RestartsAStreamThatTakesDeliveriesWithoutAcking) {
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = 64 << 10;
   options.not_acking_after = absl::ZeroDuration();
-  GrpcHandlerConnectionFactory factory(options);
-  RecordingListener listener;
-  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
-  const uint64_t stream = listener.WaitConnected(1);
-  ASSERT_NE(stream, 0u);
-  for (int i = 0; i < 8; ++i)
-    connection->Send(stream, SizedDelivery(absl::StrCat("d", i), 16 << 10));
+  ASSERT_NO_FATAL_FAILURE(Connect(options, /*never_drains=*/false));
+  for (int i = 0; i < 8; ++i) {
+    connection_->Send(stream_, SizedDelivery(absl::StrCat("d", i), 16 << 10));
+  }
   // Past 64 KB without an Ack the stream is cancelled and a new one opens.
-  ASSERT_TRUE(listener.WaitDisconnected(1));
-  EXPECT_FALSE(listener.disconnected()[0].second.ok());
-  EXPECT_GT(listener.WaitConnected(2), stream);
-  connection.reset();
-  server->Shutdown();
+  ASSERT_TRUE(listener_.WaitDisconnected(1));
+  EXPECT_FALSE(listener_.disconnected()[0].second.ok());
+  EXPECT_GT(listener_.WaitConnected(2), stream_);
 }
 
-TEST(GrpcHandlerConnection, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
-  NeverReadsService never_reads;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server = StartNeverDrainingServer(&never_reads, &port);
-  ASSERT_NE(server, nullptr);
-  GrpcHandlerConnectionFactory factory(FastOptions());
-  RecordingListener listener;
-  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
-  const uint64_t stream = listener.WaitConnected(1);
-  ASSERT_NE(stream, 0u);
-  ASSERT_TRUE(connection->Send(stream, SizedDelivery("big", 1 << 20)));
-  ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));  // queued behind the write in flight
-  ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
-  EXPECT_FALSE(connection->Withdraw(stream, "big"));     // its write has started
-  EXPECT_FALSE(connection->Withdraw(stream + 1, "d1"));  // not that stream
-  EXPECT_FALSE(connection->Withdraw(stream, "d9"));      // no such delivery
-  EXPECT_TRUE(connection->Withdraw(stream, "d2"));
-  EXPECT_FALSE(connection->Withdraw(stream, "d2"));  // taken back already
-  EXPECT_TRUE(connection->Withdraw(stream, "d1"));
-  EXPECT_TRUE(listener.disconnected().empty());
-  connection.reset();
-  server->Shutdown();
+TEST_F(NeverReadingHandlerTest, WithdrawTakesBackOnlyADeliveryStillQueuedUnsent) {
+  ASSERT_NO_FATAL_FAILURE(Connect(FastOptions(), /*never_drains=*/true));
+  ASSERT_TRUE(connection_->Send(stream_, SizedDelivery("big", 1 << 20)));
+  ASSERT_TRUE(connection_->Send(stream_, MakeDelivery(1)));  // queued behind the write in flight
+  ASSERT_TRUE(connection_->Send(stream_, MakeDelivery(2)));
+  EXPECT_FALSE(connection_->Withdraw(stream_, "big"));     // its write has started
+  EXPECT_FALSE(connection_->Withdraw(stream_ + 1, "d1"));  // not that stream
+  EXPECT_FALSE(connection_->Withdraw(stream_, "d9"));      // no such delivery
+  EXPECT_TRUE(connection_->Withdraw(stream_, "d2"));
+  EXPECT_FALSE(connection_->Withdraw(stream_, "d2"));  // taken back already
+  EXPECT_TRUE(connection_->Withdraw(stream_, "d1"));
+  EXPECT_TRUE(listener_.disconnected().empty());
 }
 
-TEST(GrpcHandlerConnection, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindAStalledWrite) {
-  NeverReadsService never_reads;
-  int port = 0;
-  // The 1 MB write can never finish, so the byte rule is never checked again.
-  std::unique_ptr<grpc::Server> server = StartNeverDrainingServer(&never_reads, &port);
-  ASSERT_NE(server, nullptr);
+TEST_F(NeverReadingHandlerTest, RestartsAStreamWhoseQueuedDeliveryTimedOutBehindAStalledWrite) {
   GrpcHandlerConnectionOptions options = FastOptions();
   options.max_unacked_bytes = int64_t{1} << 40;  // only the stalled-write rule can restart it
   options.not_acking_after = absl::ZeroDuration();
-  GrpcHandlerConnectionFactory factory(options);
-  RecordingListener listener;
-  auto connection = factory.Connect(absl::StrCat("127.0.0.1:", port), &listener);
-  const uint64_t stream = listener.WaitConnected(1);
-  ASSERT_NE(stream, 0u);
-  ASSERT_TRUE(connection->Send(stream, SizedDelivery("big", 1 << 20)));
-  ASSERT_TRUE(connection->Send(stream, MakeDelivery(1)));
-  ASSERT_TRUE(connection->Send(stream, MakeDelivery(2)));
-  EXPECT_TRUE(listener.disconnected().empty());
+  // The 1 MB write can never finish, so the byte rule is never checked again.
+  ASSERT_NO_FATAL_FAILURE(Connect(options, /*never_drains=*/true));
+  ASSERT_TRUE(connection_->Send(stream_, SizedDelivery("big", 1 << 20)));
+  ASSERT_TRUE(connection_->Send(stream_, MakeDelivery(1)));
+  ASSERT_TRUE(connection_->Send(stream_, MakeDelivery(2)));
+  EXPECT_TRUE(listener_.disconnected().empty());
   // The dispatcher withdraws d1 at its timeout: the stream is cancelled and a new one opens.
-  EXPECT_TRUE(connection->Withdraw(stream, "d1"));
+  EXPECT_TRUE(connection_->Withdraw(stream_, "d1"));
   // The cancelled stream takes nothing more (the dispatcher keeps it for the next stream).
-  EXPECT_FALSE(connection->Send(stream, MakeDelivery(3)));
-  ASSERT_TRUE(listener.WaitDisconnected(1));
-  EXPECT_FALSE(listener.disconnected()[0].second.ok());
+  EXPECT_FALSE(connection_->Send(stream_, MakeDelivery(3)));
+  ASSERT_TRUE(listener_.WaitDisconnected(1));
+  EXPECT_FALSE(listener_.disconnected()[0].second.ok());
   // d2 was still queued, never written: named as unsent, so it costs no attempt. "big" was
   // being written: it may have reached the handler.
-  EXPECT_THAT(listener.unsent()[0], ::testing::ElementsAre("d2"));
-  EXPECT_GT(listener.WaitConnected(2), stream);
-  connection.reset();
-  server->Shutdown();
+  EXPECT_THAT(listener_.unsent()[0], ::testing::ElementsAre("d2"));
+  EXPECT_GT(listener_.WaitConnected(2), stream_);
 }
 
 TEST(GrpcHandlerConnection, KeepsAStreamPastTheByteLimitWhileItsHandlerIsNotLateToAck) {
