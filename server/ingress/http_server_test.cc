@@ -227,6 +227,20 @@ class HttpServerTest : public ::testing::Test {
  protected:
   // Refuses `X-Refuse` (411) and a Content-Length above max_body_bytes (413) from the headers,
   // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes.
+  // Starts with a single connection slot (idle connections kept an hour) and takes it with
+  // *busy: a request whose body is half sent ("ab" of 4 bytes), so it cannot give way until
+  // it sends "cd".
+  void StartWithTheOnlySlotBusy(std::unique_ptr<RawClient>* busy) {
+    HttpServer::Options options;
+    options.max_connections = 1;
+    options.idle_timeout = absl::Hours(1);
+    Start(options);
+    *busy = std::make_unique<RawClient>(server_->port());
+    ASSERT_TRUE((*busy)->connected());
+    (*busy)->Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+    ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
+  }
+
   void Start(HttpServer::Options options) {
     const int64_t max_body_bytes = options.max_body_bytes;
     auto server = HttpServer::Start(
@@ -443,15 +457,10 @@ TEST_F(HttpServerTest, OneIdleConnectionGivesWayToEachNewSender) {
 // When every slot is taken, one newcomer at a time waits (up to 1 s) for a slot; the others
 // that come meanwhile are refused at once instead of parking a worker each.
 TEST_F(HttpServerTest, OnlyOneNewcomerWaitsForASlotTheOthersAreRefusedAtOnce) {
-  HttpServer::Options options;
-  options.max_connections = 1;
-  options.idle_timeout = absl::Hours(1);
-  Start(options);
   // The only slot is held by a request whose body is half sent: it cannot give way yet.
-  RawClient busy(server_->port());
-  ASSERT_TRUE(busy.connected());
-  busy.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
-  ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
+  std::unique_ptr<RawClient> busy_client;
+  ASSERT_NO_FATAL_FAILURE(StartWithTheOnlySlotBusy(&busy_client));
+  RawClient& busy = *busy_client;
 
   // Of newcomers arriving together, all but one are answered 503 while the slot is taken.
   constexpr int kNewcomers = 3;
@@ -495,14 +504,9 @@ TEST_F(HttpServerTest, OnlyOneNewcomerWaitsForASlotTheOthersAreRefusedAtOnce) {
 // A newcomer that gave up waiting withdraws its call for an idle connection to give way: a
 // connection that turns idle later is not closed for nobody.
 TEST_F(HttpServerTest, ANewcomerThatGaveUpClosesNoConnectionLater) {
-  HttpServer::Options options;
-  options.max_connections = 1;
-  options.idle_timeout = absl::Hours(1);
-  Start(options);
-  RawClient busy(server_->port());
-  ASSERT_TRUE(busy.connected());
-  busy.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
-  ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
+  std::unique_ptr<RawClient> busy_client;
+  ASSERT_NO_FATAL_FAILURE(StartWithTheOnlySlotBusy(&busy_client));
+  RawClient& busy = *busy_client;
   {
     RawClient newcomer(server_->port());
     ASSERT_TRUE(newcomer.connected());
