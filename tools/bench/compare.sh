@@ -56,6 +56,8 @@ us_per_request() {
   awk -v c="$1" -v r="$2" -v t="$((WARMUP + DURATION))" \
     'BEGIN { printf "%.0f", (r > 0 ? c * 1e6 / (r * t) : 0) }'
 }
+# The same for a CPU time in clock ticks (from /proc).
+ticks_per_request() { us_per_request "$(awk -v t="$1" -v h="$hz" 'BEGIN { print t / h }')" "$2"; }
 
 summary="$tmp/summary"
 : >"$summary"
@@ -117,10 +119,10 @@ for run in $(seq 1 "$RUNS"); do
   echo "RATIO rps=${ratio}x p99_switchboard_ms=$(field "$sb" p99_ms) p99_node_ms=$(field "$nd" p99_ms)"
   sb_rps=$(field "$sb" rps)
   nd_rps=$(field "$nd" rps)
-  gw_us=$(us_per_request "$(awk -v t=$((g1 - g0)) -v h="$hz" 'BEGIN { print t / h }')" "$sb_rps")
-  sink_us=$(us_per_request "$(awk -v t=$((k1 - k0)) -v h="$hz" 'BEGIN { print t / h }')" "$sb_rps")
+  gw_us=$(ticks_per_request $((g1 - g0)) "$sb_rps")
+  sink_us=$(ticks_per_request $((k1 - k0)) "$sb_rps")
   lg_us=$(us_per_request "$(field "$sb" cpu_s)" "$sb_rps")
-  node_us=$(us_per_request "$(awk -v t=$((n1 - n0)) -v h="$hz" 'BEGIN { print t / h }')" "$nd_rps")
+  node_us=$(ticks_per_request $((n1 - n0)) "$nd_rps")
   echo "CPU_US_PER_REQUEST switchboard=$gw_us sinks=$sink_us loadgen=$lg_us" \
     "total=$((gw_us + sink_us + lg_us)) node_sample=$node_us loadgen_on_node=$(us_per_request \
     "$(field "$nd" cpu_s)" "$nd_rps")"
