@@ -14,6 +14,7 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
+#include "server/base/thread_name.h"
 #include "server/config/config.h"
 #include "server/convert/event_converter.h"
 #include "server/dispatch/dispatcher.h"
@@ -333,11 +334,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
 
   ASSIGN_OR_RETURN(impl->ops_http,
                    ingress::HttpServer::Start(
-                       HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits()),
+                       [&] {
+                         ingress::HttpServer::Options o =
+                             HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits());
+                         o.thread_name = "sb-ops";
+                         return o;
+                       }(),
                        [raw](const ingress::HttpRequest& r) { return raw->ops->CheckHeaders(r); },
                        [raw](const ingress::HttpRequest& r) { return raw->ops->Handle(r); }));
   ingress::HttpServer::Options http_options =
       HttpOptions(http_hp.first, http_hp.second, config.limits());
+  http_options.thread_name = "sb-http";
   http_options.tls_cert_file = config.http_tls().cert_file();
   http_options.tls_key_file = config.http_tls().key_file();
   ASSIGN_OR_RETURN(
@@ -349,7 +356,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
 
   impl->metrics.AddGauge("switchboard_http_connections", "Open webhook connections.",
                          [raw] { return static_cast<double>(raw->http->active_connections()); });
-  impl->retention_thread = std::thread([raw] { raw->RetentionLoop(); });
+  impl->retention_thread = std::thread([raw] {
+    base::SetThreadName("sb-retention");
+    raw->RetentionLoop();
+  });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

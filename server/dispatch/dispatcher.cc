@@ -13,6 +13,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
+#include "server/base/thread_name.h"
 #include "server/dispatch/event_proto.h"
 #include "server/dispatch/subscription_spec.h"
 
@@ -302,11 +303,20 @@ void Dispatcher::Start() {
   {
     absl::MutexLock encode_lock(&encode_mu_);
     for (int i = 0; i < options_.encoder_threads; ++i) {
-      encoders_.emplace_back([this] { EncoderLoop(); });
+      encoders_.emplace_back([this] {
+        base::SetThreadName("sb-encode");
+        EncoderLoop();
+      });
     }
   }
-  worker_ = std::thread([this] { WorkerLoop(); });
-  flusher_ = std::thread([this] { FlusherLoop(); });
+  worker_ = std::thread([this] {
+    base::SetThreadName("sb-dispatch");
+    WorkerLoop();
+  });
+  flusher_ = std::thread([this] {
+    base::SetThreadName("sb-progress");
+    FlusherLoop();
+  });
 }
 
 void Dispatcher::WorkerLoop() {

@@ -20,6 +20,7 @@
 #include "openssl/err.h"
 #include "openssl/ssl.h"
 #include "server/base/log.h"
+#include "server/base/thread_name.h"
 
 namespace switchboard::server::ingress {
 namespace internal {
@@ -414,6 +415,12 @@ class GuardedServer final : public httplib::Server {
 
   // Replaces httplib's keep-alive loop (the hook SSLServer also overrides).
   bool process_and_close_socket(socket_t sock) override {
+    // httplib's pool threads are not ours to start: each names itself on its first connection.
+    thread_local bool named = false;
+    if (!named) {
+      base::SetThreadName(options_.thread_name);
+      named = true;
+    }
     if (!Admit()) {
       static constexpr char kBusy[] =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -598,7 +605,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   server->host_ = options.host;
   server->port_ = port;
   auto ended = std::make_shared<std::atomic<bool>>(false);
-  server->listen_thread_ = std::thread([&s, ended] {
+  server->listen_thread_ = std::thread([&s, ended, name = options.thread_name] {
+    base::SetThreadName(absl::StrCat(name, "-accept"));
     s.listen_after_bind();
     ended->store(true);  // returned: is_running() will never turn true now
   });

@@ -28,6 +28,7 @@
 #include "httplib.h"
 #include "openssl/err.h"
 #include "openssl/ssl.h"
+#include "server/base/thread_name.h"
 
 namespace switchboard::server::ingress {
 namespace {
@@ -226,7 +227,8 @@ class TlsClient {
 class HttpServerTest : public ::testing::Test {
  protected:
   // Refuses `X-Refuse` (411) and a Content-Length above max_body_bytes (413) from the headers,
-  // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes.
+  // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes and
+  // `X-Thread-Name` with the serving thread's name.
   // Starts with a single connection slot (idle connections kept an hour) and takes it with
   // *busy: a request whose body is half sent ("ab" of 4 bytes), so it cannot give way until
   // it sends "cd".
@@ -263,6 +265,10 @@ class HttpServerTest : public ::testing::Test {
         [this](const HttpRequest& r) {
           handled_.fetch_add(1);
           HttpResponse response;
+          if (r.Header("X-Thread-Name")) {
+            response.body = base::CurrentThreadName();
+            return response;
+          }
           size_t size = 0;
           if (std::optional<absl::string_view> text = r.Header("X-Response-Bytes");
               text && absl::SimpleAtoi(*text, &size)) {
@@ -292,6 +298,16 @@ TEST_F(HttpServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
     EXPECT_EQ(res->body, "{\"method\":\"POST\",\"bytes\":100}");
   }
   EXPECT_EQ(handled_.load(), 20);
+}
+
+TEST_F(HttpServerTest, WorkersCarryTheConfiguredThreadName) {
+  HttpServer::Options options;
+  options.thread_name = "sb-test";
+  Start(options);
+  httplib::Client client("127.0.0.1", server_->port());
+  auto res = client.Get("/", {{"X-Thread-Name", "1"}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->body, "sb-test");
 }
 
 TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {

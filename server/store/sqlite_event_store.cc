@@ -20,6 +20,7 @@
 #include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/base/status_macros.h"
+#include "server/base/thread_name.h"
 #include "server/store/wal_coalescing_vfs.h"
 
 namespace switchboard::server::store {
@@ -503,9 +504,15 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(const O
   SqliteEventStore* raw = store.get();
   if (options.checkpoint.background) {
     RETURN_IF_ERROR(store->OpenCheckpointer());
-    store->checkpointer_thread_ = std::thread([raw] { raw->CheckpointerLoop(); });
+    store->checkpointer_thread_ = std::thread([raw] {
+      base::SetThreadName("sb-checkpoint");
+      raw->CheckpointerLoop();
+    });
   }
-  store->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
+  store->writer_thread_ = std::thread([raw] {
+    base::SetThreadName("sb-store-write");
+    raw->WriterLoop();
+  });
   SB_LOG(INFO) << "event_store_opened path=" << options.path << " max_batch=" << options.max_batch
                << " max_size_bytes=" << options.max_size_bytes;
   return store;
