@@ -142,7 +142,7 @@ struct Dispatcher::Sub {
   int max_in_flight = kDefaultMaxInFlight;
 
   int64_t cursor = 0;    // low watermark (in memory; committed by FlushProgress)
-  int64_t read_pos = 0;  // highest sequence read from the log
+  int64_t read_pos = 0;  // every event up to this sequence has been read from the log
   bool maybe_more = true;
   absl::Time next_read_at = absl::InfinitePast();
   // No parked retry that is not loaded is due before this.
@@ -1178,11 +1178,18 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
 }
 
 void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget) {
+  // Every event up to `last` is committed, so the List below (which reads a later snapshot)
+  // sees all of them. When it comes back short it has gone over all of them, matching or not:
+  // the next read starts after `last`. Without that, a subscription to a rare type (a
+  // `prefix.*` pattern is a scan in sequence order) would go over every event since its last
+  // match again on each pass, and its cursor would stop there.
+  absl::StatusOr<int64_t> last = deps_.delivery->LastSequence();
   store::EventQuery query;
   query.types.assign(sub.spec.event_types().begin(), sub.spec.event_types().end());
   query.after_sequence = sub.read_pos;
   query.limit = std::min(budget, store::kMaxQueryLimit);
-  absl::StatusOr<std::vector<store::EventRecord>> records = deps_.events->List(query);
+  absl::StatusOr<std::vector<store::EventRecord>> records =
+      last.ok() ? deps_.events->List(query) : last.status();
   if (!records.ok()) {
     SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << sub.spec.name()
                     << " what=events error=\"" << StatusText(records.status()) << "\"";
@@ -1190,6 +1197,7 @@ void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget) {
     return;
   }
   sub.maybe_more = static_cast<int>(records->size()) == query.limit;
+  if (!sub.maybe_more) sub.read_pos = std::max(sub.read_pos, *last);
   for (store::EventRecord& r : *records) {
     sub.read_pos = std::max(sub.read_pos, r.sequence);
     if (!MatchesEvent(sub.spec, r) || sub.items.count(r.sequence) > 0) continue;

@@ -47,6 +47,7 @@ class CountingEventStore final : public store::EventStore {
   absl::StatusOr<std::vector<store::EventRecord>> List(const store::EventQuery& q) override {
     auto r = inner_->List(q);
     ++lists;
+    last_after = q.after_sequence;
     if (r.ok()) listed += static_cast<int64_t>(r->size());
     max_limit = std::max(max_limit, q.limit);
     return r;
@@ -62,6 +63,7 @@ class CountingEventStore final : public store::EventStore {
   int64_t lists = 0;
   int64_t gets = 0;
   int max_limit = 0;
+  int64_t last_after = -1;  // after_sequence of the last List
 
  private:
   store::MemoryEventStore* inner_;
@@ -1230,6 +1232,42 @@ TEST_F(DispatcherTest, BacklogOfAStarSubscriptionComesFromSequences) {
   Append("c.d");
   EXPECT_EQ(Listed("all").stats().backlog(), 6);
   EXPECT_EQ(Listed("some").stats().backlog(), 5);
+}
+
+TEST_F(DispatcherTest, ASubscriptionToARareTypeGoesOverEachEventOnce) {
+  Create();
+  FakeHandlerConnection* h = Subscribe(Spec("rare", {"charge.dispute.*"}), "h1:1");
+  h->Up();
+  for (int i = 0; i < 5; ++i) Append("a.b");
+  Pass();
+  EXPECT_EQ(events_.last_after, 0);
+  for (int i = 0; i < 3; ++i) Append("a.b");
+  Pass();
+  // Not from 0 again: the first read went over events 1-5, none of them a match.
+  EXPECT_EQ(events_.last_after, 5);
+  const std::string dispute = Append("charge.dispute.created");
+  Pass();
+  EXPECT_EQ(events_.last_after, 8);
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].event().id(), dispute);
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("rare"), 9);
+}
+
+TEST_F(DispatcherTest, AnIdleStarSubscriptionHasNoBacklogOverSequencesWithoutAnEvent) {
+  Create();
+  FakeHandlerConnection* h = Subscribe(Spec("all"), "h1:1");
+  h->Up();
+  // Sequences handed out with no event left behind them (as SQLite does for a duplicate, or
+  // as retention leaves the newest events' numbers).
+  for (int i = 0; i < 3; ++i) Append("a.b");
+  ASSERT_OK(store_.DeleteReceivedBefore(absl::InfiniteFuture()).status());
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  EXPECT_EQ(Listed("all").stats().backlog(), 0);
 }
 
 TEST_F(DispatcherTest, NothingIsReadWhileNoMemberIsConnected) {
