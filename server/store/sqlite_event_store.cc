@@ -383,7 +383,9 @@ int BindBlob(sqlite3_stmt* stmt, int index, absl::string_view bytes) {
 
 struct SqliteEventStore::PendingAppend {
   explicit PendingAppend(const EventRecord& r) : record(r) {}
-  const EventRecord& record;  // the caller blocks in Append, so it outlives this
+  // The caller waits in Append until the writer is done with it, or takes it back from queue_.
+  const EventRecord& record;
+  absl::Time queued_at;  // clock_
   absl::StatusOr<AppendResult> result = absl::InternalError("append not run");
   absl::Notification done;
 };
@@ -392,6 +394,7 @@ struct SqliteEventStore::PendingWrite {
   // Runs on the writer inside the batch's transaction. An error fails (rolls back) the whole
   // transaction; an outcome of this write alone (DeleteSubscription's kNotFound) goes to *result.
   std::function<absl::Status(absl::Status* result)> apply;
+  absl::Time queued_at;  // clock_
   absl::Status result;
   absl::Notification done;
 };
@@ -660,9 +663,23 @@ absl::StatusOr<AppendResult> SqliteEventStore::Append(const EventRecord& record)
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
+    pending.queued_at = clock_->Now();
     queue_.push_back(&pending);
     writer_cv_.Signal();
   }
+  if (options_.append_timeout > absl::ZeroDuration() &&
+      !pending.done.WaitForNotificationWithTimeout(options_.append_timeout)) {
+    absl::MutexLock lock(&mu_);
+    // Still queued: the writer never saw it, so taking it back stores nothing.
+    if (auto it = std::find(queue_.begin(), queue_.end(), &pending); it != queue_.end()) {
+      queue_.erase(it);
+      ++stats_.timed_out_appends;
+      return absl::UnavailableError(absl::StrCat("event store writer took no append for ",
+                                                 absl::FormatDuration(options_.append_timeout),
+                                                 " (stalled or overloaded)"));
+    }
+  }
+  // Taken by the writer: its transaction decides.
   pending.done.WaitForNotification();
   return std::move(pending.result);
 }
@@ -678,6 +695,7 @@ void SqliteEventStore::WriterLoop() {
     bool idle = false;
     {
       absl::MutexLock lock(&mu_);
+      busy_since_ = absl::InfiniteFuture();
       for (;;) {
         if (pause_requested_) {
           writer_paused_ = true;
@@ -707,6 +725,7 @@ void SqliteEventStore::WriterLoop() {
           tasks_.clear();
           return;
         }
+        busy_since_ = clock_->Now();
         size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
@@ -810,6 +829,7 @@ absl::Status SqliteEventStore::QueueWrite(PendingWrite& write) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
+    write.queued_at = clock_->Now();
     writes_.push_back(&write);
     writer_cv_.Signal();
   }
@@ -1102,8 +1122,16 @@ absl::Status SqliteEventStore::CheckWritable() {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
+    const absl::Time now = clock_->Now();
+    absl::Time oldest = busy_since_;
+    if (!queue_.empty()) oldest = std::min(oldest, queue_.front()->queued_at);
+    if (!writes_.empty()) oldest = std::min(oldest, writes_.front()->queued_at);
+    if (now - oldest > options_.stall_after) {
+      return absl::UnavailableError(absl::StrCat(
+          "event store writer stalled: no commit for ",
+          absl::FormatDuration(absl::Trunc(now - oldest, absl::Seconds(1))), " with work waiting"));
+    }
     if (last_write_status_.ok()) return absl::OkStatus();
-    absl::Time now = clock_->Now();
     if (now - last_probe_ < options_.probe_interval) return last_write_status_;
     last_probe_ = now;
   }

@@ -164,6 +164,15 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
     int delete_chunk_rows = 1000;
     // Least time between two real probes of CheckWritable while writes are failing.
     absl::Duration probe_interval = absl::Seconds(1);
+    // How long Append waits for the writer to take its record. One still queued after that is
+    // taken back and answered kUnavailable (the webhook answers 503 and Stripe sends it again),
+    // so a writer stuck on a hung disk does not hold every request forever. One the writer has
+    // taken waits for its transaction's outcome, however long. A real-time wait; 0 = forever.
+    absl::Duration append_timeout = absl::Seconds(5);
+    // CheckWritable fails (kUnavailable) while the oldest queued append or delivery write has
+    // waited longer than this, or the writer has been on one batch or task that long with
+    // nothing committed: `/readyz` then takes the instance out. Measured with `clock`.
+    absl::Duration stall_after = absl::Seconds(5);
     CheckpointPolicy checkpoint;
     // Time source for probe_interval. Not owned; must outlive the store. nullptr = RealClock.
     base::Clock* clock = nullptr;
@@ -171,15 +180,16 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
 
   // Counters of the writer thread since Open (for metrics and tests).
   struct WriterStats {
-    int64_t commits = 0;         // batches committed
-    int64_t stored = 0;          // appends answered kStored
-    int64_t duplicates = 0;      // appends answered kDuplicate
-    int64_t failed_batches = 0;  // batches rolled back
-    int64_t failed_appends = 0;  // appends answered with an error by the writer
-    int64_t largest_batch = 0;   // most appends in one transaction
-    int64_t checkpoints = 0;     // checkpoints run (PASSIVE and TRUNCATE)
-    int64_t wal_restarts = 0;    // background cycles whose tail copy left the WAL all copied
-    int64_t delete_chunks = 0;   // retention transactions committed
+    int64_t commits = 0;            // batches committed
+    int64_t stored = 0;             // appends answered kStored
+    int64_t duplicates = 0;         // appends answered kDuplicate
+    int64_t failed_batches = 0;     // batches rolled back
+    int64_t failed_appends = 0;     // appends answered with an error by the writer
+    int64_t timed_out_appends = 0;  // appends taken back after Options::append_timeout
+    int64_t largest_batch = 0;      // most appends in one transaction
+    int64_t checkpoints = 0;        // checkpoints run (PASSIVE and TRUNCATE)
+    int64_t wal_restarts = 0;       // background cycles whose tail copy left the WAL all copied
+    int64_t delete_chunks = 0;      // retention transactions committed
     // DeliveryStore writes (PutSubscription, DeleteSubscription, CommitProgress) committed /
     // answered with an error by the writer.
     int64_t delivery_writes = 0;
@@ -327,6 +337,8 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingWrite*> writes_ ABSL_GUARDED_BY(mu_);
   std::deque<WriterTask*> tasks_ ABSL_GUARDED_BY(mu_);
+  // When the writer took the work it is on now (InfiniteFuture while it waits for work).
+  absl::Time busy_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // Status of the last batch or probe; cleared by the next success.
   absl::Status last_write_status_ ABSL_GUARDED_BY(mu_);
   absl::Time last_probe_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -24,6 +24,7 @@ namespace {
 
 using ::switchboard::base::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 // A fresh directory under TEST_TMPDIR (bazel) or /tmp.
@@ -381,6 +382,43 @@ TEST(SqliteEventStore, FullDatabaseFailsWholeBatchesAndRecovers) {
   for (const std::string& id : acknowledged) EXPECT_OK(store->Get(id)) << id;
   ASSERT_OK_AND_ASSIGN(stats, store->Stats());
   EXPECT_EQ(stats.events, static_cast<int64_t>(acknowledged.size() + batch.size()));
+}
+
+TEST(SqliteEventStore, AnAppendTheWriterNeverTookIsTakenBackAfterItsTimeout) {
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  options.append_timeout = absl::Milliseconds(20);
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  {
+    // A writer that takes nothing (as on a hung disk): the append gives up, whatever the wait.
+    ASSERT_OK_AND_ASSIGN(auto pause, store->PauseWriterForTesting());
+    EXPECT_THAT(store->Append(TestEvent("evt_1")), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  // Taken back, so never stored: the 503 it caused makes Stripe send it again.
+  EXPECT_THAT(store->Get("evt_1"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store->GetWriterStats().timed_out_appends, 1);
+  ASSERT_OK_AND_ASSIGN(AppendResult again, store->Append(TestEvent("evt_1")));
+  EXPECT_EQ(again, AppendResult::kStored);
+}
+
+TEST(SqliteEventStore, CheckWritableFailsWhileWorkWaitsLongerThanStallAfter) {
+  base::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  SqliteEventStore::Options options = OptionsIn(NewTempDir());
+  options.clock = &clock;
+  options.append_timeout = absl::ZeroDuration();  // wait as long as the test holds the writer
+  options.stall_after = absl::Seconds(5);
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  ASSERT_OK_AND_ASSIGN(auto pause, store->PauseWriterForTesting());
+  ConcurrentAppends appends(store.get(), {TestEvent("evt_1")});
+  store->AwaitQueuedForTesting(1);
+  EXPECT_OK(store->CheckWritable());
+  clock.Advance(absl::Seconds(6));
+  absl::Status stalled = store->CheckWritable();
+  EXPECT_THAT(stalled, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(stalled.message(), HasSubstr("stalled"));
+  pause->Resume();
+  const auto& results = appends.Join();
+  EXPECT_EQ(Count(results, AppendResult::kStored), 1);
+  EXPECT_OK(store->CheckWritable());
 }
 
 TEST(SqliteEventStore, ASuccessfulBatchClearsTheFullState) {
