@@ -1,6 +1,6 @@
 // EventContext: what a handler function knows about the delivery it is handling: the event's
-// envelope (id, type, account, livemode, previous attributes), the attempt number, and the
-// whole switchboard.v1.Event (raw JSON, the object as a Struct, ...).
+// envelope (id, type, account, livemode, previous attributes), the attempt number, the typed
+// misses, and the whole switchboard.v1.Event (raw JSON, the object as a Struct, ...).
 //
 // Use the event id as the idempotency key: delivery is at least once, so the same event can
 // arrive again (a retry after a lost ack, a replay, a redrive).
@@ -17,8 +17,10 @@
 #define SWITCHBOARD_SDK_EVENT_CONTEXT_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_field.h"
 #include "google/protobuf/struct.pb.h"
 #include "protos/switchboard/v1/event.pb.h"
 #include "protos/switchboard/v1/handler.pb.h"
@@ -45,6 +47,14 @@ class EventContext {
   const google::protobuf::Struct* previous_attributes() const {
     return event().data().has_previous_attributes() ? &event().data().previous_attributes()
                                                     : nullptr;
+  }
+  // Paths, relative to data.object (`amount`, `lines.data[1].period.end`), of values that did
+  // not fit the typed message and are unset in it (docs/MAPPING.md, "Typed misses"); their
+  // values are in event().data().object_struct() and event().raw_json(). Empty when the typed
+  // message is complete. A typed function sees it non-empty only when registered with
+  // TypedMisses::kAccept (sdk/router.h).
+  const google::protobuf::RepeatedPtrField<std::string>& typed_misses() const {
+    return event().data().typed_misses();
   }
   // The subscription and the gateway's id for this attempt.
   absl::string_view subscription() const { return delivery_.subscription(); }

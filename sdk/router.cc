@@ -19,6 +19,9 @@ namespace {
 // Ack messages are kept with dead letters and shown by tools: short, and valid UTF-8 (a proto3
 // string that is not would make the whole Ack undecodable for the gateway).
 constexpr size_t kMaxAckMessageBytes = 1024;
+// A partial object may have thousands of misses (one per array element); the first few say
+// what changed shape.
+constexpr int kMaxMissesNamed = 10;
 
 std::string Describe(absl::string_view pattern, const google::protobuf::Descriptor* type) {
   return type == nullptr ? absl::StrCat("OnEvent(\"", pattern, "\")")
@@ -49,14 +52,15 @@ Ack AckFromStatus(absl::string_view delivery_id, const absl::Status& status) {
 }
 
 Router& Router::OnEvent(absl::string_view pattern, EventFn fn) {
-  if (fn == nullptr) return Add(pattern, nullptr, nullptr);
-  return Add(pattern, nullptr,
+  if (fn == nullptr) return Add(pattern, nullptr, TypedMisses::kReject, nullptr);
+  return Add(pattern, nullptr, TypedMisses::kReject,
              [fn = std::move(fn)](const EventContext& ctx, const google::protobuf::Message*) {
                return fn(ctx);
              });
 }
 
-Router& Router::Add(absl::string_view pattern, const google::protobuf::Descriptor* type, AnyFn fn) {
+Router& Router::Add(absl::string_view pattern, const google::protobuf::Descriptor* type,
+                    TypedMisses misses, AnyFn fn) {
   const std::string what = Describe(pattern, type);
   if (fn == nullptr) {
     errors_.push_back(absl::StrCat(what, ": the handler function is empty"));
@@ -80,7 +84,7 @@ Router& Router::Add(absl::string_view pattern, const google::protobuf::Descripto
     }
   }
   const size_t index = registrations_.size();
-  registrations_.push_back({std::string(pattern), *std::move(parsed), type, std::move(fn)});
+  registrations_.push_back({std::string(pattern), *std::move(parsed), type, misses, std::move(fn)});
   by_pattern_.emplace(std::string(pattern), index);
   if (registrations_[index].parsed.kind == internal::Pattern::Kind::kPrefix) {
     prefixes_.push_back(index);
@@ -149,6 +153,21 @@ Ack Router::Dispatch(const Delivery& delivery) const {
             event.data().object_kind(), "\") does not carry a ", registration->type->full_name(),
             " (it carries ", internal::DescribePayload(event.data(), oneof), "); registered as ",
             Describe(registration->pattern, registration->type))));
+  }
+  const auto& misses = event.data().typed_misses();
+  if (!misses.empty() && registration->misses == TypedMisses::kReject) {
+    // An unset field of a partial message reads as 0 or "": dead-letter it for an operator to
+    // redrive once the protos know the new shape. Paths only: the values may be sensitive.
+    const int named = std::min(misses.size(), kMaxMissesNamed);
+    return AckFromStatus(
+        delivery.delivery_id(),
+        PermanentError(absl::StrCat(
+            "event ", event.id(), " (", event.type(), "): ", misses.size(),
+            misses.size() == 1 ? " value" : " values", " did not fit ",
+            registration->type->full_name(), ", so ",
+            Describe(registration->pattern, registration->type),
+            " was not called; unset: ", absl::StrJoin(misses.begin(), misses.begin() + named, ", "),
+            misses.size() > named ? ", ..." : "")));
   }
   return AckFromStatus(delivery.delivery_id(), registration->fn(context, payload));
 }

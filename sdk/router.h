@@ -5,10 +5,13 @@
 // gateway for exactly those patterns. Two kinds of registration:
 //
 //   On<T>(pattern, fn)   typed: fn(const EventContext&, const T&) gets the event's data.object
-//                        as the stripe.v1 message T. Checked when registered: T must be the
-//                        object kind of every event type the pattern matches (`charge.*` also
-//                        matches disputes and refunds, so On<stripe::v1::Charge>("charge.*")
-//                        is refused; register the exact types instead).
+//                        as the stripe.v1 message T, complete. Checked when registered: T must
+//                        be the object kind of every event type the pattern matches
+//                        (`charge.*` also matches disputes and refunds, so
+//                        On<stripe::v1::Charge>("charge.*") is refused; register the exact
+//                        types instead).
+//   On<T>(pattern, fn, TypedMisses::kAccept)
+//                        typed, and also called with a T that has typed misses (below).
 //   OnEvent(pattern, fn) raw: fn(const EventContext&) sees the whole switchboard.v1.Event (the
 //                        object as a Struct, the raw JSON). Any pattern.
 //
@@ -18,9 +21,16 @@
 // matches (possible when the subscription was widened by hand) is acknowledged OK.
 //
 // The typed layer is a thin wrapper over the raw one: the typed function runs only when the
-// event carries a T; when it does not (the gateway could not convert this object into T, or
-// the event holds another kind), the delivery is answered REJECT, so it lands in the dead
-// letters with the reason, to be redriven after a fix. Never a crash.
+// event carries a whole T. The delivery is answered REJECT instead, so it lands in the dead
+// letters with the reason, to be redriven after a fix, when
+//   - the event carries no T (the gateway has no typed message for this object kind, or the
+//     event holds another kind), or
+//   - the T is partial: a value in data.object did not fit its typed field (Stripe changed a
+//     shape), so the gateway left that field unset and listed its path in
+//     data.typed_misses (docs/MAPPING.md). A payments handler must not read an unset `amount`
+//     as 0. The Ack's message names the paths, never the values.
+// A registration with TypedMisses::kAccept takes partial messages too and reads the paths from
+// EventContext::typed_misses(). Raw registrations see every event as it is. Never a crash.
 //
 // The returned status decides the Ack (sdk/status.h): OK -> OK; PermanentError -> REJECT;
 // RetryAfter(d) -> RETRY after at least d; any other error -> RETRY.
@@ -36,6 +46,8 @@
 //       [](const sdk::EventContext& ctx, const stripe::v1::PaymentIntent& pi) {
 //         return Fulfil(ctx.id(), pi.amount(), pi.currency());
 //       });
+//   // Only has_*()-checked fields are read: partial messages are fine.
+//   router.On<stripe::v1::Customer>("customer.updated", SyncEmail, sdk::TypedMisses::kAccept);
 //   router.OnEvent("*", [](const sdk::EventContext& ctx) {
 //     std::cout << "ignoring " << ctx.type() << "\n";
 //     return absl::OkStatus();
@@ -74,6 +86,16 @@ using EventFn = std::function<absl::Status(const EventContext&)>;
 template <typename T>
 using TypedEventFn = std::function<absl::Status(const EventContext&, const T&)>;
 
+// What a typed registration does with an event whose typed message has typed misses (values
+// that did not fit their typed field and are unset; EventContext::typed_misses()).
+enum class TypedMisses {
+  // Answer REJECT without calling the function (the default).
+  kReject,
+  // Call the function with the partial message. For functions that read only fields they check
+  // with has_*() or that consult ctx.typed_misses() themselves.
+  kAccept,
+};
+
 class Router {
  public:
   Router() = default;
@@ -83,13 +105,16 @@ class Router {
   Router& operator=(Router&&) = default;
 
   // Registers `fn` for events matching `pattern` whose data.object is a T (a stripe.v1 message
-  // generated from protos/stripe/v1). Errors surface in Check(). Returns *this.
+  // generated from protos/stripe/v1). `misses` says whether `fn` also gets a T with typed
+  // misses; by default such a delivery is answered REJECT. Errors surface in Check(). Returns
+  // *this.
   template <typename T>
-  Router& On(absl::string_view pattern, TypedEventFn<T> fn) {
+  Router& On(absl::string_view pattern, TypedEventFn<T> fn,
+             TypedMisses misses = TypedMisses::kReject) {
     static_assert(std::is_base_of_v<google::protobuf::Message, T>,
                   "On<T>: T must be a generated protobuf message (stripe::v1::PaymentIntent, ...)");
-    if (fn == nullptr) return Add(pattern, T::descriptor(), nullptr);
-    return Add(pattern, T::descriptor(),
+    if (fn == nullptr) return Add(pattern, T::descriptor(), misses, nullptr);
+    return Add(pattern, T::descriptor(), misses,
                [fn = std::move(fn)](const EventContext& ctx,
                                     const google::protobuf::Message* payload) -> absl::Status {
                  if (const T* typed = google::protobuf::DynamicCastToGenerated<T>(payload)) {
@@ -118,8 +143,10 @@ class Router {
   std::vector<std::string> EventTypes() const;
 
   // Handles one delivery: finds the function, decodes the typed payload, calls the function
-  // and maps its status to the Ack (delivery_id echoed). Never fails: every problem is an
-  // outcome. REQUIRES: Check() is OK (a registration Check() reports was not added).
+  // and maps its status to the Ack (delivery_id echoed). A typed function's event without its
+  // T, or with typed misses its registration does not accept, is answered REJECT without a
+  // call. Never fails: every problem is an outcome. REQUIRES: Check() is OK (a registration
+  // Check() reports was not added).
   switchboard::v1::Ack Dispatch(const switchboard::v1::Delivery& delivery) const;
 
   // Dispatch for a delivery as it arrives on the wire. A delivery that does not decode is
@@ -135,10 +162,12 @@ class Router {
     std::string pattern;
     internal::Pattern parsed;
     const google::protobuf::Descriptor* type = nullptr;  // nullptr: raw
+    TypedMisses misses = TypedMisses::kReject;           // typed only
     AnyFn fn;
   };
 
-  Router& Add(absl::string_view pattern, const google::protobuf::Descriptor* type, AnyFn fn);
+  Router& Add(absl::string_view pattern, const google::protobuf::Descriptor* type,
+              TypedMisses misses, AnyFn fn);
   const Registration* Find(absl::string_view type) const;
 
   std::vector<Registration> registrations_;

@@ -1,9 +1,11 @@
 // Typed registrations: the stripe.v1 message a function gets, the start-up checks against the
 // Stripe event-type table, and REJECT (never a call, never a crash) for a payload that is not
-// the registered type.
+// the registered type or is partial (typed misses) without TypedMisses::kAccept.
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "gtest/gtest.h"
@@ -16,7 +18,9 @@ namespace {
 using ::switchboard::v1::Ack;
 using ::switchboard::v1::Delivery;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Delivery PaymentIntentSucceeded(int64_t amount, const std::string& currency) {
   Delivery d;
@@ -91,6 +95,85 @@ TEST(TypedRouter, MissingTypedPayloadIsRejectedWithoutCallingTheFunction) {
   EXPECT_EQ(other.outcome(), Ack::REJECT);
   EXPECT_THAT(other.message(), HasSubstr("carries stripe.v1.Charge"));
   EXPECT_FALSE(called);
+}
+
+// What the gateway delivers when `amount` arrived as a string: the PaymentIntent without it,
+// the path in typed_misses, the value only in object_struct (and raw_json).
+Delivery PaymentIntentWithAmountThatDidNotFit() {
+  Delivery d = PaymentIntentSucceeded(0, "usd");
+  switchboard::v1::EventData* data = d.mutable_event()->mutable_data();
+  data->mutable_payment_intent()->clear_amount();
+  data->add_typed_misses("amount");
+  data->add_typed_misses("metadata.order");
+  (*data->mutable_object_struct()->mutable_fields())["amount"].set_string_value("4900");
+  return d;
+}
+
+TEST(TypedRouter, PartialTypedPayloadIsRejectedWithThePathsWithoutCallingTheFunction) {
+  bool called = false;
+  Router router;
+  router.On<stripe::v1::PaymentIntent>("payment_intent.succeeded",
+                                       [&](const EventContext&, const stripe::v1::PaymentIntent&) {
+                                         called = true;
+                                         return absl::OkStatus();
+                                       });
+  ASSERT_TRUE(router.Check().ok()) << router.Check();
+  const Ack ack = router.Dispatch(PaymentIntentWithAmountThatDidNotFit());
+  EXPECT_FALSE(called);
+  EXPECT_EQ(ack.delivery_id(), "d-1");
+  EXPECT_EQ(ack.outcome(), Ack::REJECT);
+  EXPECT_EQ(ack.message(),
+            "FAILED_PRECONDITION: event evt_pi (payment_intent.succeeded): 2 values did not fit "
+            "stripe.v1.PaymentIntent, so On<stripe.v1.PaymentIntent>(\"payment_intent.succeeded\") "
+            "was not called; unset: amount, metadata.order");
+  EXPECT_THAT(ack.message(), Not(HasSubstr("4900")));
+}
+
+TEST(TypedRouter, ManyTypedMissesAreNamedInAShortMessage) {
+  Router router;
+  router.On<stripe::v1::PaymentIntent>(
+      "payment_intent.*",
+      [](const EventContext&, const stripe::v1::PaymentIntent&) { return absl::OkStatus(); });
+  Delivery d = PaymentIntentSucceeded(1, "usd");
+  for (int i = 0; i < 20000; ++i) {
+    d.mutable_event()->mutable_data()->add_typed_misses(
+        absl::StrCat("payment_method_types[", i, "]"));
+  }
+  const Ack ack = router.Dispatch(d);
+  EXPECT_EQ(ack.outcome(), Ack::REJECT);
+  EXPECT_THAT(ack.message(), HasSubstr("20000 values did not fit stripe.v1.PaymentIntent"));
+  EXPECT_THAT(ack.message(), HasSubstr("unset: payment_method_types[0], payment_method_types[1]"));
+  EXPECT_THAT(ack.message(), EndsWith("payment_method_types[9], ..."));
+}
+
+TEST(TypedRouter, AcceptingTypedMissesCallsTheFunctionWithThePartialMessage) {
+  std::vector<std::string> seen;
+  Router router;
+  router.On<stripe::v1::PaymentIntent>(
+      "payment_intent.succeeded",
+      [&](const EventContext& ctx, const stripe::v1::PaymentIntent& pi) {
+        seen.push_back(absl::StrCat(pi.id(), " has_amount=", pi.has_amount(),
+                                    " misses=", absl::StrJoin(ctx.typed_misses(), ",")));
+        return absl::OkStatus();
+      },
+      TypedMisses::kAccept);
+  ASSERT_TRUE(router.Check().ok()) << router.Check();
+  EXPECT_EQ(router.Dispatch(PaymentIntentWithAmountThatDidNotFit()).outcome(), Ack::OK);
+  EXPECT_THAT(seen, ElementsAre("pi_1 has_amount=0 misses=amount,metadata.order"));
+}
+
+TEST(TypedRouter, RawFunctionGetsEventsWithTypedMisses) {
+  std::vector<std::string> seen;
+  Router router;
+  router.OnEvent("payment_intent.succeeded", [&](const EventContext& ctx) {
+    seen.push_back(absl::StrCat(
+        ctx.id(), " misses=", absl::StrJoin(ctx.typed_misses(), ","),
+        " amount=", ctx.event().data().object_struct().fields().at("amount").string_value()));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(router.Check().ok()) << router.Check();
+  EXPECT_EQ(router.Dispatch(PaymentIntentWithAmountThatDidNotFit()).outcome(), Ack::OK);
+  EXPECT_THAT(seen, ElementsAre("evt_pi misses=amount,metadata.order amount=4900"));
 }
 
 TEST(TypedRouter, StatusOfTheTypedFunctionDecidesTheAck) {

@@ -13,6 +13,7 @@ namespace {
 using ::switchboard::v1::Ack;
 using ::switchboard::v1::Delivery;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 class PaymentsTest : public ::testing::Test {
  protected:
@@ -58,9 +59,23 @@ TEST_F(PaymentsTest, LogsAnAttachedPaymentMethod) {
 }
 
 TEST_F(PaymentsTest, AnUntypedPaymentIntentIsRejectedNotLogged) {
-  // What the gateway delivers when the object did not fit stripe.v1.PaymentIntent.
+  // What a gateway whose protos have no typed message for the object kind delivers.
   const Ack ack = router_.Dispatch(Make("evt_3", "payment_intent.succeeded"));
   EXPECT_EQ(ack.outcome(), Ack::REJECT);
+  EXPECT_TRUE(lines_.empty());
+}
+
+TEST_F(PaymentsTest, APaymentIntentWhoseAmountDidNotFitIsRejectedNotLoggedAsZero) {
+  // What the gateway delivers when Stripe sent `amount` in a shape the protos do not know: the
+  // PaymentIntent without it, and its path in typed_misses.
+  Delivery d = Make("evt_4", "payment_intent.succeeded");
+  stripe::v1::PaymentIntent* pi = d.mutable_event()->mutable_data()->mutable_payment_intent();
+  pi->set_id("pi_4");
+  pi->set_currency("usd");
+  d.mutable_event()->mutable_data()->add_typed_misses("amount");
+  const Ack ack = router_.Dispatch(d);
+  EXPECT_EQ(ack.outcome(), Ack::REJECT);
+  EXPECT_THAT(ack.message(), HasSubstr("unset: amount"));
   EXPECT_TRUE(lines_.empty());
 }
 
