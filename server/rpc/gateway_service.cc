@@ -86,10 +86,19 @@ grpc::Status GatewayService::ListEvents(grpc::ServerContext* context,
   query.omit_raw_json = false;  // conversion needs the bytes; dropped below when asked
   absl::StatusOr<std::vector<store::EventRecord>> records = deps_.store->List(query);
   if (!records.ok()) return ToGrpcStatus(records.status());
+  int64_t page_bytes = 0;
   for (const store::EventRecord& record : *records) {
-    if (absl::Status s = ToEvent(record, request->omit_raw_json(), response->add_events());
-        !s.ok()) {
+    switchboard::v1::Event* event = response->add_events();
+    if (absl::Status s = ToEvent(record, request->omit_raw_json(), event); !s.ok()) {
       return ToGrpcStatus(s);
+    }
+    page_bytes += static_cast<int64_t>(event->ByteSizeLong());
+    if (page_bytes > deps_.max_page_bytes && response->events_size() > 1) {
+      // Full: this one starts the next page.
+      response->mutable_events()->RemoveLast();
+      response->set_next_page_token(
+          absl::StrCat(response->events(response->events_size() - 1).sequence()));
+      return grpc::Status::OK;
     }
   }
   if (static_cast<int>(records->size()) == query.limit) {

@@ -47,6 +47,10 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
     // When non-empty, every call needs metadata "authorization: Bearer <one of these>"
     // (several during a rotation); UNAUTHENTICATED otherwise.
     std::vector<std::string> tokens;
+    // A ListEvents page ends early once its events reach this many bytes, so it fits a
+    // client's default 4 MiB receive limit (an event is about three times its JSON once
+    // converted); its first event is always included.
+    int64_t max_page_bytes = 3 << 20;
   };
   explicit GatewayService(Deps deps) : deps_(std::move(deps)) {}
 

@@ -375,5 +375,61 @@ TEST_F(GatewayDeliveryTest, StaticSubscriptionSpecCannotChangeButMembersMayJoin)
   EXPECT_EQ(handler->received()[0].event().id(), charge);
 }
 
+TEST(GatewayListEventsTest, APageEndsEarlyAtItsByteBudgetAndPagingSeesEveryEventOnce) {
+  store::MemoryEventStore store;
+  convert::EventConverter converter;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    store::EventRecord r;
+    r.id = absl::StrCat("evt_", i);
+    r.type = "payment_intent.created";
+    r.created = absl::FromUnixSeconds(1700000000);
+    r.received_at = absl::FromUnixSeconds(1700000000);
+    r.endpoint = "/webhook";
+    r.raw_json = absl::StrCat(R"({"id":")", r.id, R"(","object":"event","type":")", r.type,
+                              R"(","created":1700000000,"livemode":false,"data":{"object":)",
+                              R"({"id":"pi_1","object":"payment_intent","description":")",
+                              std::string(2000, 'x'), R"("}}})");
+    ASSERT_OK(store.Append(r).status());
+    ids.push_back(r.id);
+  }
+  GatewayService::Deps deps;
+  deps.store = &store;
+  deps.converter = &converter;
+  deps.max_page_bytes = 10000;  // about two of these events
+  GatewayService service(deps);
+
+  std::vector<std::string> seen;
+  switchboard::v1::ListEventsRequest request;
+  request.set_page_size(1000);
+  int pages = 0;
+  do {
+    grpc::ServerContext context;
+    switchboard::v1::ListEventsResponse response;
+    ASSERT_TRUE(service.ListEvents(&context, &request, &response).ok());
+    ASSERT_GE(response.events_size(), 1);
+    int64_t bytes = 0;
+    for (const switchboard::v1::Event& e : response.events()) {
+      seen.push_back(e.id());
+      bytes += static_cast<int64_t>(e.ByteSizeLong());
+    }
+    if (response.events_size() > 1) EXPECT_LE(bytes, deps.max_page_bytes);
+    request.set_page_token(response.next_page_token());
+    ++pages;
+  } while (!request.page_token().empty() && pages < 100);
+  EXPECT_EQ(seen, ids);
+  EXPECT_GE(pages, 4);
+
+  // An event larger than the budget still comes, alone.
+  deps.max_page_bytes = 100;
+  GatewayService tiny(deps);
+  request.clear_page_token();
+  grpc::ServerContext context;
+  switchboard::v1::ListEventsResponse response;
+  ASSERT_TRUE(tiny.ListEvents(&context, &request, &response).ok());
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_EQ(response.next_page_token(), absl::StrCat(response.events(0).sequence()));
+}
+
 }  // namespace
 }  // namespace switchboard::server::rpc
