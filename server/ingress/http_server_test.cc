@@ -227,8 +227,9 @@ class TlsClient {
 class HttpServerTest : public ::testing::Test {
  protected:
   // Refuses `X-Refuse` (411) and a Content-Length above max_body_bytes (413) from the headers,
-  // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes and
-  // `X-Thread-Name` with the serving thread's name.
+  // as WebhookHandler::CheckHeaders does; answers `X-Response-Bytes: N` with N bytes,
+  // `X-Thread-Name` with the serving thread's name and `X-Forwarded-For` with all its lines
+  // combined.
   // Starts with a single connection slot (idle connections kept an hour) and takes it with
   // *busy: a request whose body is half sent ("ab" of 4 bytes), so it cannot give way until
   // it sends "cd".
@@ -267,6 +268,10 @@ class HttpServerTest : public ::testing::Test {
           HttpResponse response;
           if (r.Header("X-Thread-Name")) {
             response.body = base::CurrentThreadName();
+            return response;
+          }
+          if (std::optional<std::string> forwarded = r.CombinedHeader("X-Forwarded-For")) {
+            response.body = *forwarded;
             return response;
           }
           size_t size = 0;
@@ -308,6 +313,17 @@ TEST_F(HttpServerTest, WorkersCarryTheConfiguredThreadName) {
   auto res = client.Get("/", {{"X-Thread-Name", "1"}});
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->body, "sb-test");
+}
+
+// The allow-list judges the last X-Forwarded-For line (a proxy appends its own line after the
+// client's), so the handler must get repeated lines in the order they came, whatever their case.
+TEST_F(HttpServerTest, PassesRepeatedHeaderLinesInTheOrderReceived) {
+  Start({});
+  RawClient raw(server_->port());
+  raw.Send(
+      "GET /x HTTP/1.1\r\nHost: x\r\nx-forwarded-for: 3.18.12.63\r\nX-Other: 1\r\n"
+      "X-Forwarded-For: 6.6.6.6\r\nX-FORWARDED-FOR: 7.7.7.7\r\nConnection: close\r\n\r\n");
+  EXPECT_THAT(raw.ReadUntilClosed(), EndsWith("\r\n\r\n3.18.12.63,6.6.6.6,7.7.7.7"));
 }
 
 TEST_F(HttpServerTest, AnswersPipelinedRequestsInOrder) {

@@ -4,6 +4,19 @@
 
 namespace switchboard::server::ingress {
 
+std::optional<std::string> HttpRequest::CombinedHeader(absl::string_view name) const {
+  std::optional<std::string> combined;
+  for (const auto& [k, v] : headers) {
+    if (!absl::EqualsIgnoreCase(k, name)) continue;
+    if (combined) {
+      absl::StrAppend(&*combined, ",", v);
+    } else {
+      combined = v;
+    }
+  }
+  return combined;
+}
+
 HttpResponse ErrorResponse(int status, absl::string_view message) {
   HttpResponse response;
   response.status = status;

@@ -24,13 +24,17 @@ struct HttpRequest {
   std::string body;
   std::string remote_addr;
 
-  // The first header named `name` (case-insensitive), if any.
+  // The first header named `name` (case-insensitive), if any. For a list-valued field that a
+  // proxy may send on a line of its own (X-Forwarded-For), use CombinedHeader.
   std::optional<absl::string_view> Header(absl::string_view name) const {
     for (const auto& [k, v] : headers) {
       if (absl::EqualsIgnoreCase(k, name)) return absl::string_view(v);
     }
     return std::nullopt;
   }
+  // Every header line named `name` (case-insensitive), in the order received, joined with ","
+  // as RFC 7230 section 3.2.2 combines a repeated list field; nullopt when there is none.
+  std::optional<std::string> CombinedHeader(absl::string_view name) const;
   int HeaderCount(absl::string_view name) const {
     int n = 0;
     for (const auto& [k, v] : headers) n += absl::EqualsIgnoreCase(k, name) ? 1 : 0;

@@ -3,7 +3,8 @@
 // Stripe sends webhooks from a published set of addresses; an operator may list those networks
 // (CIDR, IPv4 or IPv6) so nothing else reaches signature checking. Behind a reverse proxy the
 // socket peer is the proxy: with `trust_forwarded_for`, the client address is taken from the
-// last entry of X-Forwarded-For (the one the proxy itself appended); without it that header is
+// last entry of X-Forwarded-For (the one the proxy itself appended), counting every line of that
+// header (a proxy may append a line of its own after the client's); without it that header is
 // ignored, since any client can send it.
 //
 // Example:
@@ -36,7 +37,9 @@ class NetworkAllowlist {
   bool Allows(absl::string_view address) const;
 
   // The address to check for a request: `remote_addr`, or with trust_forwarded_for the last
-  // X-Forwarded-For entry when there is one.
+  // X-Forwarded-For entry (whitespace trimmed; empty, so refused, when the field ends in a
+  // comma) when the field is present and not empty. `forwarded_for` must hold every line of the
+  // field combined in order (HttpRequest::CombinedHeader), never just the first line.
   static std::string ClientAddress(absl::string_view remote_addr,
                                    std::optional<absl::string_view> forwarded_for,
                                    bool trust_forwarded_for);

@@ -38,6 +38,9 @@ TEST(NetworkAllowlist, UsesForwardedForOnlyWhenTrusted) {
             "3.18.12.63");
   EXPECT_EQ(NetworkAllowlist::ClientAddress("127.0.0.1", "3.18.12.63", false), "127.0.0.1");
   EXPECT_EQ(NetworkAllowlist::ClientAddress("127.0.0.1", std::nullopt, true), "127.0.0.1");
+  // Several lines combined (HttpRequest::CombinedHeader): the last entry of the last line.
+  EXPECT_EQ(NetworkAllowlist::ClientAddress("127.0.0.1", "3.18.12.63,6.6.6.6", true), "6.6.6.6");
+  EXPECT_EQ(NetworkAllowlist::ClientAddress("127.0.0.1", "3.18.12.63,", true), "");
 }
 
 }  // namespace

@@ -127,9 +127,11 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
     r.close_connection = request.method != "GET" && request.method != "HEAD";
     return r;
   }
-  if (options_.allowlist &&
-      !options_.allowlist->Allows(NetworkAllowlist::ClientAddress(
-          request.remote_addr, request.Header("X-Forwarded-For"), options_.trust_forwarded_for))) {
+  // All X-Forwarded-For lines, not the first: a proxy may append its entry as a line of its own
+  // after one the client forged.
+  if (options_.allowlist && !options_.allowlist->Allows(NetworkAllowlist::ClientAddress(
+                                request.remote_addr, request.CombinedHeader("X-Forwarded-For"),
+                                options_.trust_forwarded_for))) {
     HttpResponse r = Reject(*endpoint, 403, "forbidden", "source address not allowed");
     r.close_connection = true;
     return r;

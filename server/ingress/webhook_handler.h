@@ -56,7 +56,8 @@ class WebhookHandler {
     int64_t max_body_bytes = 1 << 20;
     // When set, only these source networks may POST to the endpoints (403 otherwise).
     std::optional<NetworkAllowlist> allowlist;
-    // Take the client address from the last X-Forwarded-For entry (behind a trusted proxy).
+    // Take the client address from the last X-Forwarded-For entry, of all the lines of that
+    // header (behind a trusted proxy).
     bool trust_forwarded_for = false;
   };
 

@@ -287,6 +287,49 @@ TEST_F(WebhookHandlerTest, AllowListRefusesOtherSourcesWith403) {
   EXPECT_EQ(Count("forbidden"), 2);
 }
 
+// A proxy that appends its own X-Forwarded-For line leaves the client's line first: the client
+// could forge an allowed address there. The last entry of the last line decides.
+TEST_F(WebhookHandlerTest, AllowListJudgesTheLastEntryOfTheLastForwardedForLine) {
+  WebhookHandler::Options options;
+  options.endpoints.push_back({"/webhook", Verifier({kSecret})});
+  options.allowlist = *NetworkAllowlist::Create({"3.18.12.0/24"});
+  options.trust_forwarded_for = true;
+  WebhookHandler::Deps deps{&memory_store_, &converter_, &clock_, &metrics_, nullptr};
+  ASSERT_OK_AND_ASSIGN(auto handler, WebhookHandler::Create(std::move(options), std::move(deps)));
+
+  HttpRequest forged = Signed(EventBody("evt_forged"));
+  forged.remote_addr = "127.0.0.1";                             // the proxy
+  forged.headers.push_back({"X-Forwarded-For", "3.18.12.63"});  // sent by the client
+  forged.headers.push_back({"x-forwarded-for", "6.6.6.6"});     // appended by the proxy
+  EXPECT_EQ(handler->Handle(forged).status, 403);
+
+  HttpRequest real = Signed(EventBody("evt_real"));
+  real.remote_addr = "127.0.0.1";
+  real.headers.push_back({"X-Forwarded-For", "6.6.6.6, 10.0.0.1"});
+  real.headers.push_back({"X-Forwarded-For", " 3.18.12.63 "});
+  EXPECT_EQ(handler->Handle(real).status, 200);
+
+  // A last line that is empty names nobody: refused, not judged by an earlier line.
+  HttpRequest empty_last = Signed(EventBody("evt_empty_last"));
+  empty_last.remote_addr = "127.0.0.1";
+  empty_last.headers.push_back({"X-Forwarded-For", "3.18.12.63"});
+  empty_last.headers.push_back({"X-Forwarded-For", ""});
+  EXPECT_EQ(handler->Handle(empty_last).status, 403);
+  EXPECT_EQ(Count("forbidden"), 2);
+  EXPECT_EQ(Count("stored"), 1);
+}
+
+TEST(HttpRequest, CombinedHeaderJoinsEveryLineInOrder) {
+  HttpRequest r;
+  r.headers = {{"X-Forwarded-For", "1.1.1.1, 2.2.2.2"},
+               {"Host", "x"},
+               {"x-forwarded-for", "3.3.3.3"},
+               {"X-FORWARDED-FOR", ""}};
+  EXPECT_EQ(r.CombinedHeader("X-Forwarded-For"), "1.1.1.1, 2.2.2.2,3.3.3.3,");
+  EXPECT_EQ(r.CombinedHeader("Host"), "x");
+  EXPECT_EQ(r.CombinedHeader("Stripe-Signature"), std::nullopt);
+}
+
 TEST_F(WebhookHandlerTest, HealthAndReadiness) {
   HttpRequest r;
   r.method = "GET";
