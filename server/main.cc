@@ -3,7 +3,9 @@
 #include <signal.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -27,8 +29,12 @@ ABSL_FLAG(std::string, data_dir, "",
           "`bazel run`, else ./.switchboard.");
 ABSL_FLAG(std::string, config, "", "A text-format switchboard.v1.Config file.");
 ABSL_FLAG(std::string, secrets_file, "",
-          "A file with the default endpoint's secrets (comma- or line-separated). Secrets are "
-          "never taken from a flag value.");
+          "A file with the default /webhook endpoint's secrets (comma- or line-separated); refused "
+          "when --config lists endpoints. Secrets are never taken from a flag value.");
+ABSL_FLAG(bool, allow_unauthenticated_grpc, false,
+          "Serve the Gateway API without authentication on a non-loopback --grpc_addr (otherwise "
+          "refused: set SWITCHBOARD_GATEWAY_TOKEN or grpc_tls client certificates instead). Only "
+          "for a network that keeps others out. Also allow_unauthenticated_grpc in --config.");
 ABSL_FLAG(int, tolerance, -1,
           "Signature timestamp tolerance in seconds (default 300, or the config's "
           "tolerance_seconds). 0 disables the time check.");
@@ -43,6 +49,12 @@ std::string DefaultDataDir() {
   return "./.switchboard";
 }
 
+int StartFailed(const absl::Status& status) {
+  SB_LOG(ERROR) << "start_failed code=" << absl::StatusCodeToString(status.code()) << " error=\""
+                << status.message() << "\"";
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,7 +67,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Switchboard: receives Stripe webhooks, stores them durably and serves them over gRPC.\n"
       "Usage: server [--http_addr=127.0.0.1:4242] [--data_dir=DIR] [--config=FILE]\n"
-      "Secrets: STRIPE_WEBHOOK_SECRET (comma-separated for rotation) or --secrets_file.");
+      "Secrets: STRIPE_WEBHOOK_SECRET (comma-separated for rotation) or --secrets_file.\n"
+      "Gateway API off loopback: SWITCHBOARD_GATEWAY_TOKEN, grpc_tls client certificates or "
+      "--allow_unauthenticated_grpc.");
   absl::ParseCommandLine(argc, argv);
   // Debian's abseil is built with deadlock detection on: it records every lock order in a
   // global graph (a few percent of the CPU under load, measured). Tests keep it on.
@@ -79,6 +93,13 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_tolerance) >= 0) {
     options.tolerance = absl::Seconds(absl::GetFlag(FLAGS_tolerance));
   }
+  // Flags given explicitly win; otherwise the config file's settings apply.
+  auto from_config = [argc, argv](const char* flag) {
+    for (int i = 1; i < argc; ++i) {
+      if (absl::StartsWith(argv[i], absl::StrCat("--", flag))) return false;
+    }
+    return true;
+  };
   if (!absl::GetFlag(FLAGS_config).empty()) {
     auto config = switchboard::server::config::LoadConfigFile(absl::GetFlag(FLAGS_config));
     if (!config.ok()) {
@@ -86,26 +107,32 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.config = *std::move(config);
-    // Flags given explicitly win; otherwise the config file's addresses apply.
     const switchboard::v1::Config& c = options.config;
-    auto from_config = [argc, argv](const char* flag) {
-      for (int i = 1; i < argc; ++i) {
-        if (absl::StartsWith(argv[i], absl::StrCat("--", flag))) return false;
-      }
-      return true;
-    };
     if (!c.http_addr().empty() && from_config("http_addr")) options.http_addr = c.http_addr();
     if (!c.grpc_addr().empty() && from_config("grpc_addr")) options.grpc_addr = c.grpc_addr();
     if (!c.ops_addr().empty() && from_config("ops_addr")) options.ops_addr = c.ops_addr();
     if (!c.data_dir().empty() && from_config("data_dir")) options.data_dir = c.data_dir();
   }
+  if (!from_config("allow_unauthenticated_grpc")) {
+    options.config.set_allow_unauthenticated_grpc(absl::GetFlag(FLAGS_allow_unauthenticated_grpc));
+  }
+
+  // An open Gateway API off loopback is refused before anything starts (the tokens are read
+  // again by Server::Start, which serves them).
+  absl::StatusOr<std::vector<std::string>> tokens = switchboard::server::config::GatewayTokens(
+      options.config.gateway_token_file(), [](const std::string& name) {
+        const char* v = std::getenv(name.c_str());
+        return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+      });
+  if (!tokens.ok()) return StartFailed(tokens.status());
+  if (absl::Status s = switchboard::server::config::CheckGrpcAuthentication(
+          options.config, options.grpc_addr, *tokens);
+      !s.ok()) {
+    return StartFailed(s);
+  }
 
   auto server = switchboard::server::Server::Start(std::move(options));
-  if (!server.ok()) {
-    SB_LOG(ERROR) << "start_failed code=" << absl::StatusCodeToString(server.status().code())
-                  << " error=\"" << server.status().message() << "\"";
-    return 1;
-  }
+  if (!server.ok()) return StartFailed(server.status());
   SB_LOG(INFO) << (*server)->ListeningLine();
 
   int received = 0;

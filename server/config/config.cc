@@ -19,16 +19,30 @@
 namespace switchboard::server::config {
 namespace {
 
+// Keeps where the first error is and drops protobuf's message: it quotes the offending token
+// ("Expected string, got: whsec_...", "no field named \"whsec_...\""), and an unquoted inline
+// secret is exactly such a token. The message goes to the start-up log.
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
+  void AddError(int line, int column, const std::string& /*message*/) override {
+    if (first_.empty()) {
+      first_ = absl::StrCat("line ", line + 1, ":", column + 1,
+                            ": not valid switchboard.v1.Config text (an unknown field, an unquoted "
+                            "string or an unbalanced brace?); the text there is not shown since it "
+                            "may be a secret");
+    }
   }
   const std::string& first() const { return first_; }
 
  private:
   std::string first_;
 };
+
+// The host of "host:port" or "[v6]:port" (malformed addresses are Server::Start's to refuse).
+absl::string_view HostOf(absl::string_view address) {
+  if (absl::ConsumePrefix(&address, "[")) return address.substr(0, address.find(']'));
+  return address.substr(0, address.rfind(':'));
+}
 
 absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path) {
   absl::StatusOr<std::string> text = base::ReadFileToString(path);
@@ -112,12 +126,38 @@ absl::StatusOr<std::vector<std::string>> GatewayTokens(
 }
 
 bool IsLoopbackHost(absl::string_view host) {
-  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1" || host == "[::1]";
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  return absl::StartsWith(host, "127.") &&
+         host.find_first_not_of("0123456789.") == absl::string_view::npos;
+}
+
+absl::Status CheckGrpcAuthentication(const switchboard::v1::Config& config,
+                                     absl::string_view grpc_addr,
+                                     const std::vector<std::string>& tokens) {
+  const switchboard::v1::Tls& tls = config.grpc_tls();
+  // The listener asks for client certificates only with a server certificate and a client CA.
+  const bool client_certificates =
+      !tls.cert_file().empty() && !tls.key_file().empty() && !tls.ca_file().empty();
+  if (IsLoopbackHost(HostOf(grpc_addr)) || !tokens.empty() || client_certificates ||
+      config.allow_unauthenticated_grpc()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "gRPC listener ", grpc_addr,
+      " is not on loopback and the Gateway API has no authentication: set "
+      "SWITCHBOARD_GATEWAY_TOKEN or gateway_token_file (bearer tokens), or grpc_tls with "
+      "cert_file, key_file and ca_file (client certificates); or, if the network itself keeps "
+      "others out, allow_unauthenticated_grpc: true in --config or --allow_unauthenticated_grpc"));
 }
 
 absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
     const switchboard::v1::Config& config, const SecretSources& sources) {
   std::vector<ResolvedEndpoint> out;
+  if (!config.endpoints().empty() && !sources.default_secrets_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--secrets_file sets the default /webhook endpoint's secrets, but --config lists "
+        "endpoints: give each endpoint its own secrets_file (or secret_env) in the config instead");
+  }
   if (config.endpoints().empty()) {
     ResolvedEndpoint endpoint{"/webhook", {}, ""};
     std::optional<std::string> env =

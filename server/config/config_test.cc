@@ -97,6 +97,35 @@ TEST(ResolveEndpoints, MissingEnvironmentVariableIsAClearError) {
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("NOT_SET"));
 }
 
+TEST(ResolveEndpoints, RefusesSecretsFileFlagWhenTheConfigListsEndpoints) {
+  // --secrets_file names the default endpoint's secrets; with endpoints in the config there is
+  // no default endpoint, and silently dropping a flag would run with other secrets than asked.
+  const std::string dir = TempDir("flag_and_endpoints");
+  const std::string file = dir + "/flag.secrets";
+  std::ofstream(file) << "whsec_flag\n";
+  switchboard::v1::Config config;
+  auto* a = config.add_endpoints();
+  a->set_path("/webhook");
+  a->set_secret_env("MAIN_SECRET");
+  SecretSources sources = Env({{"MAIN_SECRET", "whsec_main"}}, dir);
+  sources.default_secrets_file = file;
+  auto result = ResolveEndpoints(config, sources);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("--secrets_file"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("secrets_file"));
+}
+
+TEST(ResolveEndpoints, SecretsFileFlagSetsTheDefaultEndpoint) {
+  const std::string dir = TempDir("flag_only");
+  const std::string file = dir + "/flag.secrets";
+  std::ofstream(file) << "whsec_flag\n";
+  SecretSources sources = Env({{"STRIPE_WEBHOOK_SECRET", "whsec_env"}}, dir);
+  sources.default_secrets_file = file;
+  ASSERT_OK_AND_ASSIGN(auto endpoints, ResolveEndpoints({}, sources));
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_THAT(endpoints[0].secrets, ElementsAre("whsec_flag"));
+}
+
 TEST(GatewayTokens, CombinesTheFileAndTheEnvironment) {
   const std::string path = TempDir("tokens") + "/gateway.tokens";
   std::ofstream(path) << "tok_file_a\ntok_file_b\n";
@@ -108,12 +137,83 @@ TEST(GatewayTokens, CombinesTheFileAndTheEnvironment) {
   EXPECT_FALSE(GatewayTokens("/nonexistent/tokens", env.getenv).ok());
 }
 
+TEST(CheckGrpcAuthentication, RefusesAnOpenGatewayApiOffLoopback) {
+  for (const char* address : {"0.0.0.0:50051", "[::]:50051", "10.1.2.3:50051", "gateway:50051",
+                              "127.example.com:50051"}) {
+    absl::Status status = CheckGrpcAuthentication({}, address, {});
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << address;
+    // The message says what to set.
+    EXPECT_THAT(std::string(status.message()), HasSubstr("SWITCHBOARD_GATEWAY_TOKEN"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("allow_unauthenticated_grpc"));
+  }
+}
+
+TEST(CheckGrpcAuthentication, AcceptsLoopbackWithoutAuthentication) {
+  for (const char* address :
+       {"127.0.0.1:50051", "127.0.0.1:0", "localhost:50051", "[::1]:50051", "127.1.2.3:1"}) {
+    EXPECT_OK(CheckGrpcAuthentication({}, address, {})) << address;
+  }
+}
+
+TEST(CheckGrpcAuthentication, AcceptsGatewayTokensOffLoopback) {
+  EXPECT_OK(CheckGrpcAuthentication({}, "0.0.0.0:50051", {"sbtok_a"}));
+}
+
+TEST(CheckGrpcAuthentication, AcceptsClientCertificatesOffLoopback) {
+  switchboard::v1::Config config;
+  config.mutable_grpc_tls()->set_cert_file("grpc.crt");
+  config.mutable_grpc_tls()->set_key_file("grpc.key");
+  // TLS alone encrypts but lets any client in.
+  EXPECT_THAT(CheckGrpcAuthentication(config, "0.0.0.0:50051", {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  config.mutable_grpc_tls()->set_ca_file("clients-ca.crt");
+  EXPECT_OK(CheckGrpcAuthentication(config, "0.0.0.0:50051", {}));
+  // A client CA without a server certificate leaves the listener plaintext.
+  config.mutable_grpc_tls()->clear_cert_file();
+  config.mutable_grpc_tls()->clear_key_file();
+  EXPECT_THAT(CheckGrpcAuthentication(config, "0.0.0.0:50051", {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(CheckGrpcAuthentication, AcceptsAnExplicitOptOut) {
+  switchboard::v1::Config config;
+  config.set_allow_unauthenticated_grpc(true);
+  EXPECT_OK(CheckGrpcAuthentication(config, "0.0.0.0:50051", {}));
+}
+
+TEST(IsLoopbackHost, TakesOnlyLoopbackAddressesAndLocalhost) {
+  for (const char* host : {"localhost", "127.0.0.1", "127.255.0.9", "::1", "[::1]"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host : {"", "0.0.0.0", "::", "10.0.0.1", "127.example.com", "127.0.0.1.nip.io",
+                           "localhost.example.com"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
+  }
+}
+
 TEST(LoadConfigFile, ReportsTheLineOfASyntaxError) {
   const std::string path = TempDir("cfg") + "/bad.textproto";
   std::ofstream(path) << "endpoints { path: \"/webhook\" }\nlimits { nope: 1 }\n";
   auto result = LoadConfigFile(path);
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("line 2"));
+}
+
+TEST(LoadConfigFile, SyntaxErrorNeverQuotesTheOffendingText) {
+  // Unquoted, a secret is a bare identifier: protobuf's own messages quote it ("Expected string,
+  // got: whsec_..." or "no field named ...").
+  const std::string path = TempDir("cfg_secret") + "/secret.textproto";
+  std::ofstream(path) << "endpoints {\n  path: \"/webhook\"\n  secrets: whsec_unquoted_leak\n}\n"
+                         "whsec_bare_leak\n";
+  auto result = LoadConfigFile(path);
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("line 3:12"));
+  EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr("whsec")));
+
+  std::ofstream(path) << "endpoints { path: \"/webhook\" }\nwhsec_bare_leak: 1\n";
+  result = LoadConfigFile(path);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("line 2:"));
+  EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr("whsec")));
 }
 
 TEST(LoadConfigFile, ParsesEndpointsAndLimits) {
