@@ -1,7 +1,10 @@
 // Structured one-line logging to stderr.
 //
 // Each line is `<RFC3339 time> <LEVEL> <event> key=value ...`: one line per notable thing, easy to
-// grep and to parse. Never pass secrets or request bodies (see docs/OPERATIONS.md).
+// grep and to parse. Never pass secrets or request bodies (see docs/OPERATIONS.md). Control
+// characters in the finished line (newline, CR, tab, other bytes below 0x20, DEL) are written as
+// \n, \r, \t or \xNN, so a value from outside cannot start a forged line. Quotes are not escaped:
+// a quoted value (`reason="..."`) from outside can still contain `"`.
 //
 // Example:
 //   SB_LOG(WARNING) << "webhook_rejected reason=bad_signature endpoint=" << path;
@@ -46,9 +49,9 @@ bool LogEnabled(LogLevel level);
 #define SB_LOG_LEVEL_ERROR ::switchboard::base::LogLevel::kError
 #define SB_LOG_LEVEL_FATAL ::switchboard::base::LogLevel::kFatal
 
-#define SB_LOG(level)                                                 \
-  if (!::switchboard::base::LogEnabled(SB_LOG_LEVEL_##level)) {       \
-  } else                                                              \
+#define SB_LOG(level)                                           \
+  if (!::switchboard::base::LogEnabled(SB_LOG_LEVEL_##level)) { \
+  } else                                                        \
     ::switchboard::base::LogLine(SB_LOG_LEVEL_##level, __FILE__, __LINE__)
 
 #endif  // SWITCHBOARD_SERVER_BASE_LOG_H_
