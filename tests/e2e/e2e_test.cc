@@ -488,7 +488,9 @@ TEST_P(GatewayRestartTest, LosesNothingAcknowledgedAndResendsOnlyUnflushedAcks) 
   StartGateway();
   const std::string record = RecordPath("restart");
   StartHandler("restart", {"customer.created"}, record,
-               {absl::StrCat("--max_in_flight=", kMaxInFlight), "--workers=2", "--delay=10ms"});
+               // 50 events/s: the 40 events left when the stop comes take ~0.8 s, a wide margin
+               // for a slow machine to stop the gateway mid-delivery.
+               {absl::StrCat("--max_in_flight=", kMaxInFlight), "--workers=2", "--delay=40ms"});
 
   std::vector<std::string> acked;
   for (int i = 0; i < 80; ++i) {
