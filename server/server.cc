@@ -22,6 +22,7 @@
 #include "server/ingress/http_server.h"
 #include "server/ingress/network_allowlist.h"
 #include "server/ingress/ops_handler.h"
+#include "server/ingress/refusal_log.h"
 #include "server/ingress/webhook_handler.h"
 #include "server/metrics/metrics.h"
 #include "server/rpc/gateway_service.h"
@@ -72,11 +73,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcServerCredentials(
   return grpc::SslServerCredentials(options);
 }
 
+// A listener's options; what it refuses by itself goes to `refusals` (counted and logged).
 ingress::HttpServer::Options HttpOptions(const std::string& host, int port,
-                                         const switchboard::v1::Limits& limits) {
+                                         const switchboard::v1::Limits& limits,
+                                         ingress::RefusalLog* refusals) {
   ingress::HttpServer::Options o;
   o.host = host;
   o.port = port;
+  o.on_refused = refusals->Callback();
   if (limits.has_max_connections()) o.max_connections = limits.max_connections();
   if (limits.has_request_deadline_ms()) {
     o.request_deadline = absl::Milliseconds(limits.request_deadline_ms());
@@ -168,6 +172,9 @@ struct Server::Impl {
   std::unique_ptr<ingress::OpsHandler> ops;
   std::unique_ptr<rpc::GatewayService> gateway;
   std::unique_ptr<grpc::Server> grpc_server;
+  // Before the listeners that report to them, so they outlive those.
+  std::unique_ptr<ingress::RefusalLog> http_refusals;
+  std::unique_ptr<ingress::RefusalLog> ops_refusals;
   std::unique_ptr<ingress::HttpServer> http;
   std::unique_ptr<ingress::HttpServer> ops_http;
   std::string http_host, grpc_host, ops_host;
@@ -332,18 +339,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
     return absl::UnavailableError(absl::StrCat("cannot bind gRPC ", options.grpc_addr));
   }
 
+  ASSIGN_OR_RETURN(impl->ops_refusals,
+                   ingress::RefusalLog::Create({"ops"}, {&impl->metrics, impl->clock}));
+  ASSIGN_OR_RETURN(impl->http_refusals,
+                   ingress::RefusalLog::Create({"webhook"}, {&impl->metrics, impl->clock}));
   ASSIGN_OR_RETURN(impl->ops_http,
                    ingress::HttpServer::Start(
                        [&] {
                          ingress::HttpServer::Options o =
-                             HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits());
+                             HttpOptions(ops_hp.first, ops_hp.second, switchboard::v1::Limits(),
+                                         impl->ops_refusals.get());
                          o.thread_name = "sb-ops";
                          return o;
                        }(),
                        [raw](const ingress::HttpRequest& r) { return raw->ops->CheckHeaders(r); },
                        [raw](const ingress::HttpRequest& r) { return raw->ops->Handle(r); }));
   ingress::HttpServer::Options http_options =
-      HttpOptions(http_hp.first, http_hp.second, config.limits());
+      HttpOptions(http_hp.first, http_hp.second, config.limits(), impl->http_refusals.get());
   http_options.thread_name = "sb-http";
   http_options.tls_cert_file = config.http_tls().cert_file();
   http_options.tls_key_file = config.http_tls().key_file();

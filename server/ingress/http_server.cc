@@ -26,9 +26,32 @@ namespace switchboard::server::ingress {
 namespace internal {
 namespace {
 
-// Set by the handler adapters when the response requires closing the connection (for example
-// the body was left unread). The connection loop runs on the same thread as the handlers.
-thread_local bool t_close_after_response = false;
+// What the adapters (pre-routing check, handler, error handler) made of the current request. The
+// connection loop runs on the same thread as they do: it clears this before each request and
+// reads it after.
+struct RequestOutcome {
+  // The response requires closing the connection (for example the body was left unread).
+  bool close_after_response = false;
+  // The handler decided the response (from CheckHeaders or Handle): not a refusal of ours.
+  bool handler_answered = false;
+  // The status of a refusal the server made itself (not the handler), or 0.
+  int refused_status = 0;
+  // Its reason (one of HttpServer::kRefusalReasons) when our pre-routing check refused; null
+  // when httplib refused by itself (it could not parse or read the request).
+  const char* refusal = nullptr;
+};
+thread_local RequestOutcome t_request;
+
+// httplib refuses a header line longer than this (a 400 we could not tell from any other).
+constexpr int kMaxHeaderLineBytes = CPPHTTPLIB_HEADER_MAX_LENGTH;
+
+// A complete response with a JSON error body, for what the server sends without httplib.
+std::string RawErrorResponse(int status, absl::string_view status_text, absl::string_view message) {
+  const std::string body = ErrorResponse(status, message).body;
+  return absl::StrCat("HTTP/1.1 ", status, " ", status_text,
+                      "\r\nContent-Type: application/json\r\nContent-Length: ", body.size(),
+                      "\r\nConnection: close\r\n\r\n", body);
+}
 
 int ToPollMillis(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return 0;
@@ -55,7 +78,7 @@ void PeerAddress(int sock, bool local, std::string& ip, int& port) {
   ip = text;
 }
 
-// A buffered socket stream that enforces a whole-request deadline and a header size limit.
+// A buffered socket stream that enforces a whole-request deadline and the header size limits.
 class DeadlineStream final : public httplib::Stream {
  public:
   // `ssl` (may be null) must be attached to `sock` and outlive the stream.
@@ -69,11 +92,19 @@ class DeadlineStream final : public httplib::Stream {
   void BeginRequest(absl::Time deadline) {
     deadline_ = deadline;
     in_headers_ = true;
+    header_too_large_ = false;
     header_bytes_ = 0;
+    line_bytes_ = 0;
+    in_request_line_ = true;
     end_match_ = 0;
   }
 
   bool deadline_exceeded() const { return deadline_exceeded_; }
+  // The current request's header section broke a size limit: reads failed from there on.
+  bool header_too_large() const { return header_too_large_; }
+
+  // Drops what write() kept and has not sent (httplib's answer, when it is not ours to give).
+  void DiscardUnsent() { out_.clear(); }
 
   // Waits up to `timeout` for the first bytes of the next request; checks `stopping` at least
   // every kWaitSlice meanwhile. A plain connection reads them straight away (a blocking recv
@@ -126,12 +157,23 @@ class DeadlineStream final : public httplib::Stream {
     size_t n = std::min(size, len_ - pos_);
     if (in_headers_) {
       // httplib reads headers a byte at a time and ends them only at "\r\n\r\n": count every
-      // byte until exactly that sequence, so no other run of CR/LF can end the limit early.
+      // byte until exactly that sequence, so no other run of CR/LF can end the limit early. A
+      // header line is held to httplib's own limit here too, so that it is refused as too large
+      // rather than as malformed. (The request line has httplib's 414.)
       static constexpr char kEnd[] = "\r\n\r\n";
       for (size_t i = 0; i < n; ++i) {
         const char c = buffer_[pos_ + i];
         end_match_ = c == kEnd[end_match_] ? end_match_ + 1 : (c == '\r' ? 1 : 0);
-        if (++header_bytes_ > max_header_bytes_) return -1;
+        ++line_bytes_;
+        if (++header_bytes_ > max_header_bytes_ ||
+            (!in_request_line_ && line_bytes_ > kMaxHeaderLineBytes)) {
+          header_too_large_ = true;
+          return -1;
+        }
+        if (c == '\n') {
+          in_request_line_ = false;
+          line_bytes_ = 0;
+        }
         if (end_match_ == 4) {
           in_headers_ = false;
           n = i + 1;
@@ -275,7 +317,10 @@ class DeadlineStream final : public httplib::Stream {
   absl::Time deadline_ = absl::InfiniteFuture();
   bool in_headers_ = true;
   bool deadline_exceeded_ = false;
+  bool header_too_large_ = false;
   int header_bytes_ = 0;
+  int line_bytes_ = 0;  // of the current line, its CR LF included
+  bool in_request_line_ = true;
   int end_match_ = 0;  // how much of "\r\n\r\n" the last header bytes matched
   char buffer_[16 * 1024];
   size_t pos_ = 0;
@@ -338,7 +383,7 @@ void ToHttplib(const HttpResponse& in, httplib::Response& res) {
   res.set_content(in.body, in.content_type);
   if (in.close_connection) {
     res.set_header("Connection", "close");
-    t_close_after_response = true;
+    t_request.close_after_response = true;
   }
 }
 
@@ -422,10 +467,10 @@ class GuardedServer final : public httplib::Server {
       named = true;
     }
     if (!Admit()) {
-      static constexpr char kBusy[] =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-          "Content-Length: 33\r\nConnection: close\r\n\r\n{\"error\":\"too many connections\"}\n";
-      ssize_t unused = ::send(sock, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL);
+      static const std::string* const kBusy =
+          new std::string(RawErrorResponse(503, "Service Unavailable", "too many connections"));
+      Refused("too_many_connections", 503);
+      ssize_t unused = ::send(sock, kBusy->data(), kBusy->size(), MSG_NOSIGNAL);
       (void)unused;
       ::shutdown(sock, SHUT_RDWR);
       ::close(sock);
@@ -466,14 +511,35 @@ class GuardedServer final : public httplib::Server {
     for (int i = 0; ok && i < options_.max_requests_per_connection && !stopping(); ++i) {
       if (!stream.WaitForRequest(options_.idle_timeout, yield_idle)) break;
       stream.BeginRequest(absl::Now() + options_.request_deadline);
-      t_close_after_response = false;
+      t_request = {};
       const bool close_connection = i + 1 == options_.max_requests_per_connection || stopping();
       bool connection_closed = false;
       ok = process_request(stream, close_connection, connection_closed, nullptr);
+      if (stream.header_too_large()) {
+        // httplib answers a header section cut short by the limit with a bare 400, and a
+        // request line cut short with nothing at all. Nothing of it is sent yet: say 431.
+        static const std::string* const kTooLarge = new std::string(
+            RawErrorResponse(431, "Request Header Fields Too Large", "header section too large"));
+        stream.DiscardUnsent();
+        ok = stream.write(kTooLarge->data(), kTooLarge->size()) >= 0;
+        t_request.close_after_response = true;
+        Refused("header_too_large", 431);
+      } else if (t_request.refused_status != 0 ||
+                 (stream.deadline_exceeded() && !t_request.handler_answered)) {
+        // A missed deadline is answered by httplib as malformed (400), or not at all when it
+        // came before the request line was in.
+        Refused(t_request.refusal != nullptr      ? t_request.refusal
+                : stream.deadline_exceeded()      ? "deadline"
+                : t_request.refused_status == 414 ? "uri_too_long"
+                                                  : "malformed_request",
+                t_request.refused_status);
+      }
       ok = stream.Flush() && ok;
       // Not after a missed deadline or a failed write: that client is too slow to be waited for.
-      refused = ok && t_close_after_response && !stream.deadline_exceeded();
-      if (connection_closed || t_close_after_response || stream.deadline_exceeded()) break;
+      refused = ok && t_request.close_after_response && !stream.deadline_exceeded();
+      if (connection_closed || t_request.close_after_response || stream.deadline_exceeded()) {
+        break;
+      }
     }
     // The TLS close alert must go out before the fd is closed (and possibly reused).
     if (ssl != nullptr) {
@@ -507,10 +573,17 @@ class GuardedServer final : public httplib::Server {
       const absl::Duration left = deadline - absl::Now();
       pollfd p{sock, events, 0};
       if (events == 0 || left <= absl::ZeroDuration() || ::poll(&p, 1, ToPollMillis(left)) <= 0) {
+        // One that sent nothing (a TCP health check, a client gone at once) was refused nothing,
+        // as on a plain listener.
+        if (BIO_number_read(SSL_get_rbio(ssl)) > 0) Refused("tls_handshake", 0);
         SSL_free(ssl);
         return nullptr;
       }
     }
+  }
+
+  void Refused(const char* reason, int status) const {
+    if (options_.on_refused) options_.on_refused(reason, status);
   }
 
   const HttpServer::Options options_;
@@ -546,24 +619,27 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   const int max_headers = options.max_headers;
   auto check = [check_headers, max_headers](const httplib::Request& req,
                                             httplib::Response& res) -> std::optional<int> {
-    if (static_cast<int>(req.headers.size()) > max_headers) {
-      HttpResponse r = ErrorResponse(431, "too many headers");
+    auto refuse = [&res](const char* reason, int status, absl::string_view message) {
+      HttpResponse r = ErrorResponse(status, message);
       r.close_connection = true;
       internal::ToHttplib(r, res);
-      return r.status;
+      internal::t_request.refusal = reason;
+      internal::t_request.refused_status = status;
+      return status;
+    };
+    if (static_cast<int>(req.headers.size()) > max_headers) {
+      return refuse("too_many_headers", 431, "too many headers");
     }
     // httplib reads no body for GET/HEAD/OPTIONS: one sent anyway would be parsed as the next
     // request on this connection (request smuggling behind a proxy). Refuse and close.
     if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH" &&
         (req.has_header("Transfer-Encoding") ||
          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0"))) {
-      HttpResponse r = ErrorResponse(400, "a body is not allowed with this method");
-      r.close_connection = true;
-      internal::ToHttplib(r, res);
-      return r.status;
+      return refuse("body_not_allowed", 400, "a body is not allowed with this method");
     }
     if (std::optional<HttpResponse> r = check_headers(internal::FromHttplib(req, false))) {
       internal::ToHttplib(*r, res);
+      internal::t_request.handler_answered = true;
       return r->status;
     }
     return std::nullopt;
@@ -578,18 +654,21 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   });
   auto serve = [handle](const httplib::Request& req, httplib::Response& res) {
     internal::ToHttplib(handle(internal::FromHttplib(req, true)), res);
+    internal::t_request.handler_answered = true;
   };
   s.Get(".*", serve);
   s.Post(".*", serve);
   s.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         // Our handlers always set a body; an empty one is httplib's own refusal (malformed request
-        // 400, 413, 414, deadline): give it a JSON body like ours and close the connection.
+        // 400, 413, 414, deadline): give it a JSON body like ours and close the connection. The
+        // connection loop names the reason.
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         res.set_content(absl::StrCat("{\"error\":\"http status ", res.status, "\"}\n"),
                         "application/json");
         res.set_header("Connection", "close");
-        internal::t_close_after_response = true;
+        internal::t_request.close_after_response = true;
+        internal::t_request.refused_status = res.status;
         return httplib::Server::HandlerResponse::Handled;
       }));
 

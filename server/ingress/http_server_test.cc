@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -33,8 +34,13 @@
 namespace switchboard::server::ingress {
 namespace {
 
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
 using ::testing::StartsWith;
 
 constexpr char kCertFile[] = "tests/testdata/tls/test_server.crt";
@@ -244,8 +250,19 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(WaitUntil([&] { return server_->active_connections() == 1; }));
   }
 
+  // The server's own refusals so far (Options::on_refused), in order: (reason, status).
+  std::vector<std::pair<std::string, int>> refusals() {
+    absl::MutexLock lock(&mu_);
+    return refusals_;
+  }
+
   void Start(HttpServer::Options options) {
     const int64_t max_body_bytes = options.max_body_bytes;
+    options.on_refused = [this](absl::string_view reason, int status) {
+      EXPECT_THAT(HttpServer::kRefusalReasons, Contains(reason));
+      absl::MutexLock lock(&mu_);
+      refusals_.emplace_back(std::string(reason), status);
+    };
     auto server = HttpServer::Start(
         options,
         [max_body_bytes](const HttpRequest& r) -> std::optional<HttpResponse> {
@@ -290,6 +307,8 @@ class HttpServerTest : public ::testing::Test {
 
   std::unique_ptr<HttpServer> server_;
   std::atomic<int> handled_{0};
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, int>> refusals_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_F(HttpServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
@@ -374,6 +393,7 @@ TEST_F(HttpServerTest, RefusesFromHeadersWithoutWaitingForTheBody) {
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 411"));
   EXPECT_THAT(reply, HasSubstr("refused before the body"));
   EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), IsEmpty()) << "the handler's refusal is the handler's to count";
 }
 
 // A sender refused from its headers may still be sending the body it announced. It must get to
@@ -447,8 +467,15 @@ TEST_F(HttpServerTest, ClosesARequestThatMissesItsDeadline) {
   RawClient slow(server_->port());
   ASSERT_TRUE(slow.connected());
   slow.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Le");  // ...and nothing more
-  slow.ReadUntilClosed();  // returns only once the server gives up on the request
+  // Returns only once the server gives up on the request: httplib answers 400 by then.
+  EXPECT_THAT(slow.ReadUntilClosed(), StartsWith("HTTP/1.1 400"));
+  // Cut short before its request line is in: nothing is answered.
+  RawClient slower(server_->port());
+  ASSERT_TRUE(slower.connected());
+  slower.Send("POST /web");
+  EXPECT_EQ(slower.ReadUntilClosed(), "");
   EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("deadline", 400), Pair("deadline", 0)));
   // The listener still serves others.
   httplib::Client client("127.0.0.1", server_->port());
   auto res = client.Post("/webhook", "{}", "application/json");
@@ -543,7 +570,10 @@ TEST_F(HttpServerTest, ANewcomerThatGaveUpClosesNoConnectionLater) {
     RawClient newcomer(server_->port());
     ASSERT_TRUE(newcomer.connected());
     // No connection is idle, so nothing gives way within the second it waits.
-    EXPECT_THAT(newcomer.ReadUntilClosed(), StartsWith("HTTP/1.1 503"));
+    EXPECT_THAT(
+        newcomer.ReadUntilClosed(),
+        AllOf(StartsWith("HTTP/1.1 503"), EndsWith("{\"error\":\"too many connections\"}\n")));
+    EXPECT_THAT(refusals(), ElementsAre(Pair("too_many_connections", 503)));
   }
   busy.Send("cd");
   EXPECT_THAT(busy.ReadSome(), StartsWith("HTTP/1.1 200"));
@@ -562,6 +592,7 @@ TEST_F(HttpServerTest, RejectsTooManyHeaders) {
   raw.Send(request + "\r\n{}");
   EXPECT_THAT(raw.ReadUntilClosed(), StartsWith("HTTP/1.1 431"));
   EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("too_many_headers", 431)));
 }
 
 TEST_F(HttpServerTest, RejectsOversizedHeaderSection) {
@@ -571,9 +602,56 @@ TEST_F(HttpServerTest, RejectsOversizedHeaderSection) {
   RawClient raw(server_->port());
   raw.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') +
            "\r\nContent-Length: 2\r\n\r\n{}");
+  // httplib alone would answer a bare 400.
   std::string reply = raw.ReadUntilClosed();
-  EXPECT_FALSE(absl::StartsWith(reply, "HTTP/1.1 200")) << reply;
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+  EXPECT_THAT(reply, EndsWith("\r\n\r\n{\"error\":\"header section too large\"}\n"));
+  EXPECT_EQ(reply.find("HTTP/1.1", 8), std::string::npos) << "a second response was sent";
   EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("header_too_large", 431)));
+}
+
+// The limit counts the request line too; httplib alone would close without a word.
+TEST_F(HttpServerTest, RejectsAnOversizedRequestLineWith431) {
+  HttpServer::Options options;
+  options.max_header_bytes = 1024;
+  Start(options);
+  RawClient raw(server_->port());
+  raw.Send("GET /" + std::string(4000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(raw.ReadUntilClosed(), StartsWith("HTTP/1.1 431"));
+  EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("header_too_large", 431)));
+}
+
+// httplib refuses a header line over CPPHTTPLIB_HEADER_MAX_LENGTH bytes (its CR LF included) as
+// malformed, well below the default section limit; it is too large, so 431. One byte less is
+// served.
+TEST_F(HttpServerTest, RejectsAHeaderLineLongerThanHttplibTakesWith431) {
+  Start({});
+  const std::string prefix = "X-Big: ";
+  const size_t longest = CPPHTTPLIB_HEADER_MAX_LENGTH - prefix.size() - 2;
+  RawClient fits(server_->port());
+  fits.Send(absl::StrCat("GET /x HTTP/1.1\r\nHost: x\r\n", prefix, std::string(longest, 'a'),
+                         "\r\nConnection: close\r\n\r\n"));
+  EXPECT_THAT(fits.ReadUntilClosed(), StartsWith("HTTP/1.1 200"));
+  RawClient too_long(server_->port());
+  too_long.Send(absl::StrCat("GET /x HTTP/1.1\r\nHost: x\r\n", prefix,
+                             std::string(longest + 1, 'a'), "\r\n\r\n"));
+  EXPECT_THAT(too_long.ReadUntilClosed(), StartsWith("HTTP/1.1 431"));
+  EXPECT_EQ(handled_.load(), 1);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("header_too_large", 431)));
+}
+
+TEST_F(HttpServerTest, NamesWhatHttplibRefusesByItself) {
+  Start({});
+  RawClient garbage(server_->port());
+  garbage.Send("NOT-A-METHOD / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(garbage.ReadUntilClosed(), StartsWith("HTTP/1.1 400"));
+  RawClient long_uri(server_->port());
+  long_uri.Send("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(long_uri.ReadUntilClosed(), StartsWith("HTTP/1.1 414"));
+  EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("malformed_request", 400), Pair("uri_too_long", 414)));
 }
 
 TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
@@ -598,10 +676,13 @@ TEST_F(HttpServerTest, ServesHttpsWithTheConfiguredCertificate) {
   }
   stalled.ReadUntilClosed();
   // Plain HTTP on the TLS port gets nothing useful.
-  httplib::Client plain("127.0.0.1", server_->port());
-  auto res = plain.Post("/webhook", "{}", "application/json");
-  EXPECT_TRUE(!res || res->status != 200);
+  RawClient plain(server_->port());
+  plain.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(plain.ReadUntilClosed(), "");
   EXPECT_EQ(handled_.load(), 3);
+  // The plain-text client's failed handshake is a refusal; the stalled client, which sent
+  // nothing, was refused nothing (as an idle plain connection is not).
+  EXPECT_THAT(refusals(), ElementsAre(Pair("tls_handshake", 0)));
 }
 
 HttpServer::Options TlsOptions() {
@@ -703,7 +784,7 @@ TEST_F(HttpServerTest, StrayLineFeedsDoNotEndTheHeaderLimitEarly) {
   // size limit must keep counting through the big header that follows.
   raw.Send("GET /x HTTP/1.1\r\n\n\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
   std::string reply = raw.ReadUntilClosed();
-  EXPECT_FALSE(absl::StartsWith(reply, "HTTP/1.1 200")) << reply.substr(0, 40);
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 431")) << reply.substr(0, 40);
   EXPECT_EQ(handled_.load(), 0);
 }
 
@@ -718,6 +799,7 @@ TEST_F(HttpServerTest, RefusesABodyOnAMethodThatReadsNone) {
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 400"));
   EXPECT_EQ(reply.find("HTTP/1.1", 8), std::string::npos) << "a second response was sent";
   EXPECT_EQ(handled_.load(), 0);
+  EXPECT_THAT(refusals(), ElementsAre(Pair("body_not_allowed", 400)));
 }
 
 TEST(HttpServerLifecycle, StopRightAfterStartReturns) {
