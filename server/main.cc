@@ -3,9 +3,7 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -115,20 +113,6 @@ int main(int argc, char** argv) {
   }
   if (!from_config("allow_unauthenticated_grpc")) {
     options.config.set_allow_unauthenticated_grpc(absl::GetFlag(FLAGS_allow_unauthenticated_grpc));
-  }
-
-  // An open Gateway API off loopback is refused before anything starts (the tokens are read
-  // again by Server::Start, which serves them).
-  absl::StatusOr<std::vector<std::string>> tokens = switchboard::server::config::GatewayTokens(
-      options.config.gateway_token_file(), [](const std::string& name) {
-        const char* v = std::getenv(name.c_str());
-        return v == nullptr ? std::nullopt : std::optional<std::string>(v);
-      });
-  if (!tokens.ok()) return StartFailed(tokens.status());
-  if (absl::Status s = switchboard::server::config::CheckGrpcAuthentication(
-          options.config, options.grpc_addr, *tokens);
-      !s.ok()) {
-    return StartFailed(s);
   }
 
   auto server = switchboard::server::Server::Start(std::move(options));

@@ -245,6 +245,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   sources.loopback_only = config::IsLoopbackHost(http_hp.first);
   ASSIGN_OR_RETURN(std::vector<config::ResolvedEndpoint> resolved,
                    config::ResolveEndpoints(config, sources));
+  // An open Gateway API off loopback is refused before anything opens.
+  ASSIGN_OR_RETURN(std::vector<std::string> gateway_tokens,
+                   config::GatewayTokens(config.gateway_token_file(), sources.getenv));
+  RETURN_IF_ERROR(config::CheckGrpcAuthentication(config, options.grpc_addr, gateway_tokens));
 
   absl::Duration tolerance = verify::SignatureVerifier::kDefaultTolerance;
   if (config.has_tolerance_seconds()) tolerance = absl::Seconds(config.tolerance_seconds());
@@ -313,8 +317,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   gateway_deps.converter = impl->converter.get();
   gateway_deps.started_at = impl->clock->Now();
   gateway_deps.dispatcher = impl->dispatcher.get();
-  ASSIGN_OR_RETURN(gateway_deps.tokens,
-                   config::GatewayTokens(config.gateway_token_file(), sources.getenv));
+  gateway_deps.tokens = std::move(gateway_tokens);
   SB_LOG(INFO) << "gateway_auth tokens=" << gateway_deps.tokens.size();
   gateway_deps.request_counts = [raw] {
     std::map<std::string, int64_t> out;

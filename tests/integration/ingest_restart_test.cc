@@ -209,5 +209,27 @@ TEST_F(IngestRestartTest, WithoutASecretItUsesAStoredDevelopmentSecretNotNoSecre
   ASSERT_TRUE(server.Stop(SIGTERM).ok());
 }
 
+TEST_F(IngestRestartTest, RefusesToOpenTheGatewayApiOffLoopbackWithoutAuthentication) {
+  testing::ServerProcess::Options o;
+  o.data_dir = data_dir_;
+  o.env = {{"STRIPE_WEBHOOK_SECRET", kSecret}};
+  o.extra_flags = {"--grpc_addr=0.0.0.0:0"};
+  testing::ServerProcess open(o);
+  EXPECT_FALSE(open.Start().ok());
+  EXPECT_THAT(open.Log(), HasSubstr("allow_unauthenticated_grpc"));
+  EXPECT_FALSE(open.Stop(SIGTERM).ok());  // it had exited with an error
+
+  // A token closes it; the opt-out is the other way in.
+  o.env["SWITCHBOARD_GATEWAY_TOKEN"] = "tok_integration";
+  testing::ServerProcess with_token(o);
+  ASSERT_TRUE(with_token.Start().ok()) << with_token.Log();
+  ASSERT_TRUE(with_token.Stop(SIGTERM).ok());
+  o.env.erase("SWITCHBOARD_GATEWAY_TOKEN");
+  o.extra_flags.push_back("--allow_unauthenticated_grpc");
+  testing::ServerProcess opted_out(o);
+  ASSERT_TRUE(opted_out.Start().ok()) << opted_out.Log();
+  ASSERT_TRUE(opted_out.Stop(SIGTERM).ok());
+}
+
 }  // namespace
 }  // namespace switchboard
