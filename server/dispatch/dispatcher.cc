@@ -1808,6 +1808,24 @@ absl::StatusOr<std::vector<store::DeadLetterRecord>> Dispatcher::ListDeadLetters
 
 absl::StatusOr<int64_t> Dispatcher::Redrive(const std::string& subscription,
                                             const std::vector<std::string>& event_ids) {
+  ASSIGN_OR_RETURN(const int64_t redriven,
+                   ApplyToDeadLetters(subscription, event_ids, DeadLetterAction::kRedrive));
+  SB_LOG(INFO) << "redrive subscription=" << subscription << " redriven=" << redriven;
+  Notify();
+  return redriven;
+}
+
+absl::StatusOr<int64_t> Dispatcher::DiscardDeadLetters(const std::string& subscription,
+                                                       const std::vector<std::string>& event_ids) {
+  ASSIGN_OR_RETURN(const int64_t discarded,
+                   ApplyToDeadLetters(subscription, event_ids, DeadLetterAction::kDiscard));
+  SB_LOG(INFO) << "discard subscription=" << subscription << " discarded=" << discarded;
+  return discarded;
+}
+
+absl::StatusOr<int64_t> Dispatcher::ApplyToDeadLetters(const std::string& subscription,
+                                                       const std::vector<std::string>& event_ids,
+                                                       DeadLetterAction action) {
   if (event_ids.size() > static_cast<size_t>(kAdminPage)) {
     return absl::InvalidArgumentError(absl::StrCat("at most ", kAdminPage, " event_ids"));
   }
@@ -1824,53 +1842,57 @@ absl::StatusOr<int64_t> Dispatcher::Redrive(const std::string& subscription,
   }
   RETURN_IF_ERROR(FlushProgress());  // every dead letter is in the store now
 
-  int64_t redriven = 0;
-  auto redrive = [&](const std::vector<store::DeadLetterRecord>& dead) -> absl::Status {
-    {
-      absl::MutexLock lock(&mu_);
-      ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(subscription, sub_id));
-      const absl::Time now = deps_.clock->Now();
-      for (const store::DeadLetterRecord& d : dead) {
-        pending_.DeleteDeadLetter(subscription, d.sequence);
-        ScheduleNowLocked(*sub, d.sequence, d.event_id, "redrive", now);
-      }
-    }
-    RETURN_IF_ERROR(FlushProgress());
-    redriven += static_cast<int64_t>(dead.size());
-    return absl::OkStatus();
-  };
-
   if (!event_ids.empty()) {
+    // All ids are checked before any is applied: one unknown id changes nothing.
     std::vector<store::DeadLetterRecord> dead;
+    std::set<int64_t> found_sequences;
     for (const std::string& id : event_ids) {
       absl::StatusOr<store::EventRecord> e = deps_.events->Get(id);
-      std::vector<store::DeadLetterRecord> found;
-      if (e.ok()) {
-        ASSIGN_OR_RETURN(found, deps_.delivery->ListDeadLetters(subscription, e->sequence - 1, 1));
-      } else if (!absl::IsNotFound(e.status())) {
-        return e.status();
+      if (absl::IsNotFound(e.status())) {
+        return absl::NotFoundError(absl::StrCat("event ", id, " is not stored"));
       }
+      if (!e.ok()) return e.status();
+      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> found,
+                       deps_.delivery->ListDeadLetters(subscription, e->sequence - 1, 1));
       if (found.empty() || found[0].event_id != id) {
         return absl::NotFoundError(
             absl::StrCat("event ", id, " is not a dead letter of \"", subscription, "\""));
       }
+      if (!found_sequences.insert(found[0].sequence).second) continue;  // named twice
       dead.push_back(std::move(found[0]));
     }
-    RETURN_IF_ERROR(redrive(dead));
-  } else {
-    int64_t after = 0;
-    while (true) {
-      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
-                       deps_.delivery->ListDeadLetters(subscription, after, kAdminPage));
-      if (page.empty()) break;
-      RETURN_IF_ERROR(redrive(page));
-      if (static_cast<int>(page.size()) < kAdminPage) break;
-      after = page.back().sequence;
+    RETURN_IF_ERROR(ApplyToFound(subscription, sub_id, dead, action));
+    return static_cast<int64_t>(dead.size());
+  }
+  int64_t applied = 0;
+  int64_t after = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
+                     deps_.delivery->ListDeadLetters(subscription, after, kAdminPage));
+    if (page.empty()) break;
+    RETURN_IF_ERROR(ApplyToFound(subscription, sub_id, page, action));
+    applied += static_cast<int64_t>(page.size());
+    if (static_cast<int>(page.size()) < kAdminPage) break;
+    after = page.back().sequence;
+  }
+  return applied;
+}
+
+absl::Status Dispatcher::ApplyToFound(const std::string& subscription, uint64_t sub_id,
+                                      const std::vector<store::DeadLetterRecord>& dead,
+                                      DeadLetterAction action) {
+  {
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(subscription, sub_id));
+    const absl::Time now = deps_.clock->Now();
+    for (const store::DeadLetterRecord& d : dead) {
+      pending_.DeleteDeadLetter(subscription, d.sequence);
+      if (action == DeadLetterAction::kRedrive) {
+        ScheduleNowLocked(*sub, d.sequence, d.event_id, "redrive", now);
+      }
     }
   }
-  SB_LOG(INFO) << "redrive subscription=" << subscription << " redriven=" << redriven;
-  Notify();
-  return redriven;
+  return FlushProgress();
 }
 
 }  // namespace switchboard::server::dispatch

@@ -20,6 +20,7 @@
 //   - ordering PER_OBJECT keeps at most one delivery in flight per EventRecord.object_id;
 //   - Replay and Redrive park events as retries that are due now (attempts start at 1 again),
 //     so they are durable at once and go out beside the cursor without moving it.
+//     DiscardDeadLetters removes dead letters for good.
 // Progress (cursors, retries, dead letters) is buffered and committed in batches by
 // FlushProgress (every Options::progress_flush_interval once started): after a crash at most the
 // deliveries finished since the last commit, plus those in flight, are sent again.
@@ -200,11 +201,18 @@ class Dispatcher {
   absl::StatusOr<std::vector<store::DeadLetterRecord>> ListDeadLetters(
       const std::string& subscription, int64_t after_sequence, int limit);
 
-  // Moves dead letters (all of the subscription's when `event_ids` is empty) back to delivery,
-  // due now, attempts starting again at 1. Returns how many. kNotFound for an unknown
-  // subscription or an id that is not one of its dead letters.
+  // Moves dead letters (all of the subscription's when `event_ids` is empty, else at most 1000
+  // ids; an id named twice counts once) back to delivery, due now, attempts starting again at 1.
+  // Durable on return. Returns how many. kNotFound for an unknown subscription or an id that is
+  // not one of its dead letters (nothing is moved then); kInvalidArgument for over 1000 ids.
   absl::StatusOr<int64_t> Redrive(const std::string& subscription,
                                   const std::vector<std::string>& event_ids);
+
+  // Removes dead letters for good (same selection, limits and errors as Redrive): nothing is
+  // delivered for them; their events stay stored until retention. Durable on return. Returns
+  // how many.
+  absl::StatusOr<int64_t> DiscardDeadLetters(const std::string& subscription,
+                                             const std::vector<std::string>& event_ids);
 
  private:
   struct Item;
@@ -235,6 +243,22 @@ class Dispatcher {
   void DropExpiredMembers(absl::Time now,
                           const std::vector<std::pair<std::string, std::string>>& drops);
   void BuryRetired();
+
+  // What Redrive and DiscardDeadLetters do with each dead letter they find.
+  enum class DeadLetterAction { kRedrive, kDiscard };
+  // Redrive and DiscardDeadLetters: checks the request, finds the dead letters of `subscription`
+  // (those of `event_ids`, or every one, a page at a time) and applies `action` to them. Returns
+  // how many.
+  absl::StatusOr<int64_t> ApplyToDeadLetters(const std::string& subscription,
+                                             const std::vector<std::string>& event_ids,
+                                             DeadLetterAction action)
+      ABSL_LOCKS_EXCLUDED(admin_mu_, commit_mu_, mu_);
+  // Takes `dead` (dead letters of `subscription`, while it is still the one numbered `sub_id`)
+  // off the dead-letter list, parks each as a retry due now for kRedrive, and commits.
+  // kNotFound when the subscription was removed meanwhile; FlushProgress's errors.
+  absl::Status ApplyToFound(const std::string& subscription, uint64_t sub_id,
+                            const std::vector<store::DeadLetterRecord>& dead,
+                            DeadLetterAction action) ABSL_LOCKS_EXCLUDED(commit_mu_, mu_);
 
   // Everything below runs with mu_ held.
   Sub* FindSubLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -309,7 +333,7 @@ class Dispatcher {
   // Lock order: admin_mu_ -> commit_mu_ -> mu_ -> inbox_mu_ -> wake_mu_. A HandlerConnection's
   // own lock comes after mu_ (Send) and before inbox_mu_ (its Listener calls).
   // Serializes changes to stored subscription specs (Subscribe, Unsubscribe, member drops,
-  // Replay, Redrive).
+  // Replay) and to dead letters (Redrive, DiscardDeadLetters).
   absl::Mutex admin_mu_ ABSL_ACQUIRED_BEFORE(commit_mu_);
   // Held across a CommitProgress, so a batch is either wholly in `in_commit_` or in the store.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_BEFORE(mu_);

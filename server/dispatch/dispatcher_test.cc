@@ -879,6 +879,47 @@ TEST_F(DispatcherTest, RedriveResendsDeadLettersWithAttemptsFromOne) {
   EXPECT_THAT(dispatcher_->Redrive("s", {b}), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(DispatcherTest, DiscardRemovesDeadLettersForGoodWithoutDeliveringThem) {
+  Create();
+  const std::string a = Append("a.b");
+  const std::string b = Append("a.b");
+  const std::string c = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
+  Pass();
+  ASSERT_EQ(DeadLetters("s").size(), 3u);
+
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->DiscardDeadLetters("s", {b, b}));
+  EXPECT_EQ(n, 1);  // named twice, discarded once
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 2u);
+  EXPECT_EQ(dead[0].event_id, a);
+  EXPECT_EQ(dead[1].event_id, c);
+  // Checked like Redrive; a call that fails discards nothing.
+  EXPECT_THAT(dispatcher_->DiscardDeadLetters("s", {a, b}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(dispatcher_->DiscardDeadLetters("s", {"evt_never"}),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(dispatcher_->DiscardDeadLetters("nope", {}), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(dispatcher_->DiscardDeadLetters("s", std::vector<std::string>(1001, a)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(DeadLetters("s").size(), 2u);
+
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->DiscardDeadLetters("s", {}));
+  EXPECT_EQ(n, 2);
+  EXPECT_TRUE(DeadLetters("s").empty());
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 0);
+  clock_.Advance(absl::Hours(1));
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_OK(store_.Get(a).status());  // the event itself stays stored
+  dispatcher_.reset();
+  Create();
+  EXPECT_TRUE(DeadLetters("s").empty());  // durable
+}
+
 TEST_F(DispatcherTest, RestartResumesFromTheCommittedCursor) {
   Create();
   for (int i = 0; i < 5; ++i) Append("a.b");

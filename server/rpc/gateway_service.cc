@@ -240,4 +240,19 @@ grpc::Status GatewayService::Redrive(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status GatewayService::DiscardDeadLetters(
+    grpc::ServerContext* context, const switchboard::v1::DiscardDeadLettersRequest* request,
+    switchboard::v1::DiscardDeadLettersResponse* response) {
+  if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
+  if (deps_.dispatcher == nullptr) return NoDispatcher();
+  if (request->subscription().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "subscription is required");
+  }
+  absl::StatusOr<int64_t> n = deps_.dispatcher->DiscardDeadLetters(
+      request->subscription(), {request->event_ids().begin(), request->event_ids().end()});
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_discarded(*n);
+  return grpc::Status::OK;
+}
+
 }  // namespace switchboard::server::rpc

@@ -3,8 +3,8 @@
 // Reads go to the EventStore; each stored event's protobuf form is derived again from its raw
 // JSON by the EventConverter (the store keeps the bytes once), then the store's own columns
 // (sequence, received_at, endpoint) are filled in. Subscription calls (Subscribe, Unsubscribe,
-// ListSubscriptions, Replay, ListDeadLetters, Redrive) are thin translations to the
-// dispatch::Dispatcher, which validates and owns the delivery state; absl::Status becomes
+// ListSubscriptions, Replay, ListDeadLetters, Redrive, DiscardDeadLetters) are thin translations
+// to the dispatch::Dispatcher, which validates and owns the delivery state; absl::Status becomes
 // grpc::Status here and nowhere else (status_convert.h). docs/GATEWAY_API.md lists every call.
 //
 // Uses gRPC's synchronous API: every method is a short unary call, and the sync server's thread
@@ -79,6 +79,9 @@ class GatewayService final : public switchboard::v1::Gateway::Service {
                                switchboard::v1::ListDeadLettersResponse* response) override;
   grpc::Status Redrive(grpc::ServerContext* context, const switchboard::v1::RedriveRequest* request,
                        switchboard::v1::RedriveResponse* response) override;
+  grpc::Status DiscardDeadLetters(grpc::ServerContext* context,
+                                  const switchboard::v1::DiscardDeadLettersRequest* request,
+                                  switchboard::v1::DiscardDeadLettersResponse* response) override;
 
   // The protobuf form of a stored record. kDataLoss if its raw JSON no longer converts (which
   // would mean the store was corrupted: it only holds bodies that converted on the way in).

@@ -161,6 +161,18 @@ class GatewayDeliveryTest : public ::testing::Test {
     return response;
   }
 
+  grpc::Status Discard(const std::string& name, const std::vector<std::string>& ids,
+                       int64_t* discarded = nullptr) {
+    switchboard::v1::DiscardDeadLettersRequest request;
+    request.set_subscription(name);
+    for (const std::string& id : ids) request.add_event_ids(id);
+    switchboard::v1::DiscardDeadLettersResponse response;
+    grpc::ClientContext context;
+    const grpc::Status s = stub_->DiscardDeadLetters(&context, request, &response);
+    if (discarded != nullptr) *discarded = response.discarded();
+    return s;
+  }
+
   store::MemoryEventStore store_;
   convert::EventConverter converter_;
   dispatch::BitGenRandomSource random_;
@@ -253,6 +265,35 @@ TEST_F(GatewayDeliveryTest, RejectGoesToDeadLettersAndRedriveSendsItAgain) {
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got.back().event().id(), "evt_1");
   EXPECT_EQ(got.back().attempt(), 1);
+}
+
+TEST_F(GatewayDeliveryTest, DiscardDeadLettersRemovesThemWithoutDelivery) {
+  TestEventHandler::Options options;
+  options.decide = [](const Delivery& d) { return AckFor(d, Ack::REJECT, "bad data"); };
+  auto handler = TestEventHandler::Start(options);
+  ASSERT_NE(handler, nullptr);
+  ASSERT_TRUE(Subscribe(Spec("s"), handler->address()).ok());
+  for (int i = 0; i < 3; ++i) Append("a.b");
+  ASSERT_TRUE(WaitUntil([&] { return DeadLetters("s").dead_letters_size() == 3; }));
+
+  int64_t discarded = 0;
+  ASSERT_TRUE(Discard("s", {"evt_2"}, &discarded).ok());
+  EXPECT_EQ(discarded, 1);
+  const switchboard::v1::ListDeadLettersResponse listed = DeadLetters("s");
+  std::vector<std::string> left;
+  for (const auto& d : listed.dead_letters()) left.push_back(d.event_id());
+  EXPECT_THAT(left, ElementsAre("evt_1", "evt_3"));
+  EXPECT_EQ(Discard("s", {"evt_2"}).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Discard("nope", {}).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Discard("", {}).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Discard("s", std::vector<std::string>(1001, "evt_1")).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(Discard("s", {}, &discarded).ok());
+  EXPECT_EQ(discarded, 2);
+  EXPECT_EQ(DeadLetters("s").dead_letters_size(), 0);
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 0);
+  EXPECT_EQ(handler->received().size(), 3u);  // one delivery each, none after the discard
 }
 
 TEST_F(GatewayDeliveryTest, ReconnectsAfterTheHandlerRestarts) {
