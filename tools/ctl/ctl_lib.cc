@@ -27,6 +27,8 @@ Usage: ctl [--gateway=127.0.0.1:50051] [--tls] [--ca_file=F] [--cert_file=F --ke
                                          ... or every stored event matching the filter
   dead list SUB [--limit=N]              dead letters of SUB
   dead redrive SUB [--ids=evt_1,...]     back to delivery (all of SUB's when no --ids)
+  dead discard SUB [--ids=evt_1,...]     removed for good, never delivered (all of SUB's when
+                                         no --ids)
   stats                                  gateway counters
 
 Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TIME is RFC 3339
@@ -117,6 +119,7 @@ class Runner {
     if (cmd == "replay" && args.size() == 2) return Replay(args[1]);
     if (cmd == "dead" && sub == "list" && args.size() == 3) return DeadList(args[2]);
     if (cmd == "dead" && sub == "redrive" && args.size() == 3) return DeadRedrive(args[2]);
+    if (cmd == "dead" && sub == "discard" && args.size() == 3) return DeadDiscard(args[2]);
     if (cmd == "stats" && args.size() == 1) return Stats();
     return Usage(absl::StrCat("unknown command \"", absl::StrJoin(args, " "), "\""));
   }
@@ -363,6 +366,19 @@ class Runner {
     v1::RedriveResponse response;
     if (!Call("Redrive", &v1::Gateway::StubInterface::Redrive, request, &response)) return 1;
     out_ << "redriven " << response.redriven() << " dead letter(s) of " << subscription << "\n";
+    return 0;
+  }
+
+  int DeadDiscard(const std::string& subscription) {
+    v1::DiscardDeadLettersRequest request;
+    request.set_subscription(subscription);
+    for (const std::string& id : o_.ids) request.add_event_ids(id);
+    v1::DiscardDeadLettersResponse response;
+    if (!Call("DiscardDeadLetters", &v1::Gateway::StubInterface::DiscardDeadLetters, request,
+              &response)) {
+      return 1;
+    }
+    out_ << "discarded " << response.discarded() << " dead letter(s) of " << subscription << "\n";
     return 0;
   }
 

@@ -7,7 +7,7 @@
 //   subs list | subs create NAME --types=... | subs delete NAME [--member=ADDR]
 //   events list [--types=...] [--after=T] [--before=T] [--limit=N] | events show ID [--proto]
 //   replay SUB (--ids=... | --types=... [--after=T] [--before=T])
-//   dead list SUB | dead redrive SUB [--ids=...]
+//   dead list SUB | dead redrive SUB [--ids=...] | dead discard SUB [--ids=...]
 //   stats
 //
 // Example:
@@ -36,7 +36,7 @@ struct CtlOptions {
   // The gateway's address, token (sent on every call) and TLS settings.
   sdk::GatewayClientOptions gateway;
   std::vector<std::string> types;  // subs create, events list, replay
-  std::vector<std::string> ids;    // replay, dead redrive
+  std::vector<std::string> ids;    // replay, dead redrive, dead discard
   std::string member;              // subs create / delete: a member address
   std::string after;               // RFC 3339, events list / replay: created >= after
   std::string before;              // RFC 3339, events list / replay: created < before

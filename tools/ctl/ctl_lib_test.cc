@@ -253,6 +253,27 @@ TEST_F(CtlTest, DeadListAndRedrive) {
   EXPECT_EQ(out_.str(), "redriven 1 dead letter(s) of billing\n");
 }
 
+TEST_F(CtlTest, DeadDiscard) {
+  v1::DiscardDeadLettersRequest sent;
+  EXPECT_CALL(stub_, DiscardDeadLetters(_, _, _))
+      .Times(2)
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(Parse<v1::DiscardDeadLettersResponse>("discarded: 2")),
+                      Return(grpc::Status::OK)))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Return(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                                             "no subscription \"billing\""))));
+  options_.ids = {"evt_8", "evt_9"};
+  ASSERT_EQ(Run({"dead", "discard", "billing"}), 0);
+  EXPECT_EQ(sent.subscription(), "billing");
+  EXPECT_THAT(sent.event_ids(), ElementsAre("evt_8", "evt_9"));
+  EXPECT_EQ(out_.str(), "discarded 2 dead letter(s) of billing\n");
+
+  options_.ids.clear();  // all of them
+  EXPECT_EQ(Run({"dead", "discard", "billing"}), 1);
+  EXPECT_TRUE(sent.event_ids().empty());
+  EXPECT_THAT(err_.str(), HasSubstr("DiscardDeadLetters failed: NOT_FOUND: no subscription"));
+}
+
 TEST_F(CtlTest, StatsAndUnknownCommands) {
   EXPECT_CALL(stub_, GetStats(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::Stats>(R"pb(

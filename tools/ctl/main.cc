@@ -21,7 +21,7 @@ ABSL_FLAG(std::string, cert_file, "", "mTLS: client PEM certificate chain.");
 ABSL_FLAG(std::string, key_file, "", "mTLS: client PEM private key.");
 ABSL_FLAG(std::vector<std::string>, types, {},
           "Event types: exact, prefix.* or * (subs create, events list, replay).");
-ABSL_FLAG(std::vector<std::string>, ids, {}, "Event ids (replay, dead redrive).");
+ABSL_FLAG(std::vector<std::string>, ids, {}, "Event ids (replay, dead redrive, dead discard).");
 ABSL_FLAG(std::string, member, "", "A member's host:port (subs create, subs delete).");
 ABSL_FLAG(std::string, after, "", "RFC 3339: events created at or after (events list, replay).");
 ABSL_FLAG(std::string, before, "", "RFC 3339: events created before (events list, replay).");
