@@ -266,6 +266,10 @@ Dispatcher::Dispatcher(Options options, Deps deps) : options_(std::move(options)
       "switchboard_retention_unfinished_removed_total",
       "Events removed by retention before some subscription had finished them (never silent: "
       "each is also logged).");
+  retention_dead_letters_ = deps_.metrics->AddCounter(
+      "switchboard_retention_dead_letters_removed_total",
+      "Dead letters removed because retention had removed their event (they could no longer be "
+      "redriven; each subscription's count is also logged).");
   // Delivery ids are unique per attempt, also across restarts of the gateway.
   char prefix[17];
   std::snprintf(prefix, sizeof(prefix), "%08" PRIx64 "%08" PRIx64,
@@ -1893,6 +1897,76 @@ absl::Status Dispatcher::ApplyToFound(const std::string& subscription, uint64_t 
     }
   }
   return FlushProgress();
+}
+
+absl::StatusOr<int64_t> Dispatcher::RemoveDeadLettersOfRemovedEvents() {
+  std::vector<std::pair<std::string, uint64_t>> subs;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the gateway is shutting down");
+    for (const auto& [name, sub] : subs_) subs.emplace_back(name, sub->id);
+  }
+  // The store then holds every dead letter made so far and none already redriven.
+  RETURN_IF_ERROR(FlushProgress());
+  // Retention removes the events received before its cut, and receipt order is sequence order
+  // but for events received moments apart: a dead letter at or above the oldest stored event's
+  // sequence almost always still has its event, and looking each one up every run would read
+  // every dead letter's event. Below it, nearly every lookup finds a removed event.
+  int64_t below = std::numeric_limits<int64_t>::max();  // nothing stored: look at every one
+  store::EventQuery oldest;
+  oldest.limit = 1;
+  oldest.omit_raw_json = true;
+  ASSIGN_OR_RETURN(std::vector<store::EventRecord> first, deps_.events->List(oldest));
+  if (!first.empty()) below = first[0].sequence;
+
+  // Removes the dead letters of `name` whose event is gone, adding them to `*removed`.
+  auto remove_of = [&](const std::string& name, uint64_t sub_id, int64_t* removed) -> absl::Status {
+    int64_t after = 0;
+    bool more = true;
+    while (more) {
+      // Per page, so that admin calls (and the worker's member drops) wait for one page at most.
+      absl::MutexLock admin(&admin_mu_);
+      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
+                       deps_.delivery->ListDeadLetters(name, after, kAdminPage));
+      more = static_cast<int>(page.size()) == kAdminPage;
+      if (more) after = page.back().sequence;
+      std::vector<store::DeadLetterRecord> gone;
+      for (store::DeadLetterRecord& d : page) {
+        if (d.sequence >= below) {
+          more = false;
+          break;
+        }
+        absl::StatusOr<store::EventRecord> e = deps_.events->Get(d.event_id);
+        if (absl::IsNotFound(e.status())) {
+          gone.push_back(std::move(d));
+        } else if (!e.ok()) {
+          return e.status();
+        }
+      }
+      if (gone.empty()) continue;
+      const absl::Status s = ApplyToFound(name, sub_id, gone, DeadLetterAction::kDiscard);
+      if (absl::IsNotFound(s)) break;  // unsubscribed meanwhile, dead letters and all
+      RETURN_IF_ERROR(s);
+      *removed += static_cast<int64_t>(gone.size());
+    }
+    return absl::OkStatus();
+  };
+
+  int64_t total = 0;
+  for (const auto& [name, sub_id] : subs) {
+    int64_t removed = 0;
+    const absl::Status s = remove_of(name, sub_id, &removed);
+    // What was removed before an error is gone for good: reported all the same.
+    if (removed > 0) {
+      SB_LOG(WARNING) << "retention_removed_dead_letters subscription=" << name
+                      << " dead_letters=" << removed
+                      << " (retention removed their events: they could not be redriven)";
+      retention_dead_letters_->Increment(removed);
+      total += removed;
+    }
+    RETURN_IF_ERROR(s);
+  }
+  return total;
 }
 
 }  // namespace switchboard::server::dispatch

@@ -20,7 +20,8 @@
 //   - ordering PER_OBJECT keeps at most one delivery in flight per EventRecord.object_id;
 //   - Replay and Redrive park events as retries that are due now (attempts start at 1 again),
 //     so they are durable at once and go out beside the cursor without moving it.
-//     DiscardDeadLetters removes dead letters for good.
+//     DiscardDeadLetters removes dead letters for good; the retention job removes those whose
+//     event it removed (RemoveDeadLettersOfRemovedEvents).
 // Progress (cursors, retries, dead letters) is buffered and committed in batches by
 // FlushProgress (every Options::progress_flush_interval once started): after a crash at most the
 // deliveries finished since the last commit, plus those in flight, are sent again.
@@ -214,6 +215,21 @@ class Dispatcher {
   absl::StatusOr<int64_t> DiscardDeadLetters(const std::string& subscription,
                                              const std::vector<std::string>& event_ids);
 
+  // For the retention job, after it removed events: removes, for every subscription, the dead
+  // letters whose event is no longer stored (EventStore::Get answers kNotFound; such a dead
+  // letter could never be redriven), durably. Logs each subscription with such dead letters at
+  // WARNING (`retention_removed_dead_letters`, with the count) and adds the total to
+  // switchboard_retention_dead_letters_removed_total; returns the total. The store's errors
+  // otherwise (what was removed before the error stays removed and counted).
+  // Cost: only dead letters below the sequence of the oldest stored event are looked up (all of
+  // them when no event is stored), one Get each, plus one page read per subscription: retention
+  // cuts by receipt time, which follows sequence order, so those are what it removed. A dead
+  // letter whose event was received out of sequence order right at a cut (events received
+  // within moments of each other may be stored in either order) is left for a later run, the
+  // first whose cut also removes the events stored before it. Admin calls wait for at most one
+  // page (1000 dead letters) at a time.
+  absl::StatusOr<int64_t> RemoveDeadLettersOfRemovedEvents();
+
  private:
   struct Item;
   struct Member;
@@ -328,12 +344,13 @@ class Dispatcher {
   metrics::Counter* commit_failures_;
   metrics::Counter* missing_events_;
   metrics::Counter* retention_unfinished_;
+  metrics::Counter* retention_dead_letters_;
   metrics::Counter* typed_misses_;
 
   // Lock order: admin_mu_ -> commit_mu_ -> mu_ -> inbox_mu_ -> wake_mu_. A HandlerConnection's
   // own lock comes after mu_ (Send) and before inbox_mu_ (its Listener calls).
   // Serializes changes to stored subscription specs (Subscribe, Unsubscribe, member drops,
-  // Replay) and to dead letters (Redrive, DiscardDeadLetters).
+  // Replay) and to dead letters (Redrive, DiscardDeadLetters, RemoveDeadLettersOfRemovedEvents).
   absl::Mutex admin_mu_ ABSL_ACQUIRED_BEFORE(commit_mu_);
   // Held across a CommitProgress, so a batch is either wholly in `in_commit_` or in the store.
   absl::Mutex commit_mu_ ABSL_ACQUIRED_BEFORE(mu_);

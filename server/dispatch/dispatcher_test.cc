@@ -1424,6 +1424,104 @@ TEST_F(DispatcherTest, RetentionCheckCountsASubscriptionMillionsBehindExactly) {
               HasSubstr("switchboard_retention_unfinished_removed_total 2500000"));
 }
 
+TEST_F(DispatcherTest, RetentionRemovesTheDeadLettersOfTheEventsItRemoved) {
+  Create();
+  const std::string old_a = Append("a.b");
+  Append("a.b");
+  clock_.Advance(absl::Hours(1));
+  const std::string recent = Append("a.b");
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  FakeHandlerConnection* other = Subscribe(Spec("other"), "h2:1");
+  h->Up();
+  other->Up();
+  Pass();
+  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
+  for (const Delivery& d : other->TakeSent()) {
+    other->Ack(d.delivery_id(), d.event().id() == old_a ? Ack::REJECT : Ack::OK);
+  }
+  Pass();
+  ASSERT_EQ(DeadLetters("s").size(), 3u);
+  ASSERT_EQ(DeadLetters("other").size(), 1u);
+
+  ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(30)));
+  ASSERT_EQ(removed, 2);
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 3);  // both old events' of "s", old_a's of "other"
+  std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, recent);  // its event is still stored
+  EXPECT_TRUE(DeadLetters("other").empty());
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 1);
+  EXPECT_THAT(metrics_.Render(), HasSubstr("switchboard_retention_dead_letters_removed_total 3"));
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());  // nothing is delivered for them
+  EXPECT_TRUE(Retries("s").empty());
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 0);
+
+  dispatcher_.reset();
+  Create();
+  EXPECT_EQ(DeadLetters("s").size(), 1u);  // durable
+  EXPECT_TRUE(DeadLetters("other").empty());
+  // With no event stored at all, no dead letter is left either.
+  ASSERT_OK(store_.DeleteReceivedBefore(absl::InfiniteFuture()).status());
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 1);
+  EXPECT_TRUE(DeadLetters("s").empty());
+}
+
+TEST_F(DispatcherTest, RetentionRemovesDeadLettersAndDiscardRemovesThemPageAfterPage) {
+  Create();
+  ASSERT_NE(Subscribe(Spec("s"), "h1:1"), nullptr);  // never connected: nothing is delivered
+  store::ProgressBatch batch;
+  for (int i = 0; i < 2600; ++i) {
+    if (i == 1500) clock_.Advance(absl::Hours(1));
+    store::DeadLetterRecord d;
+    d.subscription = "s";
+    d.event_id = Append("a.b");
+    ASSERT_OK_AND_ASSIGN(store::EventRecord e, store_.Get(d.event_id));
+    d.sequence = e.sequence;
+    d.event_type = "a.b";
+    d.attempts = 1;
+    d.dead_at = clock_.Now();
+    batch.dead_letters_to_put.push_back(d);
+  }
+  ASSERT_OK(store_.CommitProgress(batch));
+  ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(30)));
+  ASSERT_EQ(removed, 1500);
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 1500);
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 1100);
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->DiscardDeadLetters("s", {}));
+  EXPECT_EQ(n, 1100);
+  EXPECT_EQ(Listed("s").stats().dead_letters(), 0);
+}
+
+TEST_F(DispatcherTest, RetentionLeavesADeadLetterOfAnEventStoredOutOfReceiptOrderForALaterRun) {
+  Create();
+  clock_.Set(kStart + absl::Hours(1));
+  Append("a.b");  // sequence 1, received after...
+  clock_.Set(kStart);
+  Append("a.b");  // ...sequence 2
+  clock_.Set(kStart + absl::Hours(2));
+  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
+  h->Up();
+  Pass();
+  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
+  Pass();
+  ASSERT_EQ(DeadLetters("s").size(), 2u);
+  ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(30)));
+  ASSERT_EQ(removed, 1);
+  // Only dead letters below the oldest stored event (sequence 1) are looked at.
+  ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 0);
+  ASSERT_OK_AND_ASSIGN(removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(90)));
+  ASSERT_EQ(removed, 1);
+  ASSERT_OK_AND_ASSIGN(n, dispatcher_->RemoveDeadLettersOfRemovedEvents());
+  EXPECT_EQ(n, 2);
+  EXPECT_TRUE(DeadLetters("s").empty());
+}
+
 TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {
   Create();
   Append("a.b");
