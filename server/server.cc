@@ -257,6 +257,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   store::SqliteEventStore::Options store_options;
   store_options.path = options.data_dir + "/events.db";
   if (config.store().has_max_batch()) store_options.max_batch = config.store().max_batch();
+  if (config.store().max_size_bytes() < 0) {
+    return absl::InvalidArgumentError("store.max_size_bytes must not be negative");
+  }
+  store_options.max_size_bytes = config.store().max_size_bytes();
   ASSIGN_OR_RETURN(impl->store, store::SqliteEventStore::Open(store_options));
   impl->converter = std::make_unique<convert::EventConverter>();
 
@@ -371,6 +375,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
 
   impl->metrics.AddGauge("switchboard_http_connections", "Open webhook connections.",
                          [raw] { return static_cast<double>(raw->http->active_connections()); });
+  // Read at each scrape: a stat per file and one statvfs.
+  for (const char* file : {"events.db", "events.db-wal"}) {
+    impl->metrics.AddGauge("switchboard_store_file_bytes", "Size of the store's files.",
+                           [path = absl::StrCat(options.data_dir, "/", file)] {
+                             return static_cast<double>(base::FileSizeOrZero(path));
+                           },
+                           {{"file", file}});
+  }
+  impl->metrics.AddGauge("switchboard_store_disk_free_bytes",
+                         "Bytes left on the data directory's filesystem (-1 when unreadable).",
+                         [dir = options.data_dir] {
+                           absl::StatusOr<int64_t> free = base::FreeDiskBytes(dir);
+                           return free.ok() ? static_cast<double>(*free) : -1.0;
+                         });
+  impl->metrics.AddGauge("switchboard_store_max_bytes",
+                         "store.max_size_bytes (0: no cap but the disk).",
+                         [cap = store_options.max_size_bytes] { return static_cast<double>(cap); });
   impl->retention_thread = std::thread([raw] {
     base::SetThreadName("sb-retention");
     raw->RetentionLoop();

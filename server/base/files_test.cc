@@ -39,5 +39,18 @@ TEST(ReadFileToString, ReadsBytesExactlyAndNamesAMissingFile) {
   EXPECT_NE(missing.status().message().find("nope"), absl::string_view::npos);
 }
 
+TEST(FileSizeOrZero, SizeOfAFileAndZeroForNone) {
+  const std::string file = Tmp() + "/sized";
+  std::ofstream(file) << std::string(1234, 'x');
+  EXPECT_EQ(FileSizeOrZero(file), 1234);
+  EXPECT_EQ(FileSizeOrZero(Tmp() + "/never_written"), 0);
+}
+
+TEST(FreeDiskBytes, ReadsTheFilesystemAndFailsForAMissingPath) {
+  ASSERT_OK_AND_ASSIGN(int64_t free, FreeDiskBytes(Tmp()));
+  EXPECT_GT(free, 0);
+  EXPECT_FALSE(FreeDiskBytes(Tmp() + "/no/such/dir").ok());
+}
+
 }  // namespace
 }  // namespace switchboard::base

@@ -28,6 +28,7 @@
 namespace switchboard {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
@@ -130,6 +131,9 @@ TEST_F(IngestRestartTest, EveryAcknowledgedEventSurvivesARestart) {
     ASSERT_TRUE(metrics);
     EXPECT_THAT(metrics->body, HasSubstr("switchboard_webhook_requests_total{endpoint=\"/webhook\","
                                          "outcome=\"duplicate\"} 1"));
+    EXPECT_THAT(metrics->body,
+                ContainsRegex("switchboard_store_file_bytes\\{file=\"events.db\"\\} [1-9]"));
+    EXPECT_THAT(metrics->body, ContainsRegex("switchboard_store_disk_free_bytes [1-9]"));
     EXPECT_EQ(ops.Get("/readyz")->status, 200);
   }
   ASSERT_TRUE(first.Stop(SIGTERM).ok()) << "graceful shutdown must exit 0";
@@ -206,6 +210,35 @@ TEST_F(IngestRestartTest, WithoutASecretItUsesAStoredDevelopmentSecretNotNoSecre
   EXPECT_EQ(Post(client, event.body, secret), 200);
   EXPECT_THAT(server.Log(), Not(HasSubstr(secret)));
   EXPECT_THAT(server.Log(), HasSubstr("dev_webhook_secret"));
+  ASSERT_TRUE(server.Stop(SIGTERM).ok());
+}
+
+TEST_F(IngestRestartTest, AStoreAtItsConfiguredSizeCapAnswers503AndReadyzTurns503) {
+  const std::string config = data_dir_ + "/../capped.textproto";
+  std::ofstream(config) << "store { max_size_bytes: 131072 }\n";
+  testing::ServerProcess::Options o = Options();
+  o.extra_flags = {absl::StrCat("--config=", config)};
+  testing::ServerProcess server(o);
+  ASSERT_TRUE(server.Start().ok()) << server.Log();
+  httplib::Client client("127.0.0.1", server.http_port());
+  int status = 200;
+  int stored = 0;
+  for (int i = 0; i < 200 && status == 200; ++i) {
+    const std::string id = absl::StrCat("evt_cap_", i);
+    status =
+        Post(client,
+             absl::StrCat(
+                 R"({"id":")", id, R"(","object":"event","created":1700000000,"livemode":false,)",
+                 R"("type":"charge.succeeded","data":{"object":{"id":"ch_1",)",
+                 R"("object":"charge","description":")", std::string(4000, 'x'), R"("}}})"),
+             kSecret);
+    if (status == 200) ++stored;
+  }
+  EXPECT_EQ(status, 503);
+  EXPECT_GT(stored, 0);
+  httplib::Client ops("127.0.0.1", server.ops_port());
+  EXPECT_EQ(ops.Get("/readyz")->status, 503);
+  EXPECT_THAT(ops.Get("/metrics")->body, HasSubstr("switchboard_store_max_bytes 131072"));
   ASSERT_TRUE(server.Stop(SIGTERM).ok());
 }
 
