@@ -454,7 +454,9 @@ TEST(GatewayListEventsTest, APageEndsEarlyAtItsByteBudgetAndPagingSeesEveryEvent
       seen.push_back(e.id());
       bytes += static_cast<int64_t>(e.ByteSizeLong());
     }
-    if (response.events_size() > 1) EXPECT_LE(bytes, deps.max_page_bytes);
+    if (response.events_size() > 1) {
+      EXPECT_LE(bytes, deps.max_page_bytes);
+    }
     request.set_page_token(response.next_page_token());
     ++pages;
   } while (!request.page_token().empty() && pages < 100);
