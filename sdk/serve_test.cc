@@ -4,7 +4,10 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -125,10 +128,11 @@ class ServeTest : public ::testing::Test {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReaderWriter<Delivery, Ack>> rw;
   };
-  std::unique_ptr<Stream> OpenStream(const HandlerServer& server) {
+  std::unique_ptr<Stream> OpenStream(const HandlerServer& server,
+                                     const grpc::ChannelArguments& args = {}) {
     auto s = std::make_unique<Stream>();
-    s->stub = switchboard::v1::EventHandler::NewStub(
-        grpc::CreateChannel(server.advertise_address(), grpc::InsecureChannelCredentials()));
+    s->stub = switchboard::v1::EventHandler::NewStub(grpc::CreateCustomChannel(
+        server.advertise_address(), grpc::InsecureChannelCredentials(), args));
     s->context.set_deadline(absl::ToChronoTime(absl::Now() + kSafety));
     s->rw = s->stub->Deliver(&s->context);
     return s;
@@ -254,6 +258,49 @@ TEST_F(ServeTest, DrainFinishesRunningCallsRefusesNewWorkAndUnsubscribes) {
   EXPECT_TRUE(shutdown_status.ok()) << shutdown_status;
   EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
   EXPECT_EQ((*server)->open_streams(), 0);
+}
+
+// Polls `done` until it holds or kSafety passed. True when it holds.
+bool Eventually(const std::function<bool()>& done) {
+  for (const absl::Time deadline = absl::Now() + kSafety; absl::Now() < deadline;) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return done();
+}
+
+TEST_F(ServeTest, AStreamCancelledWithAcksQueuedCloses) {
+  // Acks of 400+ bytes (the delivery_id is echoed) to a gateway that never reads them: they
+  // outgrow its flow-control window (fixed at 64 KiB without BDP probing), so the write in
+  // progress stalls and the rest queue in the stream's outbox until the cancel.
+  constexpr int kDeliveries = 400;
+  std::atomic<int> calls{0};
+  Router router;
+  router.OnEvent("*", [&](const EventContext&) {
+    ++calls;
+    return absl::OkStatus();
+  });
+  ServeOptions options = Options();
+  options.drain_timeout = absl::Seconds(1);  // only bounds the test when the stream leaks
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stream = OpenStream(**server, args);
+  for (int i = 0; i < kDeliveries; ++i) {
+    Delivery d = MakeDelivery(absl::StrCat("evt_", i), "x.y");
+    d.set_delivery_id(absl::StrCat(i, "-", std::string(400, 'x')));
+    ASSERT_TRUE(stream->rw->Write(d));
+  }
+  ASSERT_TRUE(Eventually([&] { return calls.load() == kDeliveries; }));
+  ASSERT_EQ((*server)->open_streams(), 1);
+
+  stream->context.TryCancel();
+  // The queued acks are dropped (the gateway counts those deliveries as failed anyway), so the
+  // stream finishes: re-registration and a quick Shutdown depend on it.
+  EXPECT_TRUE(Eventually([&] { return (*server)->open_streams() == 0; }));
+  EXPECT_TRUE((*server)->Shutdown().ok());
 }
 
 TEST_F(ServeTest, StartRefusesBadConfiguration) {

@@ -193,7 +193,11 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
       a.metadata = true;
     }
     const bool broken = cancelled_ || write_failed_;
-    if (!writing_ && !outbox_.empty() && !broken) {
+    // Acks queued on a broken stream can never be written (the gateway counts those deliveries
+    // as failed anyway): drop them, or Finish would wait for an empty outbox forever and the
+    // stream would never end.
+    if (broken) outbox_.clear();
+    if (!writing_ && !outbox_.empty()) {
       write_buffer_ = ToByteBuffer(outbox_.front());
       outbox_.pop_front();
       writing_ = true;

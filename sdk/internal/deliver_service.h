@@ -12,6 +12,9 @@
 //     and never block a reaction;
 //   - acks go through an outbox with one write in flight; Finish is called only with no write
 //     outstanding, and nothing touches the reactor after OnDone (jobs hold a reference);
+//   - once the stream is cancelled or a write failed, queued and later acks are dropped (the
+//     gateway counts those deliveries as failed) and the stream finishes without waiting for
+//     its running handler calls;
 //   - Start*/Finish are never called with the reactor's mutex held (a reaction may run
 //     inline); one thread at a time "pumps" the decided operations, in decision order.
 // Draining (SIGTERM): new streams are refused with UNAVAILABLE; open streams answer further
