@@ -206,6 +206,11 @@ struct Server::Impl {
         removed->Increment(*n);
         SB_LOG(INFO) << "retention_removed events=" << *n;
       }
+      // Dead letters whose event is gone (this cut or an earlier one) can never be redriven.
+      // Every run, so one after a failure catches up.
+      if (absl::StatusOr<int64_t> d = dispatcher->RemoveDeadLettersOfRemovedEvents(); !d.ok()) {
+        SB_LOG(WARNING) << "retention_dead_letters_failed error=\"" << d.status().message() << "\"";
+      }
     } while (!stop_retention.WaitForNotificationWithTimeout(kRetentionInterval));
   }
 };

@@ -27,8 +27,8 @@ Usage: ctl [--gateway=127.0.0.1:50051] [--tls] [--ca_file=F] [--cert_file=F --ke
                                          ... or every stored event matching the filter
   dead list SUB [--limit=N]              dead letters of SUB
   dead redrive SUB [--ids=evt_1,...]     back to delivery (all of SUB's when no --ids)
-  dead discard SUB [--ids=evt_1,...]     removed for good, never delivered (all of SUB's when
-                                         no --ids)
+  dead discard SUB --ids=evt_1,...       removed for good, never delivered
+  dead discard SUB --all                 ... every dead letter of SUB
   stats                                  gateway counters
 
 Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TIME is RFC 3339
@@ -370,6 +370,10 @@ class Runner {
   }
 
   int DeadDiscard(const std::string& subscription) {
+    // It cannot be undone: "everything" must be said, not implied by a forgotten flag.
+    if (o_.ids.empty() != o_.all) {
+      return Usage("dead discard needs either --ids or --all");
+    }
     v1::DiscardDeadLettersRequest request;
     request.set_subscription(subscription);
     for (const std::string& id : o_.ids) request.add_event_ids(id);

@@ -7,7 +7,7 @@
 //   subs list | subs create NAME --types=... | subs delete NAME [--member=ADDR]
 //   events list [--types=...] [--after=T] [--before=T] [--limit=N] | events show ID [--proto]
 //   replay SUB (--ids=... | --types=... [--after=T] [--before=T])
-//   dead list SUB | dead redrive SUB [--ids=...] | dead discard SUB [--ids=...]
+//   dead list SUB | dead redrive SUB [--ids=...] | dead discard SUB --ids=... | --all
 //   stats
 //
 // Example:
@@ -44,6 +44,7 @@ struct CtlOptions {
   int max_in_flight = 0;           // subs create
   int limit = 100;                 // events list, dead list: at most this many rows
   bool proto = false;              // events show: the protobuf (text format) instead of JSON
+  bool all = false;                // dead discard: every dead letter (instead of --ids)
   absl::Duration timeout = absl::Seconds(10);  // per call
 };
 

@@ -268,7 +268,14 @@ TEST_F(CtlTest, DeadDiscard) {
   EXPECT_THAT(sent.event_ids(), ElementsAre("evt_8", "evt_9"));
   EXPECT_EQ(out_.str(), "discarded 2 dead letter(s) of billing\n");
 
-  options_.ids.clear();  // all of them
+  // Everything only when asked for in so many words.
+  options_.ids.clear();
+  EXPECT_EQ(Run({"dead", "discard", "billing"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("needs either --ids or --all"));
+  options_.ids = {"evt_8"};
+  options_.all = true;
+  EXPECT_EQ(Run({"dead", "discard", "billing"}), 2);
+  options_.ids.clear();
   EXPECT_EQ(Run({"dead", "discard", "billing"}), 1);
   EXPECT_TRUE(sent.event_ids().empty());
   EXPECT_THAT(err_.str(), HasSubstr("DiscardDeadLetters failed: NOT_FOUND: no subscription"));

@@ -29,6 +29,7 @@ ABSL_FLAG(std::string, start, "now", "subs create: now, beginning or an RFC 3339
 ABSL_FLAG(int, max_in_flight, 0, "subs create: unacknowledged deliveries at once (0: default).");
 ABSL_FLAG(int, limit, 100, "events list, dead list: show at most this many.");
 ABSL_FLAG(bool, proto, false, "events show: print the protobuf form instead of the raw JSON.");
+ABSL_FLAG(bool, all, false, "dead discard: every dead letter of the subscription (no --ids).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
 
 int main(int argc, char** argv) {
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.limit = absl::GetFlag(FLAGS_limit);
   options.proto = absl::GetFlag(FLAGS_proto);
+  options.all = absl::GetFlag(FLAGS_all);
   options.timeout = absl::GetFlag(FLAGS_timeout);
 
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
