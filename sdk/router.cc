@@ -1,6 +1,8 @@
 #include "sdk/router.h"
 
 #include <algorithm>
+#include <exception>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +10,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "sdk/internal/typed_payload.h"
 #include "sdk/internal/wire.h"
+#include "sdk/log.h"
 
 namespace switchboard::sdk {
 
@@ -139,9 +142,29 @@ Ack Router::Dispatch(const Delivery& delivery) const {
     return ack;
   }
   const EventContext context(delivery);
-  if (registration->type == nullptr) {
-    return AckFromStatus(delivery.delivery_id(), registration->fn(context, nullptr));
-  }
+  // A function that throws has a bug, not the event: RETRY (it goes through once the fix is
+  // deployed, or dead-letters by the retry policy), and the worker thread and the process
+  // carry on (an exception leaving a worker thread would be std::terminate).
+  const auto call = [&](const google::protobuf::Message* payload) {
+    std::string what;
+    try {
+      return AckFromStatus(delivery.delivery_id(), registration->fn(context, payload));
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception that is not a std::exception";
+    }
+    Ack ack;
+    ack.set_delivery_id(delivery.delivery_id());
+    ack.set_outcome(Ack::RETRY);
+    ack.set_message(internal::SafeUtf8(absl::StrCat("handler threw: ", what), kMaxAckMessageBytes));
+    LogWarning(absl::StrCat("sdk_handler_threw delivery_id=", delivery.delivery_id(),
+                            " id=", event.id(), " type=", event.type(), " ",
+                            Describe(registration->pattern, registration->type), " what=\"",
+                            ack.message(), "\""));
+    return ack;
+  };
+  if (registration->type == nullptr) return call(nullptr);
   const google::protobuf::OneofDescriptor* oneof = internal::EventPayloadOneof();
   const google::protobuf::Message* payload =
       internal::FindPayload(event.data(), oneof, registration->type);
@@ -169,7 +192,7 @@ Ack Router::Dispatch(const Delivery& delivery) const {
             " was not called; unset: ", absl::StrJoin(misses.begin(), misses.begin() + named, ", "),
             misses.size() > named ? ", ..." : "")));
   }
-  return AckFromStatus(delivery.delivery_id(), registration->fn(context, payload));
+  return call(payload);
 }
 
 std::optional<Ack> Router::DispatchSerialized(absl::string_view bytes) const {

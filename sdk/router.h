@@ -33,7 +33,9 @@
 // EventContext::typed_misses(). Raw registrations see every event as it is. Never a crash.
 //
 // The returned status decides the Ack (sdk/status.h): OK -> OK; PermanentError -> REJECT;
-// RetryAfter(d) -> RETRY after at least d; any other error -> RETRY.
+// RetryAfter(d) -> RETRY after at least d; any other error -> RETRY. A function that throws is
+// answered RETRY "handler threw: <what()>" and logged (sdk_handler_threw); the exception never
+// leaves Dispatch.
 //
 // Mistakes in registrations (a bad pattern, the same pattern twice, a type that does not fit)
 // are collected and reported together by Check(), which Serve() calls before it starts: a
@@ -145,7 +147,8 @@ class Router {
   // Handles one delivery: finds the function, decodes the typed payload, calls the function
   // and maps its status to the Ack (delivery_id echoed). A typed function's event without its
   // T, or with typed misses its registration does not accept, is answered REJECT without a
-  // call. Never fails: every problem is an outcome. REQUIRES: Check() is OK (a registration
+  // call; a function that throws, RETRY. Never fails and never throws: every problem is an
+  // outcome. REQUIRES: Check() is OK (a registration
   // Check() reports was not added).
   switchboard::v1::Ack Dispatch(const switchboard::v1::Delivery& delivery) const;
 

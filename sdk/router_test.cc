@@ -2,6 +2,7 @@
 // (Typed registrations against the Stripe messages: typed_router_test.cc.)
 #include "sdk/router.h"
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -202,6 +203,26 @@ TEST(Router, RetryMessageIsValidUtf8AndShort) {
   Ack parsed;
   ASSERT_TRUE(parsed.ParseFromString(ack.SerializeAsString()));
   EXPECT_EQ(parsed.message(), ack.message());
+}
+
+TEST(Router, AFunctionThatThrowsIsAnsweredRetryNotACrash) {
+  Router router;
+  router.OnEvent("invoice.paid", [](const EventContext&) -> absl::Status {
+    throw std::runtime_error("db \xff driver " + std::string(5000, 'x'));
+  });
+  router.OnEvent("*", [](const EventContext&) -> absl::Status { throw 42; });
+
+  const Ack ack = router.Dispatch(MakeDelivery("invoice.paid"));
+  EXPECT_EQ(ack.delivery_id(), "d-evt_1-1");
+  EXPECT_EQ(ack.outcome(), Ack::RETRY);
+  EXPECT_THAT(ack.message(), ::testing::StartsWith("handler threw: db ? driver xxx"));
+  EXPECT_LE(ack.message().size(), 1024u);
+  Ack parsed;
+  ASSERT_TRUE(parsed.ParseFromString(ack.SerializeAsString()));
+
+  const Ack other = router.Dispatch(MakeDelivery("charge.succeeded"));
+  EXPECT_EQ(other.outcome(), Ack::RETRY);
+  EXPECT_THAT(other.message(), HasSubstr("handler threw"));
 }
 
 TEST(Router, SerializedDeliveryIsDispatched) {
