@@ -20,8 +20,10 @@ using ::switchboard::v1::Delivery;
 namespace {
 
 // Ack messages are kept with dead letters and shown by tools: short, and valid UTF-8 (a proto3
-// string that is not would make the whole Ack undecodable for the gateway).
-constexpr size_t kMaxAckMessageBytes = 1024;
+// string that is not would make the whole Ack undecodable for the gateway). The gateway keeps
+// at most 512 bytes of a reason (server/dispatch/dispatcher.cc, kMaxReasonBytes); sending more
+// would only be cut there.
+constexpr size_t kMaxAckMessageBytes = 512;
 // A partial object may have thousands of misses (one per array element); the first few say
 // what changed shape.
 constexpr int kMaxMissesNamed = 10;
