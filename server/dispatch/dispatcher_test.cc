@@ -182,6 +182,13 @@ class DispatcherTest : public ::testing::Test {
 
   void Pass() { dispatcher_->ProcessDue(clock_.Now()); }
 
+  // One pass sends what is due to `h`; it rejects all of it; the next pass dead-letters it.
+  void RejectEverythingSent(FakeHandlerConnection* h) {
+    Pass();
+    for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
+    Pass();
+  }
+
   // Subscription "s" (`spec` with max_attempts 1, so a counted failure is a dead letter) with
   // one delivery written to its member and a second queued unsent behind it: the member's
   // handler stopped reading.
@@ -856,9 +863,7 @@ TEST_F(DispatcherTest, RedriveResendsDeadLettersWithAttemptsFromOne) {
   const std::string b = Append("a.b");
   FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
   h->Up();
-  Pass();
-  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
-  Pass();
+  RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 2u);
 
   ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->Redrive("s", {b}));
@@ -886,9 +891,7 @@ TEST_F(DispatcherTest, DiscardRemovesDeadLettersForGoodWithoutDeliveringThem) {
   const std::string c = Append("a.b");
   FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
   h->Up();
-  Pass();
-  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
-  Pass();
+  RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 3u);
 
   ASSERT_OK_AND_ASSIGN(int64_t n, dispatcher_->DiscardDeadLetters("s", {b, b}));
@@ -1506,9 +1509,7 @@ TEST_F(DispatcherTest, RetentionLeavesADeadLetterOfAnEventStoredOutOfReceiptOrde
   clock_.Set(kStart + absl::Hours(2));
   FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
   h->Up();
-  Pass();
-  for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::REJECT);
-  Pass();
+  RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 2u);
   ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(30)));
   ASSERT_EQ(removed, 1);
