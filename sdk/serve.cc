@@ -229,7 +229,7 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   // Read ahead as far as the gateway may send, so a stream never sits on its window while
   // workers are free; the pool bounds how many run at once.
   const int read_ahead = std::max(o.workers, o.max_in_flight > 0 ? o.max_in_flight : 32);
-  server->service_ = std::make_unique<internal::DeliverService>(
+  server->service_ = internal::DeliverService::Create(
       internal::DeliverService::Deps{router, server->pool_.get(), read_ahead});
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = ListenCredentials(o);
@@ -356,22 +356,30 @@ absl::Status HandlerServer::Shutdown() {
                               s.error_message(), "\""));
     }
   }
+  const absl::Time deadline = absl::Now() + options_.drain_timeout;
   service_->StartDrain();
-  const bool drained = service_->AwaitNoStreams(absl::Now() + options_.drain_timeout);
+  const bool drained = service_->AwaitNoStreams(deadline);
 
   // Streams still open past the drain timeout are cancelled here.
   server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
-  pool_->Stop(/*run_queued=*/false);
+  // A stream that broke finished without waiting for its calls, so calls may run even when
+  // every stream drained. One that has not returned by the deadline (a hung database call)
+  // is abandoned on its thread rather than waited for: it holds its stream, the stream the
+  // service, so it ends on live objects; its ack goes nowhere.
+  const bool calls_finished = pool_->Stop(/*run_queued=*/false, deadline);
   const internal::DeliverService::Counts counts = service_->counts();
   LogInfo(absl::StrCat("sdk_stopped subscription=", options_.subscription, " ok=", counts.ok,
                        " retry=", counts.retry, " reject=", counts.reject,
-                       " drained=", drained ? "true" : "false"));
-  shutdown_status_ =
-      drained ? absl::OkStatus()
-              : absl::DeadlineExceededError(absl::StrCat(
-                    "drain did not finish within ", absl::FormatDuration(options_.drain_timeout),
-                    "; open deliveries will be retried by the gateway"));
+                       " drained=", drained && calls_finished ? "true" : "false"));
+  if (drained && calls_finished) {
+    shutdown_status_ = absl::OkStatus();
+  } else {
+    shutdown_status_ = absl::DeadlineExceededError(
+        absl::StrCat("drain did not finish within ", absl::FormatDuration(options_.drain_timeout),
+                     calls_finished ? "" : " (handler calls still running were abandoned)",
+                     "; open deliveries will be retried by the gateway"));
+  }
   return *shutdown_status_;
 }
 

@@ -19,7 +19,8 @@
 // first (the subscription stays; the gateway stops sending here and other members take the
 // traffic), then stops taking deliveries (any that still arrive are answered RETRY "handler
 // shutting down"), lets running handler calls finish and sends their acks, closes the streams,
-// and returns.
+// and returns. Calls still running after drain_timeout are abandoned, not waited for
+// (HandlerServer::Shutdown).
 //
 // Keepalive: the gateway pings its handler connections every 30 s; the server here permits
 // client pings every 10 s, even without calls (gRPC 1.51's default would close the connection
@@ -141,7 +142,7 @@ class HandlerServer {
   // kUnavailable when it cannot listen; DialGateway's errors (an unreadable TLS file); the
   // gateway's error (often kUnavailable, kUnauthenticated for a missing token, or
   // kDeadlineExceeded after register_timeout) when Subscribe fails.
-  // `router` must outlive the server.
+  // `router` must outlive the server, and any handler call Shutdown gave up on.
   static absl::StatusOr<std::unique_ptr<HandlerServer>> Start(const Router* router,
                                                               ServeOptions options);
 
@@ -150,10 +151,15 @@ class HandlerServer {
   HandlerServer(const HandlerServer&) = delete;
   HandlerServer& operator=(const HandlerServer&) = delete;
 
-  // Drains (see the file comment), unsubscribes this member and stops the server. OK when
-  // every running handler call finished within drain_timeout; kDeadlineExceeded otherwise (the
-  // streams are closed anyway; their deliveries will be retried). An Unsubscribe failure (the
-  // gateway is down) is logged, not returned: the gateway drops unreachable members itself.
+  // Unsubscribes this member, drains (see the file comment) and stops the server. Returns
+  // within about drain_timeout (plus at most 5 s each for a re-registration under way and for
+  // the Unsubscribe call). OK when every running handler call finished within drain_timeout;
+  // kDeadlineExceeded otherwise: the streams are closed anyway (the gateway retries their
+  // deliveries), and a call still running is not waited for: it keeps its worker thread until
+  // it returns, and its ack is dropped. The router, and whatever such a call touches, must
+  // outlive it (a process that exits after Shutdown, as Serve's callers do, ends it). An
+  // Unsubscribe failure (the gateway is down) is logged, not returned: the gateway drops
+  // unreachable members itself.
   absl::Status Shutdown();
 
   // The port it listens on, and the address registered with the gateway.
@@ -171,7 +177,7 @@ class HandlerServer {
   std::string advertise_;
   int port_ = 0;
   std::unique_ptr<internal::WorkerPool> pool_;
-  std::unique_ptr<internal::DeliverService> service_;
+  std::shared_ptr<internal::DeliverService> service_;  // also held by its streams
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> gateway_channel_;
   absl::Mutex reregister_mu_;

@@ -303,6 +303,54 @@ TEST_F(ServeTest, AStreamCancelledWithAcksQueuedCloses) {
   EXPECT_TRUE((*server)->Shutdown().ok());
 }
 
+// A handler function that blocks until released. Shared with the function, which may outlive
+// the test's server.
+struct Blocker {
+  absl::Notification started, release, returned;
+  EventFn Fn() {
+    return [this](const EventContext&) {
+      started.Notify();
+      release.WaitForNotification();
+      returned.Notify();
+      return absl::OkStatus();
+    };
+  }
+};
+
+TEST_F(ServeTest, ShutdownGivesUpOnACallThatNeverReturns) {
+  Blocker hung;
+  Router router;
+  router.OnEvent("*", hung.Fn());
+  ServeOptions options = Options();
+  options.drain_timeout = absl::Milliseconds(100);
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stream = OpenStream(**server);
+  ASSERT_TRUE(stream->rw->Write(MakeDelivery("evt_hung", "x.y")));
+  ASSERT_TRUE(hung.started.WaitForNotificationWithTimeout(kSafety));
+
+  absl::Status status;
+  absl::Notification shut_down;
+  std::thread shutdown([&] {
+    status = (*server)->Shutdown();
+    shut_down.Notify();
+  });
+  const bool returned_first = shut_down.WaitForNotificationWithTimeout(kSafety);
+  EXPECT_FALSE(hung.returned.HasBeenNotified());
+  // The call returns after Shutdown gave up on it, and after the server is gone.
+  if (returned_first) {
+    shutdown.join();
+    server->reset();
+  }
+  hung.release.Notify();
+  ASSERT_TRUE(hung.returned.WaitForNotificationWithTimeout(kSafety));
+  if (!returned_first) shutdown.join();
+  ASSERT_TRUE(returned_first) << "Shutdown waited for the hung call";
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+  EXPECT_THAT(status.message(), HasSubstr("abandoned"));
+  EXPECT_FALSE(stream->rw->Finish().ok());
+}
+
 TEST_F(ServeTest, StartRefusesBadConfiguration) {
   Router router;
   router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });

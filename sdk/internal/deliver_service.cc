@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -82,7 +83,7 @@ std::optional<Ack> Handle(const Router& router, const std::string& bytes) {
 
 class DeliverStream final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit DeliverStream(DeliverService* service) : service_(service) {}
+  explicit DeliverStream(std::shared_ptr<DeliverService> service) : service_(std::move(service)) {}
 
   // Starts reading. Called once, before CreateReactor returns.
   void Start() { Pump(); }
@@ -253,7 +254,7 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     Unref();
   }
 
-  DeliverService* const service_;
+  const std::shared_ptr<DeliverService> service_;  // kept alive for late jobs
   std::atomic<int> refs_{1};  // gRPC's (until OnDone) + one per job + one per Pump()
 
   absl::Mutex mu_;
@@ -285,7 +286,7 @@ grpc::ServerGenericBidiReactor* DeliverService::CreateReactor(
       return new RefuseReactor(
           grpc::Status(grpc::StatusCode::UNAVAILABLE, "handler shutting down"));
     }
-    stream = new DeliverStream(this);
+    stream = new DeliverStream(shared_from_this());
     streams_.insert(stream);
   }
   stream->Start();

@@ -21,18 +21,24 @@
 // deliveries RETRY ("handler shutting down"), wait for their running handler calls, write
 // those acks, and finish with OK.
 //
+// Lifetime: each stream holds the service (a shared_ptr), and each delivery's job holds its
+// stream, so a handler call still running after its server and the service's owner are gone
+// (a drain that timed out, see WorkerPool::Stop) ends on live objects and writes nothing.
+//
 // Example:
-//   DeliverService service({.router = &router, .pool = &pool, .read_ahead = 32});
-//   builder.RegisterCallbackGenericService(&service);
+//   std::shared_ptr<DeliverService> service =
+//       DeliverService::Create({.router = &router, .pool = &pool, .read_ahead = 32});
+//   builder.RegisterCallbackGenericService(service.get());
 //   ...
-//   service.StartDrain();
-//   service.AwaitNoStreams(absl::Now() + absl::Seconds(30));
+//   service->StartDrain();
+//   service->AwaitNoStreams(absl::Now() + absl::Seconds(30));
 //
 // Thread-safety: all public methods may be called from any thread.
 #ifndef SWITCHBOARD_SDK_INTERNAL_DELIVER_SERVICE_H_
 #define SWITCHBOARD_SDK_INTERNAL_DELIVER_SERVICE_H_
 
 #include <cstdint>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -46,15 +52,22 @@ namespace switchboard::sdk::internal {
 
 class DeliverStream;
 
-class DeliverService final : public grpc::CallbackGenericService {
+class DeliverService final : public grpc::CallbackGenericService,
+                             public std::enable_shared_from_this<DeliverService> {
  public:
   struct Deps {
-    const Router* router = nullptr;  // must outlive the service
-    WorkerPool* pool = nullptr;      // must outlive the service's streams
+    // Must outlive the service's streams, and so every handler call (also one still running
+    // after a drain gave up on it).
+    const Router* router = nullptr;
+    // Takes the deliveries the streams read; must outlive the gRPC server the service is
+    // registered with (no stream reads after it shut down).
+    WorkerPool* pool = nullptr;
     // Deliveries one stream may have queued or running before it stops reading. >= 1.
     int read_ahead = 32;
   };
-  explicit DeliverService(Deps deps) : deps_(deps) {}
+  static std::shared_ptr<DeliverService> Create(Deps deps) {
+    return std::shared_ptr<DeliverService>(new DeliverService(deps));
+  }
 
   grpc::ServerGenericBidiReactor* CreateReactor(
       grpc::GenericCallbackServerContext* context) override;
@@ -75,6 +88,8 @@ class DeliverService final : public grpc::CallbackGenericService {
 
  private:
   friend class DeliverStream;
+
+  explicit DeliverService(Deps deps) : deps_(deps) {}
 
   void Unregister(DeliverStream* stream);
   void Count(int outcome);

@@ -1,6 +1,8 @@
 // Patterns, the raw wire helpers and the worker pool.
 #include <atomic>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -98,6 +100,42 @@ TEST(WorkerPool, StopWithoutRunningQueuedJobsDropsThem) {
   stopper.join();
   EXPECT_EQ(ran.load(), 1);
   EXPECT_EQ(dropped.load(), 5);
+}
+
+TEST(WorkerPool, StopGivesUpAtTheDeadlineOnAJobThatDoesNotReturn) {
+  // Shared with the job, which outlives the pool.
+  struct Hung {
+    absl::Notification started, release, returned;
+  };
+  auto hung = std::make_shared<Hung>();
+  std::atomic<int> dropped{0};
+  {
+    WorkerPool pool(2);
+    pool.Submit([hung](bool run) {
+      if (!run) return;
+      hung->started.Notify();
+      hung->release.WaitForNotification();
+      hung->returned.Notify();
+    });
+    hung->started.WaitForNotification();
+    EXPECT_FALSE(pool.Stop(/*run_queued=*/false, absl::Now()));
+    // Stopped: later jobs are dropped; a second Stop still sees the job running.
+    pool.Submit([&](bool run) { dropped += run ? 0 : 1; });
+    EXPECT_FALSE(pool.Stop(/*run_queued=*/false, absl::Now()));
+  }  // destroyed while the job runs: does not wait for it
+  EXPECT_EQ(dropped.load(), 1);
+  EXPECT_FALSE(hung->returned.HasBeenNotified());
+  hung->release.Notify();
+  EXPECT_TRUE(hung->returned.WaitForNotificationWithTimeout(absl::Seconds(30)));
+}
+
+TEST(WorkerPool, StopWithADeadlineJoinsWhenEveryJobFinished) {
+  std::atomic<int> ran{0};
+  WorkerPool pool(3);
+  for (int i = 0; i < 20; ++i) pool.Submit([&](bool run) { ran += run ? 1 : 0; });
+  EXPECT_TRUE(pool.Stop(/*run_queued=*/true, absl::Now() + absl::Seconds(30)));
+  EXPECT_EQ(ran.load(), 20);
+  EXPECT_TRUE(pool.Stop(/*run_queued=*/false, absl::Now()));  // idempotent
 }
 
 }  // namespace

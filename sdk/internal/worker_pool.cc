@@ -5,44 +5,68 @@
 namespace switchboard::sdk::internal {
 
 WorkerPool::WorkerPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->live_threads = threads;
+  }
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([state = state_] { Loop(state); });
+  }
 }
 
-WorkerPool::~WorkerPool() { Stop(/*run_queued=*/false); }
+WorkerPool::~WorkerPool() {
+  if (!stop_called_) Stop(/*run_queued=*/false);
+}
 
 void WorkerPool::Submit(Job job) {
   {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(job));
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->stopping) {
+      state_->queue.push_back(std::move(job));
       return;
     }
   }
   job(false);
 }
 
-void WorkerPool::Stop(bool run_queued) {
+bool WorkerPool::Stop(bool run_queued, absl::Time deadline) {
+  stop_called_ = true;
   std::deque<Job> dropped;
   {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    if (!run_queued) dropped.swap(queue_);
+    absl::MutexLock lock(&state_->mu);
+    state_->stopping = true;
+    if (!run_queued) dropped.swap(state_->queue);
   }
   for (Job& job : dropped) job(false);
-  for (std::thread& t : threads_) {
-    if (t.joinable()) t.join();
+  bool all_ended = false;
+  {
+    absl::MutexLock lock(&state_->mu);
+    all_ended = state_->mu.AwaitWithDeadline(absl::Condition(state_.get(), &State::AllThreadsEnded),
+                                             deadline);
   }
+  for (std::thread& t : threads_) {
+    if (all_ended) {
+      t.join();  // out of Loop already: returns at once
+    } else {
+      t.detach();  // may still be in a job, which it finishes on its own
+    }
+  }
+  threads_.clear();
+  return all_ended;
 }
 
-void WorkerPool::Loop() {
+void WorkerPool::Loop(const std::shared_ptr<State>& state) {
   while (true) {
     Job job;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &WorkerPool::HasWorkOrStopping));
-      if (queue_.empty()) return;  // stopping, and nothing left to run
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      absl::MutexLock lock(&state->mu);
+      state->mu.Await(absl::Condition(state.get(), &State::HasWorkOrStopping));
+      if (state->queue.empty()) {  // stopping, and nothing left to run
+        --state->live_threads;
+        return;
+      }
+      job = std::move(state->queue.front());
+      state->queue.pop_front();
     }
     job(true);
   }
