@@ -246,10 +246,13 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
     server->server_.reset();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
   }
-  // Until registered, a failure just stops listening (no drain, no Unsubscribe).
+  // Until registered, a failure just stops listening (no drain, no Unsubscribe). A gateway
+  // that knew this address already (a restart) may have sent deliveries meanwhile: queued ones
+  // are dropped, running calls are not waited for (as after a drain that timed out).
   auto abandon = [&server](absl::Status status) {
     server->server_->Shutdown(absl::ToChronoTime(absl::Now()));
     server->server_.reset();
+    server->pool_->Stop(/*run_queued=*/false, absl::Now());
     return status;
   };
   absl::StatusOr<std::string> advertise = AdvertiseAddress(o.advertise, o.listen, server->port_);

@@ -176,8 +176,11 @@ class HandlerServer {
   ServeOptions options_;
   std::string advertise_;
   int port_ = 0;
-  std::unique_ptr<internal::WorkerPool> pool_;
+  // Destroyed in reverse order: the server (no stream reads any more), then the pool (its
+  // queued jobs are dropped; they hold their stream, which holds the service), then the
+  // service.
   std::shared_ptr<internal::DeliverService> service_;  // also held by its streams
+  std::unique_ptr<internal::WorkerPool> pool_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> gateway_channel_;
   absl::Mutex reregister_mu_;

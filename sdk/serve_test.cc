@@ -49,11 +49,20 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
   grpc::Status Subscribe(grpc::ServerContext* context,
                          const switchboard::v1::SubscribeRequest* request,
                          switchboard::v1::Subscription* response) override {
+    std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      Authorization(context);
+      subscribes_.push_back(*request);
+      *response = request->subscription();
+      hook = subscribe_hook_;
+    }
+    return hook == nullptr ? grpc::Status::OK : hook(*request);
+  }
+  // Runs in every later Subscribe, which answers what it returns.
+  void SetSubscribeHook(std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> f) {
     absl::MutexLock lock(&mu_);
-    Authorization(context);
-    subscribes_.push_back(*request);
-    *response = request->subscription();
-    return grpc::Status::OK;
+    subscribe_hook_ = std::move(f);
   }
   grpc::Status Unsubscribe(grpc::ServerContext* context,
                            const switchboard::v1::UnsubscribeRequest* request,
@@ -89,6 +98,7 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
   std::vector<std::string> authorizations_;
   std::vector<switchboard::v1::SubscribeRequest> subscribes_;
   std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes_;
+  std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> subscribe_hook_;
 };
 
 Delivery MakeDelivery(absl::string_view id, absl::string_view type) {
@@ -348,6 +358,44 @@ TEST_F(ServeTest, ShutdownGivesUpOnACallThatNeverReturns) {
   ASSERT_TRUE(returned_first) << "Shutdown waited for the hung call";
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   EXPECT_THAT(status.message(), HasSubstr("abandoned"));
+  EXPECT_FALSE(stream->rw->Finish().ok());
+}
+
+TEST_F(ServeTest, StartThatFailsAfterDeliveriesArrivedDoesNotWaitForTheirCalls) {
+  // A gateway that already knows the address (a restart) dials it before Subscribe answers;
+  // then Subscribe fails. One call runs (and does not return), one more delivery is queued.
+  Blocker hung;
+  Router router;
+  router.OnEvent("*", hung.Fn());
+  ServeOptions options = Options();
+  options.workers = 1;
+  std::unique_ptr<Stream> stream;
+  gateway_.SetSubscribeHook([&](const switchboard::v1::SubscribeRequest& request) {
+    stream = std::make_unique<Stream>();
+    stream->stub = switchboard::v1::EventHandler::NewStub(
+        grpc::CreateChannel(request.member_address(), grpc::InsecureChannelCredentials()));
+    stream->context.set_deadline(absl::ToChronoTime(absl::Now() + kSafety));
+    stream->rw = stream->stub->Deliver(&stream->context);
+    stream->rw->Write(MakeDelivery("evt_running", "x.y"));
+    stream->rw->Write(MakeDelivery("evt_queued", "x.y"));
+    hung.started.WaitForNotificationWithTimeout(kSafety);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "not today");
+  });
+
+  absl::StatusOr<std::unique_ptr<HandlerServer>> server;
+  absl::Notification started;
+  std::thread start([&] {
+    server = HandlerServer::Start(&router, options);
+    started.Notify();
+  });
+  const bool returned_first = started.WaitForNotificationWithTimeout(kSafety);
+  EXPECT_FALSE(hung.returned.HasBeenNotified());
+  hung.release.Notify();
+  ASSERT_TRUE(hung.returned.WaitForNotificationWithTimeout(kSafety));
+  start.join();
+  ASSERT_TRUE(returned_first) << "Start waited for the running call";
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kPermissionDenied) << server.status();
+  ASSERT_NE(stream, nullptr);
   EXPECT_FALSE(stream->rw->Finish().ok());
 }
 
