@@ -226,9 +226,13 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   server->options_ = std::move(options);
   const ServeOptions& o = server->options_;
   server->pool_ = std::make_unique<internal::WorkerPool>(o.workers);
-  // Read ahead as far as the gateway may send, so a stream never sits on its window while
-  // workers are free; the pool bounds how many run at once.
-  const int read_ahead = std::max(o.workers, o.max_in_flight > 0 ? o.max_in_flight : 32);
+  // Read only what the workers can start on, plus one so a worker that finishes finds the
+  // next delivery queued. The gateway's delivery_timeout runs from its write: a delivery read
+  // here and left queued behind slow calls would time out in this process, spend an attempt,
+  // and still run beside its retry. Left unread, it waits unwritten in the gateway, which
+  // withdraws and re-sends it without spending an attempt (docs/DELIVERY.md, "Retries");
+  // max_in_flight still bounds the gateway's side.
+  const int read_ahead = o.workers + 1;
   server->service_ = internal::DeliverService::Create(
       internal::DeliverService::Deps{router, server->pool_.get(), read_ahead});
 

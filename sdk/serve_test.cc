@@ -399,6 +399,71 @@ TEST_F(ServeTest, StartThatFailsAfterDeliveriesArrivedDoesNotWaitForTheirCalls) 
   EXPECT_FALSE(stream->rw->Finish().ok());
 }
 
+TEST_F(ServeTest, ReadsOnlyAboutAsManyDeliveriesAsThereAreWorkers) {
+  // Both workers busy, ten deliveries written. The handler reads workers + 1 and leaves the
+  // rest to wait in the gateway, unwritten. Draining then tells which were read before: those
+  // run once released, while a delivery read during the drain is handed back at once.
+  constexpr int kDeliveries = 10;
+  constexpr int kWorkers = 2;
+  absl::Mutex mu;
+  int calls = 0;
+  absl::Notification release;
+  Router router;
+  router.OnEvent("x.y", [&](const EventContext&) {
+    {
+      absl::MutexLock lock(&mu);
+      ++calls;
+    }
+    release.WaitForNotification();
+    return absl::OkStatus();
+  });
+  ServeOptions options = Options();
+  options.workers = kWorkers;
+  options.max_in_flight = 32;
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stream = OpenStream(**server);
+  for (int i = 0; i < kDeliveries; ++i) {
+    ASSERT_TRUE(stream->rw->Write(MakeDelivery(absl::StrCat("evt_", i), "x.y")));
+  }
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == kWorkers; }, &calls),
+                                    kSafety));
+  }
+
+  absl::Status shutdown_status;
+  std::thread shutdown([&] { shutdown_status = (*server)->Shutdown(); });
+  ASSERT_TRUE(Eventually([&] {
+    auto probe = OpenStream(**server);
+    probe->rw->WritesDone();
+    Ack unused;
+    while (probe->rw->Read(&unused)) {
+    }
+    return probe->rw->Finish().error_code() == grpc::StatusCode::UNAVAILABLE;
+  }));
+  release.Notify();
+
+  int ok = 0, refused = 0;
+  Ack ack;
+  while (stream->rw->Read(&ack)) {
+    if (ack.outcome() == Ack::OK) {
+      ++ok;
+    } else {
+      EXPECT_THAT(ack.message(), HasSubstr("shutting down"));
+      ++refused;
+    }
+  }
+  EXPECT_TRUE(stream->rw->Finish().ok());
+  shutdown.join();
+  EXPECT_TRUE(shutdown_status.ok()) << shutdown_status;
+  absl::MutexLock lock(&mu);
+  EXPECT_LE(calls, kWorkers + 1) << "read more deliveries than the workers could start on";
+  EXPECT_EQ(ok, calls);
+  EXPECT_LE(ok + refused, kDeliveries);
+}
+
 TEST_F(ServeTest, StartRefusesBadConfiguration) {
   Router router;
   router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });

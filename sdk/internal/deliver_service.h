@@ -27,7 +27,7 @@
 //
 // Example:
 //   std::shared_ptr<DeliverService> service =
-//       DeliverService::Create({.router = &router, .pool = &pool, .read_ahead = 32});
+//       DeliverService::Create({.router = &router, .pool = &pool, .read_ahead = 9});
 //   builder.RegisterCallbackGenericService(service.get());
 //   ...
 //   service->StartDrain();
@@ -62,8 +62,9 @@ class DeliverService final : public grpc::CallbackGenericService,
     // Takes the deliveries the streams read; must outlive the gRPC server the service is
     // registered with (no stream reads after it shut down).
     WorkerPool* pool = nullptr;
-    // Deliveries one stream may have queued or running before it stops reading. >= 1.
-    int read_ahead = 32;
+    // Deliveries one stream may have queued or running before it stops reading (HandlerServer:
+    // its workers + 1). >= 1.
+    int read_ahead = 9;
   };
   static std::shared_ptr<DeliverService> Create(Deps deps) {
     return std::shared_ptr<DeliverService>(new DeliverService(deps));
