@@ -93,13 +93,15 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
-  void Drain() {
-    {
-      absl::MutexLock lock(&mu_);
-      draining_ = true;
-    }
-    Pump();
+  // Called with the service's mutex held (lock order: service, then stream), in the same
+  // critical section that sets the service draining: no delivery read after that is handled
+  // as if the stream were not draining.
+  void MarkDraining() {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
   }
+  // Then, without the service's mutex: acts on it (finishes an idle stream).
+  void ActOnDraining() { Pump(); }
 
   void OnReadDone(bool ok) override {
     std::optional<std::string> bytes;
@@ -299,12 +301,13 @@ void DeliverService::StartDrain() {
     absl::MutexLock lock(&mu_);
     draining_ = true;
     for (DeliverStream* stream : streams_) {
+      stream->MarkDraining();
       stream->Ref();
       open.push_back(stream);
     }
   }
   for (DeliverStream* stream : open) {
-    stream->Drain();
+    stream->ActOnDraining();
     stream->Unref();
   }
 }
