@@ -300,9 +300,10 @@ int HandlerServer::open_streams() const { return service_->open_streams(); }
 void HandlerServer::ReregisterLoop() {
   auto gateway = switchboard::v1::Gateway::NewStub(gateway_channel_);
   bool failing = false;
-  while (true) {
+  for (bool first = true;; first = false) {
     {
       absl::MutexLock lock(&reregister_mu_);
+      if (!first) ++reregister_rounds_;
       if (reregister_mu_.AwaitWithTimeout(absl::Condition(this, &HandlerServer::Stopping),
                                           options_.reregister_interval)) {
         return;

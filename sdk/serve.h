@@ -42,6 +42,7 @@
 #ifndef SWITCHBOARD_SDK_SERVE_H_
 #define SWITCHBOARD_SDK_SERVE_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -169,6 +170,7 @@ class HandlerServer {
   int open_streams() const;
 
  private:
+  friend class HandlerServerPeer;  // tests: reregister_rounds_
   HandlerServer() = default;
   void ReregisterLoop();
   bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reregister_mu_) { return stopping_; }
@@ -185,6 +187,8 @@ class HandlerServer {
   std::shared_ptr<grpc::Channel> gateway_channel_;
   absl::Mutex reregister_mu_;
   bool stopping_ ABSL_GUARDED_BY(reregister_mu_) = false;
+  // Rounds of ReregisterLoop finished (skipped or not), so tests can wait for some to pass.
+  int64_t reregister_rounds_ ABSL_GUARDED_BY(reregister_mu_) = 0;
   std::thread reregister_;
   absl::Mutex shutdown_mu_;
   std::optional<absl::Status> shutdown_status_ ABSL_GUARDED_BY(shutdown_mu_);

@@ -27,6 +27,15 @@
 #include "sdk/status.h"
 
 namespace switchboard::sdk {
+
+class HandlerServerPeer {
+ public:
+  static int64_t ReregisterRounds(HandlerServer& server) {
+    absl::MutexLock lock(&server.reregister_mu_);
+    return server.reregister_rounds_;
+  }
+};
+
 namespace {
 
 using ::switchboard::v1::Ack;
@@ -512,24 +521,42 @@ TEST_F(ServeTest, UnreachableGatewayFailsStartAfterTheRegisterTimeout) {
   EXPECT_THAT(server.status().message(), HasSubstr("registering subscription serve-test"));
 }
 
-TEST_F(ServeTest, RegistersAgainWhileNoStreamIsOpenWithoutTouchingTheSpec) {
+TEST_F(ServeTest, RegistersAgainOnlyWhileNoStreamIsOpenWithoutTouchingTheSpec) {
   Router router;
   router.OnEvent("invoice.paid", [](const EventContext&) { return absl::OkStatus(); });
   ServeOptions options = Options();
-  options.reregister_interval = absl::Milliseconds(20);
+  options.reregister_interval = absl::Milliseconds(5);
   auto server = HandlerServer::Start(&router, options);
   ASSERT_TRUE(server.ok()) << server.status();
-  // Nobody opened a Deliver stream: the instance registers itself again.
-  const absl::Time deadline = absl::Now() + kSafety;
-  while (gateway_.subscribes().size() < 2 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_GE(gateway_.subscribes().size(), 2u);
+  HandlerServer& s = **server;
+  const auto rounds = [&] { return HandlerServerPeer::ReregisterRounds(s); };
+
+  // No Deliver stream yet: the instance registers itself again.
+  ASSERT_TRUE(Eventually([&] { return gateway_.subscribes().size() >= 2; }));
   const switchboard::v1::SubscribeRequest again = gateway_.subscribes()[1];
   EXPECT_EQ(again.subscription().name(), "serve-test");
   EXPECT_EQ(again.subscription().event_types_size(), 0) << "the repeat names only the member";
-  EXPECT_EQ(again.member_address(), (*server)->advertise_address());
-  EXPECT_TRUE((*server)->Shutdown().ok());
+  EXPECT_EQ(again.member_address(), s.advertise_address());
+
+  // The gateway holds a stream open: rounds pass without a registration. (The round under way
+  // when the stream opened may have checked before it did.)
+  auto stream = OpenStream(s);
+  ASSERT_TRUE(Eventually([&] { return s.open_streams() == 1; }));
+  const int64_t opened = rounds();
+  ASSERT_TRUE(Eventually([&] { return rounds() >= opened + 1; }));
+  const size_t registered = gateway_.subscribes().size();
+  ASSERT_TRUE(Eventually([&] { return rounds() >= opened + 6; }));
+  EXPECT_EQ(gateway_.subscribes().size(), registered) << "registered again with a stream open";
+
+  // The stream ends: registrations come again.
+  stream->rw->WritesDone();
+  Ack unused;
+  EXPECT_FALSE(stream->rw->Read(&unused));
+  EXPECT_TRUE(stream->rw->Finish().ok());
+  ASSERT_TRUE(Eventually([&] { return s.open_streams() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return gateway_.subscribes().size() > registered; }));
+
+  EXPECT_TRUE(s.Shutdown().ok());
   const size_t after_shutdown = gateway_.subscribes().size();
   EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
   EXPECT_EQ(gateway_.subscribes().size(), after_shutdown) << "no registration after Shutdown";
