@@ -21,10 +21,28 @@ void WriteAll(int fd, absl::string_view data) {
   }
 }
 
+// Handlers' messages and exception texts reach these lines: a control character is written
+// as \n or \xNN, so one call stays one line and nothing can forge another. UTF-8 is kept.
+std::string OnOneLine(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(byte, absl::kZeroPad2));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void Log(absl::string_view level, absl::string_view text) {
   WriteAll(STDERR_FILENO,
            absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                        " ", level, " ", text, "\n"));
+                        " ", level, " ", OnOneLine(text), "\n"));
 }
 
 }  // namespace

@@ -20,7 +20,8 @@ namespace switchboard::sdk {
 // Writes `line` and a newline to stdout in one write (a short write is retried).
 void PrintLine(absl::string_view line);
 
-// Writes `<UTC time> INFO|WARN <text>` and a newline to stderr in one write.
+// Writes `<UTC time> INFO|WARN <text>` and a newline to stderr in one write. Control characters
+// in `text` are written as \n or \xNN: one call is always one line.
 void LogInfo(absl::string_view text);
 void LogWarning(absl::string_view text);
 
