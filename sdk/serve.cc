@@ -226,13 +226,15 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   server->options_ = std::move(options);
   const ServeOptions& o = server->options_;
   server->pool_ = std::make_unique<internal::WorkerPool>(o.workers);
-  // Read only what the workers can start on, plus one so a worker that finishes finds the
-  // next delivery queued. The gateway's delivery_timeout runs from its write: a delivery read
-  // here and left queued behind slow calls would time out in this process, spend an attempt,
-  // and still run beside its retry. Left unread, it waits unwritten in the gateway, which
-  // withdraws and re-sends it without spending an attempt (docs/DELIVERY.md, "Retries");
-  // max_in_flight still bounds the gateway's side.
-  const int read_ahead = o.workers + 1;
+  // Read what the workers can start on and as many again, so a worker that finishes finds the
+  // next delivery queued rather than waiting for a read (with one spare only, fast handlers
+  // starved: a saturated bench sink's median latency went from ~10 to 40-70 ms). The gateway's
+  // delivery_timeout runs from its write: a delivery read here and left queued behind slow
+  // calls would time out in this process, spend an attempt, and still run beside its retry, so
+  // the queue holds at most about two calls' time of work. Left unread, a delivery waits in
+  // the gateway, which withdraws and re-sends it without spending an attempt (docs/DELIVERY.md,
+  // "Retries"); max_in_flight still bounds the gateway's side.
+  const int read_ahead = 2 * o.workers;
   server->service_ = internal::DeliverService::Create(
       internal::DeliverService::Deps{router, server->pool_.get(), read_ahead});
 

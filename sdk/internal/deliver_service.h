@@ -63,7 +63,7 @@ class DeliverService final : public grpc::CallbackGenericService,
     // registered with (no stream reads after it shut down).
     WorkerPool* pool = nullptr;
     // Deliveries one stream may have queued or running before it stops reading (HandlerServer:
-    // its workers + 1). >= 1.
+    // twice its workers). >= 1.
     int read_ahead = 9;
   };
   static std::shared_ptr<DeliverService> Create(Deps deps) {
