@@ -1,15 +1,10 @@
 #include "server/base/log.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/util/capture_stderr.h"
 
 namespace switchboard::base {
 namespace {
@@ -17,24 +12,8 @@ namespace {
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 
-// What the SB_LOG lines written by `log` put on stderr.
-template <typename F>
-std::string CaptureLog(F log) {
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/stderr.log";
-  const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int saved = ::dup(STDERR_FILENO);
-  ::dup2(file, STDERR_FILENO);
-  log();
-  ::dup2(saved, STDERR_FILENO);
-  ::close(saved);
-  ::close(file);
-  std::stringstream text;
-  text << std::ifstream(path).rdbuf();
-  return text.str();
-}
-
 TEST(LogLine, EscapesControlCharactersSoOneCallIsOneLine) {
-  const std::string text = CaptureLog([] {
+  const std::string text = testing::CaptureStderr([] {
     SB_LOG(WARNING) << "sdk_reject reason=\""
                     << "bad\nINFO forged_line admin=1\r\x01\x7f\t"
                     << "\"";
@@ -46,14 +25,14 @@ TEST(LogLine, EscapesControlCharactersSoOneCallIsOneLine) {
 }
 
 TEST(LogLine, KeepsPrintableTextAndUtf8AsTheyAre) {
-  const std::string text = CaptureLog(
+  const std::string text = testing::CaptureStderr(
       [] { SB_LOG(INFO) << "endpoint path=/webhook/caf\xc3\xa9 source=\"file C:\\secrets\""; });
   EXPECT_THAT(text,
               EndsWith(" INFO endpoint path=/webhook/caf\xc3\xa9 source=\"file C:\\secrets\"\n"));
 }
 
 TEST(LogLine, WritesEachCallAsItsOwnLine) {
-  const std::string text = CaptureLog([] {
+  const std::string text = testing::CaptureStderr([] {
     SB_LOG(INFO) << "first";
     SB_LOG(ERROR) << "second error=\"a\nb\"";
   });
