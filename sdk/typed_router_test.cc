@@ -72,14 +72,20 @@ TEST(TypedRouter, TypedPrefixAndRawCatchAllTogether) {
   EXPECT_THAT(seen, ElementsAre("typed payment_intent.succeeded", "raw customer.created"));
 }
 
+// One typed function, for payment_intent.succeeded, that sets *called.
+Router RouterNotingCalls(bool* called) {
+  Router router;
+  router.On<stripe::v1::PaymentIntent>(
+      "payment_intent.succeeded", [called](const EventContext&, const stripe::v1::PaymentIntent&) {
+        *called = true;
+        return absl::OkStatus();
+      });
+  return router;
+}
+
 TEST(TypedRouter, MissingTypedPayloadIsRejectedWithoutCallingTheFunction) {
   bool called = false;
-  Router router;
-  router.On<stripe::v1::PaymentIntent>("payment_intent.succeeded",
-                                       [&](const EventContext&, const stripe::v1::PaymentIntent&) {
-                                         called = true;
-                                         return absl::OkStatus();
-                                       });
+  const Router router = RouterNotingCalls(&called);
   // The gateway could not convert the object (a shape newer than its protos): no typed field.
   Delivery d = PaymentIntentSucceeded(1, "usd");
   d.mutable_event()->mutable_data()->clear_payment_intent();
@@ -111,12 +117,7 @@ Delivery PaymentIntentWithAmountThatDidNotFit() {
 
 TEST(TypedRouter, PartialTypedPayloadIsRejectedWithThePathsWithoutCallingTheFunction) {
   bool called = false;
-  Router router;
-  router.On<stripe::v1::PaymentIntent>("payment_intent.succeeded",
-                                       [&](const EventContext&, const stripe::v1::PaymentIntent&) {
-                                         called = true;
-                                         return absl::OkStatus();
-                                       });
+  const Router router = RouterNotingCalls(&called);
   ASSERT_TRUE(router.Check().ok()) << router.Check();
   const Ack ack = router.Dispatch(PaymentIntentWithAmountThatDidNotFit());
   EXPECT_FALSE(called);

@@ -61,6 +61,18 @@ class WebhookHandlerTest : public ::testing::Test {
     handler_ = *std::move(handler);
   }
 
+  // Only 3.18.12.0/24 may send, judged by X-Forwarded-For (trusted: behind a proxy).
+  void BuildBehindAProxy() {
+    WebhookHandler::Options options;
+    options.endpoints.push_back({"/webhook", Verifier({kSecret})});
+    options.allowlist = *NetworkAllowlist::Create({"3.18.12.0/24"});
+    options.trust_forwarded_for = true;
+    WebhookHandler::Deps deps{&memory_store_, &converter_, &clock_, &metrics_, nullptr};
+    auto handler = WebhookHandler::Create(std::move(options), std::move(deps));
+    ASSERT_TRUE(handler.ok()) << handler.status();
+    handler_ = *std::move(handler);
+  }
+
   HttpRequest Signed(const std::string& body, const std::string& secret = kSecret,
                      const std::string& path = "/webhook") {
     HttpRequest r;
@@ -270,12 +282,8 @@ TEST_F(WebhookHandlerTest, StoreFailureIs503AndTheEventIsNotLost) {
 }
 
 TEST_F(WebhookHandlerTest, AllowListRefusesOtherSourcesWith403) {
-  WebhookHandler::Options options;
-  options.endpoints.push_back({"/webhook", Verifier({kSecret})});
-  options.allowlist = *NetworkAllowlist::Create({"3.18.12.0/24"});
-  options.trust_forwarded_for = true;
-  WebhookHandler::Deps deps{&memory_store_, &converter_, &clock_, &metrics_, nullptr};
-  ASSERT_OK_AND_ASSIGN(auto handler, WebhookHandler::Create(std::move(options), std::move(deps)));
+  ASSERT_NO_FATAL_FAILURE(BuildBehindAProxy());
+  WebhookHandler* handler = handler_.get();
   HttpRequest request = Signed(EventBody("evt_allow"));
   request.remote_addr = "127.0.0.1";  // the proxy
   request.headers.push_back({"X-Forwarded-For", "6.6.6.6, 3.18.12.63"});
@@ -290,12 +298,8 @@ TEST_F(WebhookHandlerTest, AllowListRefusesOtherSourcesWith403) {
 // A proxy that appends its own X-Forwarded-For line leaves the client's line first: the client
 // could forge an allowed address there. The last entry of the last line decides.
 TEST_F(WebhookHandlerTest, AllowListJudgesTheLastEntryOfTheLastForwardedForLine) {
-  WebhookHandler::Options options;
-  options.endpoints.push_back({"/webhook", Verifier({kSecret})});
-  options.allowlist = *NetworkAllowlist::Create({"3.18.12.0/24"});
-  options.trust_forwarded_for = true;
-  WebhookHandler::Deps deps{&memory_store_, &converter_, &clock_, &metrics_, nullptr};
-  ASSERT_OK_AND_ASSIGN(auto handler, WebhookHandler::Create(std::move(options), std::move(deps)));
+  ASSERT_NO_FATAL_FAILURE(BuildBehindAProxy());
+  WebhookHandler* handler = handler_.get();
 
   HttpRequest forged = Signed(EventBody("evt_forged"));
   forged.remote_addr = "127.0.0.1";                             // the proxy
