@@ -321,6 +321,14 @@ void Dispatcher::Start() {
     base::SetThreadName("sb-progress");
     FlusherLoop();
   });
+  {
+    absl::MutexLock reap_lock(&reap_mu_);
+    reaping_ = true;
+  }
+  reaper_ = std::thread([this] {
+    base::SetThreadName("sb-reaper");
+    ReaperLoop();
+  });
 }
 
 void Dispatcher::WorkerLoop() {
@@ -370,6 +378,12 @@ void Dispatcher::Shutdown() {
   }
   if (worker_.joinable()) worker_.join();
   if (flusher_.joinable()) flusher_.join();
+  {
+    absl::MutexLock lock(&reap_mu_);
+    reap_stop_ = true;
+    reaping_ = false;
+  }
+  if (reaper_.joinable()) reaper_.join();  // after destroying what it was given
   std::vector<std::thread> encoders;
   {
     absl::MutexLock lock(&encode_mu_);
@@ -774,8 +788,28 @@ void Dispatcher::BuryRetired() {
     absl::MutexLock lock(&mu_);
     dead.swap(retired_);
   }
+  if (dead.empty()) return;
+  // Close all first so the streams wind down together.
   for (auto& r : dead) r->connection->Close();
-  dead.clear();
+  absl::MutexLock lock(&reap_mu_);
+  if (!reaping_) return;  // not started: destroyed here, on leaving
+  for (auto& r : dead) to_reap_.push_back(std::move(r));
+}
+
+void Dispatcher::ReaperLoop() {
+  const auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reap_mu_) {
+    return !to_reap_.empty() || reap_stop_;
+  };
+  while (true) {
+    std::vector<std::unique_ptr<Retired>> dead;
+    {
+      absl::MutexLock lock(&reap_mu_);
+      reap_mu_.Await(absl::Condition(&work));
+      if (to_reap_.empty()) return;  // stopping, and nothing left
+      dead.swap(to_reap_);
+    }
+    dead.clear();  // each waits for its stream to end (bounded by its close_grace)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

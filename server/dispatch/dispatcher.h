@@ -27,7 +27,9 @@
 // deliveries finished since the last commit, plus those in flight, are sent again.
 //
 // Threads, once Start()ed: one worker runs ProcessDue whenever something happens (Notify() after
-// an Append, a connection event, a timer) and one flusher commits progress. Store reads happen on
+// an Append, a connection event, a timer), one flusher commits progress, and one reaper
+// destroys the connections of removed members (closing a stream to a handler that stopped
+// reading waits up to its close_grace, which the worker must not). Store reads happen on
 // the worker; a slow or absent member only ever fills its own subscription's window, so other
 // subscriptions and the ingress never wait for it. Tests do not call Start(): they drive
 // ProcessDue(now) and FlushProgress() by hand with a FakeClock and FakeHandlerConnections.
@@ -124,7 +126,7 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Starts the worker and flusher threads. Call once.
+  // Starts the worker, flusher, reaper and encoder threads. Call once.
   void Start();
 
   // Stops the threads, closes every stream (all at once; each HandlerConnection bounds its own
@@ -258,7 +260,10 @@ class Dispatcher {
   // Removes members whose grace expired (persisting the spec first).
   void DropExpiredMembers(absl::Time now,
                           const std::vector<std::pair<std::string, std::string>>& drops);
+  // Closes the connections of removed members and destroys them: on the reaper once Start()ed,
+  // else (tests) here.
   void BuryRetired();
+  void ReaperLoop();
 
   // What Redrive and DiscardDeadLetters do with each dead letter they find.
   enum class DeadLetterAction { kRedrive, kDiscard };
@@ -393,6 +398,13 @@ class Dispatcher {
   bool shutdown_done_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread worker_;
   std::thread flusher_;
+
+  // Closed connections waiting for the reaper to destroy them.
+  absl::Mutex reap_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<std::unique_ptr<Retired>> to_reap_ ABSL_GUARDED_BY(reap_mu_);
+  bool reaping_ ABSL_GUARDED_BY(reap_mu_) = false;  // a reaper thread runs
+  bool reap_stop_ ABSL_GUARDED_BY(reap_mu_) = false;
+  std::thread reaper_;
 
   // Encoder threads (Options::encoder_threads, once Start()ed) take part in EncodeJobs.
   absl::Mutex encode_mu_;

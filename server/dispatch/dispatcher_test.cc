@@ -1314,6 +1314,35 @@ TEST_F(DispatcherTest, AnIdleStarSubscriptionHasNoBacklogOverSequencesWithoutAnE
   EXPECT_EQ(Listed("all").stats().backlog(), 0);
 }
 
+TEST_F(DispatcherTest, ClosingARemovedMembersStreamDoesNotHoldUpTheOtherSubscriptions) {
+  Create();
+  dispatcher_->Start();
+  FakeHandlerConnection* leaving = Subscribe(Spec("a"), "h1:1");
+  FakeHandlerConnection* other = Subscribe(Spec("b"), "h2:1");
+  leaving->Up();
+  other->Up();
+  Append("a.b");
+  // The bounds only stop a broken dispatcher from hanging the test.
+  ASSERT_TRUE(leaving->AwaitSent(1, absl::Seconds(30)));
+  ASSERT_TRUE(other->AwaitSent(1, absl::Seconds(30)));
+  other->TakeSent();
+  // Its stream will not end (a handler that stopped reading): destroying it blocks.
+  absl::Notification release;
+  leaving->HoldDestructionUntil(&release);
+  ASSERT_OK(dispatcher_->Unsubscribe("a", "h1:1"));  // in flight: removed once answered
+  leaving->Ack(leaving->TakeSent()[0].delivery_id(), Ack::OK);
+  // The pass that removes the member ends by burying its connection; only then append, so the
+  // next pass has to come after that.
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (Listed("a").members_size() > 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(Listed("a").members_size(), 0);
+  Append("a.b");
+  EXPECT_TRUE(other->AwaitSent(1, absl::Seconds(20))) << "the worker waited for the stream";
+  release.Notify();
+}
+
 TEST_F(DispatcherTest, NothingIsReadWhileNoMemberIsConnected) {
   Create();
   for (int i = 0; i < 50; ++i) Append("a.b");

@@ -9,7 +9,20 @@ FakeHandlerConnection::FakeHandlerConnection(FakeHandlerConnectionFactory* facto
                                              std::string address, Listener* listener)
     : factory_(factory), address_(std::move(address)), listener_(listener) {}
 
-FakeHandlerConnection::~FakeHandlerConnection() { factory_->Remove(this); }
+FakeHandlerConnection::~FakeHandlerConnection() {
+  factory_->Remove(this);
+  absl::Notification* hold = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    hold = hold_destruction_;
+  }
+  if (hold != nullptr) hold->WaitForNotification();
+}
+
+void FakeHandlerConnection::HoldDestructionUntil(absl::Notification* until) {
+  absl::MutexLock lock(&mu_);
+  hold_destruction_ = until;
+}
 
 bool FakeHandlerConnection::connected() const {
   absl::MutexLock lock(&mu_);

@@ -31,6 +31,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "protos/switchboard/v1/handler.pb.h"
 #include "server/dispatch/handler_connection.h"
@@ -68,6 +69,9 @@ class FakeHandlerConnection final : public HandlerConnection {
            const std::string& message = "", absl::Duration retry_after = absl::ZeroDuration());
   // Reports `ack` as it is (for garbage).
   void RawAck(const switchboard::v1::Ack& ack);
+  // The destructor waits until `until` is notified (as a real connection waits for a handler
+  // that stopped reading to end its stream). `until` must outlive this connection.
+  void HoldDestructionUntil(absl::Notification* until);
 
   // Deliveries sent since the last call (and removes them).
   std::vector<switchboard::v1::Delivery> TakeSent();
@@ -94,6 +98,7 @@ class FakeHandlerConnection final : public HandlerConnection {
   bool stream_up_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool stalled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Notification* hold_destruction_ ABSL_GUARDED_BY(mu_) = nullptr;
   int backoff_resets_ ABSL_GUARDED_BY(mu_) = 0;
   // Sent while stalled, not yet "written".
   std::vector<EncodedDelivery> outbox_ ABSL_GUARDED_BY(mu_);
