@@ -1449,10 +1449,12 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
 
 void Dispatcher::DropExpiredMembers(absl::Time now,
                                     const std::vector<std::pair<std::string, std::string>>& drops) {
+  // This runs on the worker: never wait behind an admin call (a Redrive of every dead letter
+  // holds admin_mu_ for its whole run). The members stay due, so a later pass drops them.
+  if (!admin_mu_.TryLock()) return;
   for (const auto& drop : drops) {
     const std::string& name = drop.first;
     const std::string& address = drop.second;
-    absl::MutexLock admin(&admin_mu_);
     store::SubscriptionRecord record;
     {
       absl::MutexLock lock(&mu_);
@@ -1486,6 +1488,7 @@ void Dispatcher::DropExpiredMembers(absl::Time now,
                  << absl::FormatDuration(now - m->unreachable_since);
     RemoveMemberLocked(*sub, m->id);
   }
+  admin_mu_.Unlock();
 }
 
 // ---------------------------------------------------------------------------------------------
