@@ -218,14 +218,14 @@ class Dispatcher {
                                              const std::vector<std::string>& event_ids);
 
   // For the retention job, after it removed events: removes, for every subscription, the dead
-  // letters whose event is no longer stored (EventStore::Get answers kNotFound; such a dead
-  // letter could never be redriven), durably. Logs each subscription with such dead letters at
+  // letters whose event is no longer stored (such a dead letter could never be redriven),
+  // durably: those below the sequence of the oldest stored event (every one when none is),
+  // since sequences are never reused. Logs each subscription with such dead letters at
   // WARNING (`retention_removed_dead_letters`, with the count) and adds the total to
   // switchboard_retention_dead_letters_removed_total; returns the total. The store's errors
   // otherwise (what was removed before the error stays removed and counted).
-  // Cost: only dead letters below the sequence of the oldest stored event are looked up (all of
-  // them when no event is stored), one Get each, plus one page read per subscription: retention
-  // cuts by receipt time, which follows sequence order, so those are what it removed. A dead
+  // Cost: one read of the oldest event, and the pages of dead letters it removes, plus one page
+  // per subscription: retention cuts by receipt time, which follows sequence order. A dead
   // letter whose event was received out of sequence order right at a cut (events received
   // within moments of each other may be stored in either order) is left for a later run, the
   // first whose cut also removes the events stored before it. Admin calls wait for at most one
