@@ -829,7 +829,8 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
     if (notified || poll) {
       for (auto& [name, sub] : subs_) sub->maybe_more = true;
     }
-    for (auto& [name, sub] : subs_) ProcessSubLocked(*sub, now, &drops);
+    PassReads reads;
+    for (auto& [name, sub] : subs_) ProcessSubLocked(*sub, now, &drops, &reads);
     absl::flat_hash_map<int64_t, size_t> job_of;
     for (auto& [name, sub] : subs_) CollectEncodeJobsLocked(*sub, &jobs, &job_of);
   }
@@ -966,7 +967,8 @@ void Dispatcher::HandleAckLocked(Sub& sub, Member& member, uint64_t stream,
 }
 
 void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
-                                  std::vector<std::pair<std::string, std::string>>* drops) {
+                                  std::vector<std::pair<std::string, std::string>>* drops,
+                                  PassReads* reads) {
   while (!sub.deadlines.empty() && sub.deadlines.begin()->first <= now) {
     const int64_t sequence = sub.deadlines.begin()->second;
     Item& item = sub.items.at(sequence);
@@ -1009,7 +1011,7 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
     if (budget > 0 && sub.retry_hint <= now) LoadRetriesLocked(sub, now, &budget);
     if (WantsLogReadLocked(sub, now)) {
       LoadLogLocked(sub, now,
-                    sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size()));
+                    sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size()), reads);
     }
   }
   AdvanceCursorLocked(sub);
@@ -1215,13 +1217,15 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
   sub.retry_hint = std::min(hint, store_horizon);
 }
 
-void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget) {
+void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* reads) {
   // Every event up to `last` is committed, so the List below (which reads a later snapshot)
   // sees all of them. When it comes back short it has gone over all of them, matching or not:
   // the next read starts after `last`. Without that, a subscription to a rare type (a
   // `prefix.*` pattern is a scan in sequence order) would go over every event since its last
-  // match again on each pass, and its cursor would stop there.
-  absl::StatusOr<int64_t> last = deps_.delivery->LastSequence();
+  // match again on each pass, and its cursor would stop there. One read serves every
+  // subscription of the pass: any committed position read before a List is valid for it.
+  if (!reads->last_sequence.has_value()) reads->last_sequence = deps_.delivery->LastSequence();
+  const absl::StatusOr<int64_t>& last = *reads->last_sequence;
   store::EventQuery query;
   query.types.assign(sub.spec.event_types().begin(), sub.spec.event_types().end());
   query.after_sequence = sub.read_pos;

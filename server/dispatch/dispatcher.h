@@ -53,6 +53,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -304,11 +305,17 @@ class Dispatcher {
   void DrainInboxLocked(absl::Time now, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAckLocked(Sub& sub, Member& member, uint64_t stream, const switchboard::v1::Ack& ack,
                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What one pass reads once for every subscription it serves.
+  struct PassReads {
+    // The store's LastSequence, read before the pass's first log read.
+    std::optional<absl::StatusOr<int64_t>> last_sequence;
+  };
   void ProcessSubLocked(Sub& sub, absl::Time now,
-                        std::vector<std::pair<std::string, std::string>>* drops)
+                        std::vector<std::pair<std::string, std::string>>* drops, PassReads* reads)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoadLogLocked(Sub& sub, absl::Time now, int budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* reads)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True when `sub` should read the log now: it may have more, has room for a chunk of events
   // (or nothing left to send), and is not backing off after a store error.
   bool WantsLogReadLocked(const Sub& sub, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
