@@ -749,9 +749,7 @@ void Dispatcher::RemoveMemberLocked(Sub& sub, uint64_t member_id) {
   // Its outstanding deliveries go back to the queue for the other members. The gateway chose to
   // stop waiting for them, so no attempt is counted.
   for (auto& [sequence, item] : sub.items) {
-    if (!item.in_flight || item.member != member_id) continue;
-    ReleaseLocked(sub, item);
-    sub.waiting.insert({item.is_retry ? 0 : 1, sequence});
+    if (item.in_flight && item.member == member_id) RequeueUnsentLocked(sub, sequence);
   }
   auto r = std::make_unique<Retired>();
   r->listener = std::move((*it)->listener);

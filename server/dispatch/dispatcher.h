@@ -336,8 +336,9 @@ class Dispatcher {
   Member* PickMemberLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceCursorLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseLocked(Sub& sub, Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A delivery that was never written (withdrawn, or queued when its stream ended): released
-  // and queued again at its place, no attempt counted, sent again at once.
+  // A delivery the gateway takes back without counting an attempt (never written: withdrawn, or
+  // queued when its stream ended; or its member was removed): released and queued again at its
+  // place, sent again at once.
   void RequeueUnsentLocked(Sub& sub, int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseItemLocked(Sub& sub, int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishOkLocked(Sub& sub, Item& item, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
