@@ -22,7 +22,8 @@ void WriteAll(int fd, absl::string_view data) {
 }
 
 // Handlers' messages and exception texts reach these lines: a control character is written
-// as \n or \xNN, so one call stays one line and nothing can forge another. UTF-8 is kept.
+// as \n, \r, \t or \xNN (as the gateway's log does), so one call stays one line and nothing
+// can forge another. UTF-8 is kept.
 std::string OnOneLine(absl::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -30,6 +31,10 @@ std::string OnOneLine(absl::string_view text) {
     const auto byte = static_cast<unsigned char>(c);
     if (c == '\n') {
       out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
     } else if (byte < 0x20 || byte == 0x7f) {
       absl::StrAppend(&out, "\\x", absl::Hex(byte, absl::kZeroPad2));
     } else {

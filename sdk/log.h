@@ -21,7 +21,7 @@ namespace switchboard::sdk {
 void PrintLine(absl::string_view line);
 
 // Writes `<UTC time> INFO|WARN <text>` and a newline to stderr in one write. Control characters
-// in `text` are written as \n or \xNN: one call is always one line.
+// in `text` are written as \n, \r, \t or \xNN: one call is always one line.
 void LogInfo(absl::string_view text);
 void LogWarning(absl::string_view text);
 

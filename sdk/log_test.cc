@@ -13,10 +13,11 @@ namespace {
 using ::testing::EndsWith;
 
 TEST(SdkLog, AMessageFromAHandlerCannotStartAnotherLine) {
-  const std::string text = testing::CaptureStderr(
-      [] { LogWarning("sdk_reject reason=\"bad\nINFO sdk_forged ok=1\r\x01\x7f caf\xc3\xa9\""); });
+  const std::string text = testing::CaptureStderr([] {
+    LogWarning("sdk_reject reason=\"bad\nINFO sdk_forged ok=1\r\t\x01\x7f caf\xc3\xa9\"");
+  });
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_THAT(text, EndsWith(" WARN sdk_reject reason=\"bad\\nINFO sdk_forged ok=1\\x0d\\x01\\x7f "
+  EXPECT_THAT(text, EndsWith(" WARN sdk_reject reason=\"bad\\nINFO sdk_forged ok=1\\r\\t\\x01\\x7f "
                              "caf\xc3\xa9\"\n"));
 }
 

@@ -27,7 +27,7 @@
 //
 // Example:
 //   std::shared_ptr<DeliverService> service =
-//       DeliverService::Create({.router = &router, .pool = &pool, .read_ahead = 9});
+//       DeliverService::Create({.router = &router, .pool = &pool, .read_ahead = 16});
 //   builder.RegisterCallbackGenericService(service.get());
 //   ...
 //   service->StartDrain();
@@ -64,7 +64,7 @@ class DeliverService final : public grpc::CallbackGenericService,
     WorkerPool* pool = nullptr;
     // Deliveries one stream may have queued or running before it stops reading (HandlerServer:
     // twice its workers). >= 1.
-    int read_ahead = 9;
+    int read_ahead = 16;  // twice the default 8 workers
   };
   static std::shared_ptr<DeliverService> Create(Deps deps) {
     return std::shared_ptr<DeliverService>(new DeliverService(deps));

@@ -129,6 +129,32 @@ TEST(WorkerPool, StopGivesUpAtTheDeadlineOnAJobThatDoesNotReturn) {
   EXPECT_TRUE(hung->returned.WaitForNotificationWithTimeout(absl::Seconds(30)));
 }
 
+TEST(WorkerPool, PastTheDeadlineWhatIsStillQueuedIsDroppedNotRunLater) {
+  struct Hung {
+    absl::Notification started, release;
+  };
+  auto hung = std::make_shared<Hung>();
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  auto dropped = std::make_shared<std::atomic<int>>(0);
+  {
+    WorkerPool pool(1);
+    pool.Submit([hung](bool run) {
+      if (!run) return;
+      hung->started.Notify();
+      hung->release.WaitForNotification();
+    });
+    hung->started.WaitForNotification();
+    for (int i = 0; i < 3; ++i) {
+      pool.Submit([ran, dropped](bool run) { ++*(run ? ran : dropped); });
+    }
+    EXPECT_FALSE(pool.Stop(/*run_queued=*/true, absl::Now()));
+    // Dropped before Stop returned: the detached thread will not start them after its job.
+    EXPECT_EQ(dropped->load(), 3);
+  }
+  hung->release.Notify();
+  EXPECT_EQ(ran->load(), 0);
+}
+
 TEST(WorkerPool, StopWithADeadlineJoinsWhenEveryJobFinished) {
   std::atomic<int> ran{0};
   WorkerPool pool(3);

@@ -44,6 +44,16 @@ bool WorkerPool::Stop(bool run_queued, absl::Time deadline) {
     all_ended = state_->mu.AwaitWithDeadline(absl::Condition(state_.get(), &State::AllThreadsEnded),
                                              deadline);
   }
+  if (!all_ended) {
+    // Past the deadline nothing more starts: what is still queued is dropped, so a detached
+    // thread ends with the job it is in.
+    std::deque<Job> late;
+    {
+      absl::MutexLock lock(&state_->mu);
+      late.swap(state_->queue);
+    }
+    for (Job& job : late) job(false);
+  }
   for (std::thread& t : threads_) {
     if (all_ended) {
       t.join();  // out of Loop already: returns at once

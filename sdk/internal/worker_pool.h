@@ -49,9 +49,9 @@ class WorkerPool {
 
   // Stops taking jobs (later ones are dropped), then runs (`run_queued`) or drops the queued
   // ones, and waits until every thread has finished its jobs, or `deadline`. Returns true when
-  // they all did (the threads are joined); false when jobs were still running at the deadline
-  // (their threads are detached and end once their job returns). May be called again, to wait
-  // again.
+  // they all did (the threads are joined); false when jobs were still running at the deadline:
+  // what is still queued then is dropped too, and the threads are detached and end once their
+  // current job returns. May be called again, to wait again.
   bool Stop(bool run_queued, absl::Time deadline = absl::InfiniteFuture());
 
  private:
