@@ -1485,6 +1485,15 @@ void SqliteEventStore::WriterPause::Resume() {
   store_ = nullptr;
 }
 
+void SqliteEventStore::AwaitWriterBusyForTesting() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](SqliteEventStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return s->busy_since_ != absl::InfiniteFuture() && s->queue_.empty() && s->writes_.empty();
+      },
+      this));
+}
+
 void SqliteEventStore::AwaitQueuedForTesting(int n) {
   std::pair<SqliteEventStore*, size_t> arg(this, static_cast<size_t>(std::max(n, 0)));
   absl::MutexLock lock(&mu_);

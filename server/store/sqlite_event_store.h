@@ -267,6 +267,8 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   absl::StatusOr<std::unique_ptr<WriterPause>> PauseWriterForTesting();
   // Blocks until at least `n` appends and delivery writes wait in the queue (no timeout).
   void AwaitQueuedForTesting(int n);
+  // Blocks until the writer has taken everything queued and is still at work on it.
+  void AwaitWriterBusyForTesting();
 
  private:
   struct PendingAppend;

@@ -421,6 +421,31 @@ TEST(SqliteEventStore, CheckWritableFailsWhileWorkWaitsLongerThanStallAfter) {
   EXPECT_OK(store->CheckWritable());
 }
 
+TEST(SqliteEventStore, CheckWritableFailsWhileOneCommitRunsLongerThanStallAfter) {
+  base::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  const std::string dir = NewTempDir();
+  SqliteEventStore::Options options = OptionsIn(dir);
+  options.clock = &clock;
+  options.append_timeout = absl::ZeroDuration();
+  options.stall_after = absl::Seconds(5);
+  options.busy_timeout = absl::Minutes(10);  // the writer waits for the lock below, not fails
+  ASSERT_OK_AND_ASSIGN(auto store, SqliteEventStore::Open(options));
+  // Another process holds the write lock: the writer takes the batch and hangs in it, as on a
+  // disk that does not answer. Nothing is left queued.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ConcurrentAppends appends(store.get(), {TestEvent("evt_1")});
+  store->AwaitWriterBusyForTesting();
+  EXPECT_OK(store->CheckWritable());
+  clock.Advance(absl::Seconds(6));
+  EXPECT_THAT(store->CheckWritable(), StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(Count(appends.Join(), AppendResult::kStored), 1);
+  EXPECT_OK(store->CheckWritable());
+}
+
 TEST(SqliteEventStore, ASuccessfulBatchClearsTheFullState) {
   base::FakeClock clock(absl::FromUnixSeconds(1700000000));
   SqliteEventStore::Options options = OptionsIn(NewTempDir());
