@@ -48,8 +48,8 @@ std::string DefaultDataDir() {
 }
 
 int StartFailed(const absl::Status& status) {
-  SB_LOG(ERROR) << "start_failed code=" << absl::StatusCodeToString(status.code()) << " error=\""
-                << status.message() << "\"";
+  SB_LOG(ERROR) << "start_failed code=" << absl::StatusCodeToString(status.code())
+                << " error=" << switchboard::base::Quoted(status.message());
   return 1;
 }
 
@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_config).empty()) {
     auto config = switchboard::server::config::LoadConfigFile(absl::GetFlag(FLAGS_config));
     if (!config.ok()) {
-      SB_LOG(ERROR) << "config_error error=\"" << config.status().message() << "\"";
+      SB_LOG(ERROR) << "config_error error="
+                    << switchboard::base::Quoted(config.status().message());
       return 2;
     }
     options.config = *std::move(config);

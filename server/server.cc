@@ -197,11 +197,11 @@ struct Server::Impl {
       const absl::Time cutoff = clock->Now() - retention;
       // Loud, never silent: what the cut removes before some subscription finished it.
       if (absl::StatusOr<int64_t> u = dispatcher->CountUnfinishedBefore(cutoff); !u.ok()) {
-        SB_LOG(WARNING) << "retention_check_failed error=\"" << u.status().message() << "\"";
+        SB_LOG(WARNING) << "retention_check_failed error=" << base::Quoted(u.status().message());
       }
       absl::StatusOr<int64_t> n = store->DeleteReceivedBefore(cutoff);
       if (!n.ok()) {
-        SB_LOG(WARNING) << "retention_failed error=\"" << n.status().message() << "\"";
+        SB_LOG(WARNING) << "retention_failed error=" << base::Quoted(n.status().message());
       } else if (*n > 0) {
         removed->Increment(*n);
         SB_LOG(INFO) << "retention_removed events=" << *n;
@@ -209,7 +209,8 @@ struct Server::Impl {
       // Dead letters whose event is gone (this cut or an earlier one) can never be redriven.
       // Every run, so one after a failure catches up.
       if (absl::StatusOr<int64_t> d = dispatcher->RemoveDeadLettersOfRemovedEvents(); !d.ok()) {
-        SB_LOG(WARNING) << "retention_dead_letters_failed error=\"" << d.status().message() << "\"";
+        SB_LOG(WARNING) << "retention_dead_letters_failed error="
+                        << base::Quoted(d.status().message());
       }
     } while (!stop_retention.WaitForNotificationWithTimeout(kRetentionInterval));
   }
@@ -295,8 +296,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
     vo.tolerance = tolerance;
     ASSIGN_OR_RETURN(auto verifier, verify::SignatureVerifier::Create(vo));
     webhook_options.endpoints.push_back({e.path, std::move(verifier)});
-    SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size() << " source=\""
-                 << e.source << "\"";
+    SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size()
+                 << " source=" << base::Quoted(e.source);
   }
   if (config.limits().has_max_body_bytes()) {
     webhook_options.max_body_bytes = config.limits().max_body_bytes();

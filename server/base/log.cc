@@ -54,6 +54,17 @@ void AppendEscaped(absl::string_view text, std::string* out) {
 
 }  // namespace
 
+std::string Quoted(absl::string_view value) {
+  std::string out = "\"";
+  out.reserve(value.size() + 2);
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= min_level.load(); }

@@ -31,6 +31,14 @@ TEST(LogLine, KeepsPrintableTextAndUtf8AsTheyAre) {
               EndsWith(" INFO endpoint path=/webhook/caf\xc3\xa9 source=\"file C:\\secrets\"\n"));
 }
 
+TEST(LogLine, AQuotedValueCannotEndEarlyAndFakeAKey) {
+  const std::string text = testing::CaptureStderr([] {
+    SB_LOG(WARNING) << "dead_letter reason=" << Quoted("no\" admin=1 x=\"\\") << " attempts=3";
+  });
+  EXPECT_THAT(text,
+              EndsWith(" WARN dead_letter reason=\"no\\\" admin=1 x=\\\"\\\\\" attempts=3\n"));
+}
+
 TEST(LogLine, WritesEachCallAsItsOwnLine) {
   const std::string text = testing::CaptureStderr([] {
     SB_LOG(INFO) << "first";

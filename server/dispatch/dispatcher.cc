@@ -418,7 +418,7 @@ void Dispatcher::Shutdown() {
     for (auto& [name, sub] : subs_) AdvanceCursorLocked(*sub);
   }
   if (absl::Status s = FlushProgress(); !s.ok()) {
-    SB_LOG(ERROR) << "delivery_final_flush_failed error=\"" << StatusText(s) << "\"";
+    SB_LOG(ERROR) << "delivery_final_flush_failed error=" << base::Quoted(StatusText(s));
   }
   absl::MutexLock lock(&metrics_mu_);
   for (auto& [name, m] : metrics_) {
@@ -550,8 +550,8 @@ absl::Status Dispatcher::Load() {
     stored.set_name(record.name);
     absl::StatusOr<switchboard::v1::Subscription> normalized = NormalizeSubscription(stored);
     if (!normalized.ok()) {
-      SB_LOG(ERROR) << "subscription_invalid name=" << record.name << " action=skipped error=\""
-                    << normalized.status().message() << "\"";
+      SB_LOG(ERROR) << "subscription_invalid name=" << record.name
+                    << " action=skipped error=" << base::Quoted(normalized.status().message());
       continue;
     }
     normalized->set_static_(stored.static_());
@@ -900,7 +900,7 @@ void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
         SB_LOG(INFO) << "member_disconnected subscription=" << sub->spec.name()
                      << " member=" << m->address << " stream=" << e.stream
                      << " outstanding=" << broken.size() << " unsent=" << unsent.size()
-                     << " status=\"" << StatusText(e.status) << "\"";
+                     << " status=" << base::Quoted(StatusText(e.status));
         const std::string reason =
             absl::StrCat("stream to ", m->address, " ended with the delivery outstanding (",
                          StatusText(e.status), ")");
@@ -1165,7 +1165,7 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
       deps_.delivery->ListRetries(name, absl::InfiniteFuture(), limit);
   if (!listed.ok()) {
     SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
-                    << " what=retries error=\"" << StatusText(listed.status()) << "\"";
+                    << " what=retries error=" << base::Quoted(StatusText(listed.status()));
     sub.retry_hint = now + kStoreErrorBackoff;
     return;
   }
@@ -1198,7 +1198,7 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
         continue;
       }
       SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
-                      << " what=event error=\"" << StatusText(event.status()) << "\"";
+                      << " what=event error=" << base::Quoted(StatusText(event.status()));
       hint = now + kStoreErrorBackoff;
       break;
     }
@@ -1232,7 +1232,7 @@ void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* 
       last.ok() ? deps_.events->List(query) : last.status();
   if (!records.ok()) {
     SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << sub.spec.name()
-                    << " what=events error=\"" << StatusText(records.status()) << "\"";
+                    << " what=events error=" << base::Quoted(StatusText(records.status()));
     sub.next_read_at = now + kStoreErrorBackoff;
     return;
   }
@@ -1410,7 +1410,7 @@ void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const 
   sub.metrics->dead_letters->Increment();
   SB_LOG(WARNING) << "delivery_dead_letter subscription=" << dead.subscription
                   << " event=" << dead.event_id << " type=" << dead.event_type
-                  << " attempts=" << attempts << " reason=\"" << reason << "\"";
+                  << " attempts=" << attempts << " reason=" << base::Quoted(reason);
   EraseItemLocked(sub, dead.sequence);
 }
 
@@ -1481,7 +1481,7 @@ void Dispatcher::DropExpiredMembers(absl::Time now,
     if (m == nullptr) continue;
     if (!s.ok()) {
       SB_LOG(WARNING) << "member_drop_failed subscription=" << name << " member=" << address
-                      << " error=\"" << StatusText(s) << "\"";
+                      << " error=" << base::Quoted(StatusText(s));
       m->drop_retry_at = now + kDropRetry;
       continue;
     }
@@ -1516,8 +1516,8 @@ absl::Status Dispatcher::FlushProgress() {
   } else {
     commit_failures_->Increment();
     if (!commit_failing_) {
-      SB_LOG(ERROR) << "delivery_progress_commit_failed error=\"" << StatusText(status)
-                    << "\" action=kept_for_next_batch";
+      SB_LOG(ERROR) << "delivery_progress_commit_failed error=" << base::Quoted(StatusText(status))
+                    << " action=kept_for_next_batch";
     }
     commit_failing_ = true;
     pending_.MergeOlder(std::move(in_commit_));

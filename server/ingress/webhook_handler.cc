@@ -222,8 +222,8 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   if (!appended.ok()) {
     // Loud: Stripe retries a 503 (live mode for days), `stripe listen` never does.
     SB_LOG(ERROR) << "store_append_failed endpoint=" << endpoint.path << " event=" << record.id
-                  << " code=" << absl::StatusCodeToString(appended.status().code()) << " error=\""
-                  << appended.status().message() << "\"";
+                  << " code=" << absl::StatusCodeToString(appended.status().code())
+                  << " error=" << base::Quoted(appended.status().message());
     return Reject(endpoint, 503, "store_unavailable", "storage unavailable, retry later");
   }
   handle_latency_->Observe(absl::ToDoubleSeconds(end - start));

@@ -318,15 +318,16 @@ void GrpcHandlerConnection::OnCallDone(Call* call, const grpc::Status& status) {
     } else if (current) {
       if (was_connected) {
         SB_LOG(INFO) << "handler_stream_ended address=" << address_ << " stream=" << call->stream
-                     << " code=" << static_cast<int>(status.error_code()) << " error=\""
-                     << status.error_message() << "\"";
+                     << " code=" << static_cast<int>(status.error_code())
+                     << " error=" << base::Quoted(status.error_message());
         if (absl::Now() - connected_at_ >= kHealthyStream) backoff_ = options_.initial_backoff;
       } else if (!unreachable_logged_) {
         // Once per outage, not once per attempt.
         unreachable_logged_ = true;
         SB_LOG(WARNING) << "handler_unreachable address=" << address_
-                        << " code=" << static_cast<int>(status.error_code()) << " error=\""
-                        << status.error_message() << "\" action=reconnecting_with_backoff";
+                        << " code=" << static_cast<int>(status.error_code())
+                        << " error=" << base::Quoted(status.error_message())
+                        << " action=reconnecting_with_backoff";
       }
       state_ = State::kBackoff;
       const absl::Duration wait = backoff_ * absl::Uniform(jitter_, 0.5, 1.0);

@@ -14,7 +14,7 @@ std::string ComputeSignature(absl::string_view secret, int64_t timestamp,
   absl::StatusOr<internal::HmacSha256Key> key = internal::HmacSha256Key::Create(secret);
   internal::SignatureHex hex;
   if (!key.ok() || !key->SignHex(timestamp, payload, &hex)) {
-    SB_LOG(FATAL) << "hmac_sha256_failed status=\"" << key.status().message() << "\"";
+    SB_LOG(FATAL) << "hmac_sha256_failed status=" << base::Quoted(key.status().message());
   }
   return std::string(hex.data(), hex.size());
 }
