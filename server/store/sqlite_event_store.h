@@ -339,7 +339,8 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   std::deque<PendingAppend*> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<PendingWrite*> writes_ ABSL_GUARDED_BY(mu_);
   std::deque<WriterTask*> tasks_ ABSL_GUARDED_BY(mu_);
-  // When the writer took the work it is on now (InfiniteFuture while it waits for work).
+  // When the writer took the batch or task it is on now (InfiniteFuture from the moment it is
+  // done with it, before its callers are told, until it takes the next).
   absl::Time busy_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // Status of the last batch or probe; cleared by the next success.
   absl::Status last_write_status_ ABSL_GUARDED_BY(mu_);
