@@ -22,6 +22,11 @@
 # under one second of traffic), then lets the sinks drain and prints each sink's end-to-end
 # latency (received -> handled, every event of the run).
 # With RUNS > 1 it ends with the median of each figure over the runs (MEDIAN lines).
+#
+# SERVER_CPUS=LIST CLIENT_CPUS=LIST (taskset lists, e.g. 0-1 and 2-3) pin the server under test
+# (Switchboard's gateway, then the Node sample) to SERVER_CPUS and the load generator and the
+# sinks to CLIENT_CPUS, so neither steals the other's cores: the measurement with the load
+# generator and the subscriber elsewhere. Unset: all share every core.
 # The secret is generated per run and passed through the environment only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -33,6 +38,12 @@ RATE=${RATE:-0}
 RUNS=${RUNS:-1}
 SUBSCRIBERS=${SUBSCRIBERS:-0}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-256}
+SERVER_CPUS=${SERVER_CPUS:-}
+CLIENT_CPUS=${CLIENT_CPUS:-}
+server_pin=()
+client_pin=()
+if [ -n "$SERVER_CPUS" ]; then server_pin=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "$CLIENT_CPUS" ]; then client_pin=(taskset -c "$CLIENT_CPUS"); fi
 
 bazel build -c opt //server //tools/loadgen //tools/loadgen:sink //tools/ctl >&2
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
@@ -44,7 +55,7 @@ fi
 source tools/bench/bench_lib.sh
 
 load() {  # load PORT -> RESULT line
-  "$BIN/tools/loadgen/loadgen" --url="http://127.0.0.1:$1/webhook" --connections="$CONNS" \
+  "${client_pin[@]}" "$BIN/tools/loadgen/loadgen" --url="http://127.0.0.1:$1/webhook" --connections="$CONNS" \
     --duration="$DURATION" --warmup="$WARMUP" --rate="$RATE"
 }
 
@@ -63,7 +74,7 @@ summary="$tmp/summary"
 : >"$summary"
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$tmp/data"
-  "$BIN/server/server" --data_dir="$tmp/data" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
+  "${server_pin[@]}" "$BIN/server/server" --data_dir="$tmp/data" --http_addr=127.0.0.1:0 --grpc_addr=127.0.0.1:0 \
     --ops_addr=127.0.0.1:0 2>"$tmp/sb.log" &
   pid=$!
   pids=("$pid")
@@ -71,7 +82,7 @@ for run in $(seq 1 "$RUNS"); do
   grpc=$(wait_port "$tmp/sb.log" 'grpc=127.0.0.1:[0-9]+')
   sinks=()
   for i in $(seq 1 "$SUBSCRIBERS"); do
-    "$BIN/tools/loadgen/sink" --gateway="127.0.0.1:$grpc" --subscription="bench-sink-$i" \
+    "${client_pin[@]}" "$BIN/tools/loadgen/sink" --gateway="127.0.0.1:$grpc" --subscription="bench-sink-$i" \
       --max_in_flight="$MAX_IN_FLIGHT" --warmup="${WARMUP}s" --idle_exit=2s \
       >"$tmp/sink$i.out" 2>"$tmp/sink$i.log" &
     sinks+=($!)
@@ -100,7 +111,7 @@ for run in $(seq 1 "$RUNS"); do
   kill -TERM "$pid"; wait "$pid" || true
   pids=()
 
-  PORT=0 node tools/bench/node_baseline/server.js >"$tmp/node.log" 2>&1 &
+  PORT=0 "${server_pin[@]}" node tools/bench/node_baseline/server.js >"$tmp/node.log" 2>&1 &
   pid=$!
   pids=("$pid")
   port=$(wait_port "$tmp/node.log" 'port=[0-9]+')
@@ -111,7 +122,7 @@ for run in $(seq 1 "$RUNS"); do
   kill "$pid"; wait "$pid" 2>/dev/null || true
   pids=()
 
-  echo "run $run (load average before: $load0)"
+  echo "run $run (load average before: $load0)${SERVER_CPUS:+ server_cpus=$SERVER_CPUS}${CLIENT_CPUS:+ client_cpus=$CLIENT_CPUS}"
   echo "switchboard $sb rss_mb=$((sb_rss / 1024)) subscribers=$SUBSCRIBERS"
   echo "node_sample $nd rss_mb=$((nd_rss / 1024))"
   ratio=$(awk -v a="$(field "$sb" rps)" -v b="$(field "$nd" rps)" \
