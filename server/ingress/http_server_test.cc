@@ -515,6 +515,21 @@ TEST_F(HttpServerTest, OneIdleConnectionGivesWayToEachNewSender) {
 
 // When every slot is taken, one newcomer at a time waits (up to 1 s) for a slot; the others
 // that come meanwhile are refused at once instead of parking a worker each.
+// A newcomer whose whole request is in before its 503 reads the 503 and an orderly close: closing
+// with its bytes unread would send a reset, which may cost the client the response.
+TEST_F(HttpServerTest, ARefusedNewcomerThatSentItsRequestGetsThe503AndAnOrderlyClose) {
+  std::unique_ptr<RawClient> busy_client;
+  ASSERT_NO_FATAL_FAILURE(StartWithTheOnlySlotBusy(&busy_client));
+  RawClient newcomer(server_->port());
+  ASSERT_TRUE(newcomer.connected());
+  // The only newcomer waits its second for the slot, which does not come free: its request is
+  // in the server's receive buffer by the time it is refused.
+  newcomer.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  int end_errno = -1;
+  EXPECT_THAT(newcomer.ReadUntilClosed(&end_errno), StartsWith("HTTP/1.1 503"));
+  EXPECT_EQ(end_errno, 0) << std::strerror(end_errno);
+}
+
 TEST_F(HttpServerTest, OnlyOneNewcomerWaitsForASlotTheOthersAreRefusedAtOnce) {
   // The only slot is held by a request whose body is half sent: it cannot give way yet.
   std::unique_ptr<RawClient> busy_client;
