@@ -305,10 +305,12 @@ class HttpServerTest : public ::testing::Test {
     server_ = *std::move(server);
   }
 
-  std::unique_ptr<HttpServer> server_;
+  // What the server's callbacks touch is declared first, so it is destroyed after the server
+  // (whose Stop may still report a refusal: a request cut short by the stop).
   std::atomic<int> handled_{0};
   absl::Mutex mu_;
   std::vector<std::pair<std::string, int>> refusals_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<HttpServer> server_;
 };
 
 TEST_F(HttpServerTest, ServesManyRequestsOnOneKeepAliveConnection) {
