@@ -180,6 +180,14 @@ class DispatcherTest : public ::testing::Test {
     return connections_.Get(member);
   }
 
+  // Subscribe, then the member's stream comes up.
+  FakeHandlerConnection* SubscribeUp(const switchboard::v1::Subscription& spec,
+                                     const std::string& member) {
+    FakeHandlerConnection* h = Subscribe(spec, member);
+    if (h != nullptr) h->Up();
+    return h;
+  }
+
   void Pass() { dispatcher_->ProcessDue(clock_.Now()); }
 
   // One pass sends what is due to `h`; it rejects all of it; the next pass dead-letters it.
@@ -354,8 +362,7 @@ TEST_F(DispatcherTest, StartsFromAGivenTime) {
   const std::string second = Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_start()->mutable_time() = ToProtoTime(kStart + absl::Seconds(30));
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   Pass();
   EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(second));
 }
@@ -369,8 +376,7 @@ TEST_F(DispatcherTest, FiltersByLivemodeAndAccount) {
   auto spec = Spec("s");
   spec.set_livemode(true);
   spec.add_accounts("acct_1");
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   Pass();
   EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(want));
   ASSERT_OK(dispatcher_->FlushProgress());
@@ -380,8 +386,7 @@ TEST_F(DispatcherTest, FiltersByLivemodeAndAccount) {
 TEST_F(DispatcherTest, WindowLimitsInFlightDeliveries) {
   Create();
   for (int i = 0; i < 5; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, /*max_in_flight=*/2), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"*"}, /*max_in_flight=*/2), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   ASSERT_EQ(sent.size(), 2u);
@@ -408,8 +413,7 @@ TEST_F(DispatcherTest, SpreadsDeliveriesOverMembers) {
 TEST_F(DispatcherTest, AcksAdvanceALowWatermarkCursorCommittedInBatches) {
   Create();
   for (int i = 0; i < 3; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   ASSERT_EQ(sent.size(), 3u);
@@ -432,8 +436,7 @@ TEST_F(DispatcherTest, AcksAdvanceALowWatermarkCursorCommittedInBatches) {
 TEST_F(DispatcherTest, RetryUsesExponentialBackoffWithFullJitter) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   random_.value = 0.5;
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY, "db busy");
@@ -490,8 +493,7 @@ TEST_F(DispatcherTest, BackoffIsCappedAtMaxBackoff) {
   Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_retry_policy()->mutable_max_backoff() = ToProtoDuration(absl::Seconds(3));
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   random_.value = 0.999999;
   for (int attempt = 1; attempt <= 5; ++attempt) {
     clock_.Advance(absl::Seconds(10));
@@ -510,8 +512,7 @@ TEST_F(DispatcherTest, BackoffIsCappedAtMaxBackoff) {
 TEST_F(DispatcherTest, RetryAfterIsHonouredAsAMinimum) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   random_.value = 0.0;
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY, "rate limited", absl::Minutes(5));
@@ -530,8 +531,7 @@ TEST_F(DispatcherTest, RetryAfterIsHonouredAsAMinimum) {
 TEST_F(DispatcherTest, UnspecifiedOutcomeCountsAsRetry) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   Ack ack;
   ack.set_delivery_id(h->TakeSent()[0].delivery_id());  // outcome left UNSPECIFIED
@@ -548,8 +548,7 @@ TEST_F(DispatcherTest, RejectMovesTheEventToDeadLetters) {
   Create();
   const std::string id = Append("a.b");
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   h->Ack(sent[0].delivery_id(), Ack::REJECT, "unknown customer");
@@ -571,8 +570,7 @@ TEST_F(DispatcherTest, MaxAttemptsExhaustionDeadLetters) {
   Append("a.b");
   auto spec = Spec("s");
   spec.mutable_retry_policy()->set_max_attempts(2);
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   random_.value = 0.0;
   Pass();
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
@@ -598,8 +596,7 @@ TEST_F(DispatcherTest, MaxAgeExhaustionDeadLetters) {
   auto spec = Spec("s");
   *spec.mutable_retry_policy()->mutable_max_age() = ToProtoDuration(absl::Seconds(10));
   *spec.mutable_retry_policy()->mutable_initial_backoff() = ToProtoDuration(absl::Seconds(1));
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   Pass();
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
   Pass();
@@ -620,8 +617,7 @@ TEST_F(DispatcherTest, AckTimeoutCountsAnAttemptAndALateAckIsIgnored) {
   Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   EXPECT_EQ(dispatcher_->ProcessDue(clock_.Now()), kStart + absl::Seconds(5));
   const std::string late = h->TakeSent()[0].delivery_id();
   clock_.Advance(absl::Seconds(5));
@@ -642,8 +638,7 @@ TEST_F(DispatcherTest, DeliveryTimeoutCountsFromTheSendAfterEncodingNotFromThePa
   Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   // A pass that starts at `start` and whose store reads and encoding take 2 s: the clock reads
   // start + 2 s when the delivery goes out.
   const absl::Time start = clock_.Now();
@@ -741,8 +736,7 @@ TEST_F(DispatcherTest, BrokenStreamCountsAnAttemptForOutstandingDeliveries) {
   Create();
   Append("a.b");
   const std::string second = Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   ASSERT_EQ(sent.size(), 2u);
@@ -771,8 +765,7 @@ TEST_F(DispatcherTest, PerObjectOrderingKeepsOneInFlightPerObject) {
   const std::string a3 = Append("a.b", "obj_a");
   auto spec = Spec("s", {"*"}, 10);
   spec.set_ordering(switchboard::v1::Subscription::PER_OBJECT);
-  FakeHandlerConnection* h = Subscribe(spec, "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   EXPECT_THAT(Ids(sent), ElementsAre(a1, b1));
@@ -792,8 +785,7 @@ TEST_F(DispatcherTest, WithoutPerObjectTheSameObjectMayBeInFlightTwice) {
   Create();
   Append("a.b", "obj_a");
   Append("a.b", "obj_a");
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 10), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"*"}, 10), "h1:1");
   Pass();
   EXPECT_EQ(h->TakeSent().size(), 2u);
 }
@@ -802,8 +794,7 @@ TEST_F(DispatcherTest, ReplayResendsStoredEventsWithoutMovingTheCursor) {
   Create();
   const std::string a = Append("a.b");
   const std::string b = Append("c.d");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   for (const Delivery& d : h->TakeSent()) h->Ack(d.delivery_id(), Ack::OK);
   Pass();
@@ -844,8 +835,7 @@ TEST_F(DispatcherTest, ReplayResendsStoredEventsWithoutMovingTheCursor) {
 TEST_F(DispatcherTest, ReplayDoesNotDoubleAnEventStillInFlight) {
   Create();
   const std::string a = Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   EXPECT_EQ(h->TakeSent().size(), 1u);
   Dispatcher::ReplayRequest r;
@@ -861,8 +851,7 @@ TEST_F(DispatcherTest, RedriveResendsDeadLettersWithAttemptsFromOne) {
   Create();
   const std::string a = Append("a.b");
   const std::string b = Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 2u);
 
@@ -889,8 +878,7 @@ TEST_F(DispatcherTest, DiscardRemovesDeadLettersForGoodWithoutDeliveringThem) {
   const std::string a = Append("a.b");
   const std::string b = Append("a.b");
   const std::string c = Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 3u);
 
@@ -926,8 +914,7 @@ TEST_F(DispatcherTest, DiscardRemovesDeadLettersForGoodWithoutDeliveringThem) {
 TEST_F(DispatcherTest, RestartResumesFromTheCommittedCursor) {
   Create();
   for (int i = 0; i < 5; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   ASSERT_EQ(sent.size(), 5u);
@@ -954,8 +941,7 @@ TEST_F(DispatcherTest, RestartResumesFromTheCommittedCursor) {
 TEST_F(DispatcherTest, ShutdownCommitsAcksAndRestartSendsOnlyUnacked) {
   Create();
   for (int i = 0; i < 3; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   h->Ack(sent[0].delivery_id(), Ack::OK);
@@ -992,8 +978,7 @@ TEST_F(DispatcherTest, UnreachableMemberIsDroppedAfterGraceButSubscriptionStays)
   options.member_grace = absl::Seconds(60);
   Create(options);
   FakeHandlerConnection* h1 = Subscribe(Spec("s"), "h1:1");
-  FakeHandlerConnection* h2 = Subscribe(Spec("s"), "h2:1");
-  h2->Up();
+  FakeHandlerConnection* h2 = SubscribeUp(Spec("s"), "h2:1");
   Pass();
   clock_.Advance(absl::Seconds(30));
   h1->Up();  // comes and goes: the grace restarts from the disconnect
@@ -1065,13 +1050,11 @@ TEST_F(DispatcherTest, UnsubscribedMemberDrainsThenCloses) {
   Create();
   Append("a.b");
   Append("a.b");
-  FakeHandlerConnection* h1 = Subscribe(Spec("s", {"*"}, 1), "h1:1");
-  h1->Up();
+  FakeHandlerConnection* h1 = SubscribeUp(Spec("s", {"*"}, 1), "h1:1");
   Pass();
   std::vector<Delivery> sent = h1->TakeSent();
   ASSERT_EQ(sent.size(), 1u);
-  FakeHandlerConnection* h2 = Subscribe(Spec("s", {"*"}, 1), "h2:1");
-  h2->Up();
+  FakeHandlerConnection* h2 = SubscribeUp(Spec("s", {"*"}, 1), "h2:1");
   ASSERT_OK(dispatcher_->Unsubscribe("s", "h1:1"));
   Pass();
   EXPECT_NE(connections_.Get("h1:1"), nullptr);  // waits for its in-flight delivery
@@ -1087,8 +1070,7 @@ TEST_F(DispatcherTest, UnsubscribedMemberDrainsThenCloses) {
 TEST_F(DispatcherTest, UnsubscribeRemovesTheWholeSubscription) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::REJECT);
   Pass();
@@ -1104,8 +1086,7 @@ TEST_F(DispatcherTest, UnsubscribeRemovesTheWholeSubscription) {
 TEST_F(DispatcherTest, UpdatingASubscriptionKeepsItsPosition) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"a.*"}), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"a.*"}), "h1:1");
   Pass();
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::OK);
   Pass();
@@ -1143,8 +1124,7 @@ TEST_F(DispatcherTest, RegisteringAMemberResetsItsReconnectBackoff) {
 TEST_F(DispatcherTest, UnknownAndGarbageAcksAreIgnoredAndCounted) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   h->Ack("nope", Ack::OK);
@@ -1186,8 +1166,7 @@ TEST_F(DispatcherTest, MemoryIsBoundedByTheWindowPlusReadAhead) {
   options.read_ahead = 3;
   Create(options);
   for (int i = 0; i < 200; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 4), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"*"}, 4), "h1:1");
   for (int i = 0; i < 5; ++i) {
     clock_.Advance(absl::Seconds(1));
     Pass();
@@ -1202,8 +1181,7 @@ TEST_F(DispatcherTest, ReadsTheLogInChunksNotAfterEveryAck) {
   options.read_ahead = 8;  // capacity 8 + 8, read in chunks of 4
   Create(options);
   for (int i = 0; i < 100; ++i) Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 8), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"*"}, 8), "h1:1");
   Pass();
   std::vector<Delivery> sent = h->TakeSent();
   ASSERT_EQ(sent.size(), 8u);
@@ -1251,8 +1229,7 @@ TEST_F(DispatcherTest, StartedDispatcherSharesEncodingWithItsEncoderThreadsAndSe
   std::vector<std::string> ids;
   for (int i = 0; i < 300; ++i) ids.push_back(Append("a.b", absl::StrCat("obj_", i)));
   // A window of 16: many passes, each encoding up to 16 events on the worker and the encoders.
-  FakeHandlerConnection* h = Subscribe(Spec("s", {"*"}, 16), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s", {"*"}, 16), "h1:1");
   dispatcher_->Start();
   // Each delivery must carry its own event (an encoding given to the wrong item, or lost, shows
   // as a wrong, repeated or missing id).
@@ -1280,8 +1257,7 @@ TEST_F(DispatcherTest, BacklogOfAStarSubscriptionComesFromSequences) {
 
 TEST_F(DispatcherTest, ASubscriptionToARareTypeGoesOverEachEventOnce) {
   Create();
-  FakeHandlerConnection* h = Subscribe(Spec("rare", {"charge.dispute.*"}), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("rare", {"charge.dispute.*"}), "h1:1");
   for (int i = 0; i < 5; ++i) Append("a.b");
   Pass();
   EXPECT_EQ(events_.last_after, 0);
@@ -1303,8 +1279,7 @@ TEST_F(DispatcherTest, ASubscriptionToARareTypeGoesOverEachEventOnce) {
 
 TEST_F(DispatcherTest, AnIdleStarSubscriptionHasNoBacklogOverSequencesWithoutAnEvent) {
   Create();
-  FakeHandlerConnection* h = Subscribe(Spec("all"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("all"), "h1:1");
   // Sequences handed out with no event left behind them (as SQLite does for a duplicate, or
   // as retention leaves the newest events' numbers).
   for (int i = 0; i < 3; ++i) Append("a.b");
@@ -1360,8 +1335,7 @@ TEST_F(DispatcherTest, OversizedDeliveryIsDeadLetteredNotSent) {
   Create(options);
   Append("a.b", std::string(2000, 'x'));
   const std::string small = Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(small));
   std::vector<store::DeadLetterRecord> dead = DeadLetters("s");
@@ -1373,8 +1347,7 @@ TEST_F(DispatcherTest, OversizedDeliveryIsDeadLetteredNotSent) {
 TEST_F(DispatcherTest, ProgressCommitFailureKeepsTheBatchForTheNextFlush) {
   Create();
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   random_.value = 0.0;
   h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
@@ -1536,8 +1509,7 @@ TEST_F(DispatcherTest, RetentionLeavesADeadLetterOfAnEventStoredOutOfReceiptOrde
   clock_.Set(kStart);
   Append("a.b");  // ...sequence 2
   clock_.Set(kStart + absl::Hours(2));
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   RejectEverythingSent(h);
   ASSERT_EQ(DeadLetters("s").size(), 2u);
   ASSERT_OK_AND_ASSIGN(int64_t removed, store_.DeleteReceivedBefore(kStart + absl::Minutes(30)));
@@ -1556,8 +1528,7 @@ TEST_F(DispatcherTest, ExportsPerSubscriptionMetrics) {
   Create();
   Append("a.b");
   Append("a.b");
-  FakeHandlerConnection* h = Subscribe(Spec("s"), "h1:1");
-  h->Up();
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
   Pass();
   clock_.Advance(absl::Milliseconds(3));
   std::vector<Delivery> sent = h->TakeSent();
