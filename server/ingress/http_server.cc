@@ -19,6 +19,7 @@
 #include "httplib.h"
 #include "openssl/err.h"
 #include "openssl/ssl.h"
+#include "server/base/clock.h"
 #include "server/base/log.h"
 #include "server/base/thread_name.h"
 
@@ -113,9 +114,9 @@ class DeadlineStream final : public httplib::Stream {
   bool WaitForRequest(absl::Duration timeout, const std::function<bool()>& stopping) {
     if (pos_ < len_) return true;  // pipelined
     if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
-    const absl::Time until = absl::Now() + timeout;
+    const absl::Time until = base::MonotonicNow() + timeout;
     while (!stopping()) {
-      const absl::Duration left = until - absl::Now();
+      const absl::Duration left = until - base::MonotonicNow();
       if (left <= absl::ZeroDuration()) return false;
       if (ssl_ == nullptr) {
         ssize_t n = ::recv(sock_, buffer_, sizeof(buffer_), 0);
@@ -143,7 +144,7 @@ class DeadlineStream final : public httplib::Stream {
   bool is_readable() const override {
     if (pos_ < len_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
     pollfd p{sock_, POLLIN, 0};
-    return ::poll(&p, 1, ToPollMillis(deadline_ - absl::Now())) > 0;
+    return ::poll(&p, 1, ToPollMillis(deadline_ - base::MonotonicNow())) > 0;
   }
 
   bool is_writable() const override {
@@ -225,7 +226,7 @@ class DeadlineStream final : public httplib::Stream {
   // error.
   bool WaitFor(short events, absl::Time until) {
     while (true) {
-      const absl::Duration left = until - absl::Now();
+      const absl::Duration left = until - base::MonotonicNow();
       if (left <= absl::ZeroDuration()) {
         deadline_exceeded_ = true;
         return false;
@@ -268,7 +269,7 @@ class DeadlineStream final : public httplib::Stream {
 
   // A client that stops reading is given write_timeout for each response, then dropped.
   ssize_t TlsWrite(const char* ptr, size_t size) {
-    const absl::Time until = absl::Now() + write_timeout_;
+    const absl::Time until = base::MonotonicNow() + write_timeout_;
     size_t done = 0;
     while (done < size) {
       ERR_clear_error();
@@ -299,7 +300,7 @@ class DeadlineStream final : public httplib::Stream {
       }
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
-      const absl::Duration left = deadline_ - absl::Now();
+      const absl::Duration left = deadline_ - base::MonotonicNow();
       if (left <= absl::ZeroDuration()) {
         deadline_exceeded_ = true;
         return false;
@@ -346,11 +347,11 @@ void CloseAfterDrainingInput(int sock) {
   static constexpr absl::Duration kLingerTime = absl::Seconds(2);
   static constexpr size_t kLingerBytes = 16 << 20;
   ::shutdown(sock, SHUT_WR);
-  const absl::Time until = absl::Now() + kLingerTime;
+  const absl::Time until = base::MonotonicNow() + kLingerTime;
   char discard[16 * 1024];
   size_t drained = 0;
   while (drained < kLingerBytes) {
-    const absl::Duration left = until - absl::Now();
+    const absl::Duration left = until - base::MonotonicNow();
     if (left <= absl::ZeroDuration()) break;
     const ssize_t n = ::recv(sock, discard, sizeof(discard), MSG_DONTWAIT);
     if (n > 0) {
@@ -430,9 +431,9 @@ class GuardedServer final : public httplib::Server {
     int expected = 0;
     if (!waiting.compare_exchange_strong(expected, 1)) return false;
     yield_tokens.fetch_add(1);
-    const absl::Time until = absl::Now() + absl::Seconds(1);
+    const absl::Time until = base::MonotonicNow() + absl::Seconds(1);
     bool admitted = false;
-    while (!admitted && absl::Now() < until && svr_sock_ != INVALID_SOCKET) {
+    while (!admitted && base::MonotonicNow() < until && svr_sock_ != INVALID_SOCKET) {
       absl::SleepFor(absl::Milliseconds(5));
       admitted = TryAdmit();
     }
@@ -510,7 +511,7 @@ class GuardedServer final : public httplib::Server {
     bool refused = false;  // the last response refused the request, maybe leaving input unread
     for (int i = 0; ok && i < options_.max_requests_per_connection && !stopping(); ++i) {
       if (!stream.WaitForRequest(options_.idle_timeout, yield_idle)) break;
-      stream.BeginRequest(absl::Now() + options_.request_deadline);
+      stream.BeginRequest(base::MonotonicNow() + options_.request_deadline);
       t_request = {};
       const bool close_connection = i + 1 == options_.max_requests_per_connection || stopping();
       bool connection_closed = false;
@@ -561,7 +562,7 @@ class GuardedServer final : public httplib::Server {
     SSL* ssl = SSL_new(tls_);
     if (ssl == nullptr) return nullptr;
     SSL_set_fd(ssl, sock);
-    const absl::Time deadline = absl::Now() + options_.request_deadline;
+    const absl::Time deadline = base::MonotonicNow() + options_.request_deadline;
     while (true) {
       ERR_clear_error();
       int rc = SSL_accept(ssl);
@@ -570,7 +571,7 @@ class GuardedServer final : public httplib::Server {
       short events = err == SSL_ERROR_WANT_READ    ? POLLIN
                      : err == SSL_ERROR_WANT_WRITE ? POLLOUT
                                                    : 0;
-      const absl::Duration left = deadline - absl::Now();
+      const absl::Duration left = deadline - base::MonotonicNow();
       pollfd p{sock, events, 0};
       if (events == 0 || left <= absl::ZeroDuration() || ::poll(&p, 1, ToPollMillis(left)) <= 0) {
         // One that sent nothing (a TCP health check, a client gone at once) was refused nothing,

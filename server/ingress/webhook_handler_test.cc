@@ -189,7 +189,7 @@ TEST_F(WebhookHandlerTest, TimestampOutsideToleranceIs400) {
 }
 
 TEST_F(WebhookHandlerTest, SignedBodiesThatAreNotEventsAre400) {
-  for (const std::string body :
+  for (const std::string& body :
        {std::string("not json"), std::string("[]"),
         std::string(R"({"id":"x","object":"customer"})"), std::string(R"({"object":"event"})")}) {
     HttpResponse response = handler_->Handle(Signed(body));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/base/clock.h"
 #include "server/base/log.h"
 #include "server/rpc/status_convert.h"
 
@@ -97,7 +98,7 @@ void GrpcHandlerConnection::StartCallLocked() {
   outbox_.clear();
   writing_ = false;
   unacked_bytes_ = 0;
-  last_ack_ = absl::Now();
+  last_ack_ = base::MonotonicNow();
   stub_.PrepareBidiStreamingCall(&call_->context, kDeliverMethod, grpc::StubOptions(), call_);
   // Send() may start writes from other threads: the hold keeps OnDone away until the read side
   // has ended (released in OnReadDone).
@@ -124,7 +125,7 @@ void GrpcHandlerConnection::ArmTimerLocked(absl::Duration after, TimerKind kind,
 
 void GrpcHandlerConnection::BecomeConnectedLocked() {
   state_ = State::kConnected;
-  connected_at_ = absl::Now();
+  connected_at_ = base::MonotonicNow();
   unreachable_logged_ = false;
   if (!closed_) listener_->OnConnected(stream_);
 }
@@ -162,7 +163,7 @@ bool GrpcHandlerConnection::Withdraw(uint64_t stream, const std::string& deliver
 
 void GrpcHandlerConnection::MaybeRestartNotAckingLocked(Call* call, absl::string_view reason) {
   if (call->read_ended || call->cancelled_not_acking ||
-      absl::Now() - last_ack_ < options_.not_acking_after) {
+      base::MonotonicNow() - last_ack_ < options_.not_acking_after) {
     return;
   }
   SB_LOG(WARNING) << "handler_not_acking address=" << address_ << " stream=" << call->stream
@@ -258,7 +259,7 @@ void GrpcHandlerConnection::OnReadDone(Call* call, bool ok) {
     }
     if (call == call_) {
       unacked_bytes_ = 0;
-      last_ack_ = absl::Now();
+      last_ack_ = base::MonotonicNow();
     }
     if (call == call_ && state_ == State::kConnected && !closed_) {
       listener_->OnAck(call->stream, call->ack);
@@ -320,7 +321,8 @@ void GrpcHandlerConnection::OnCallDone(Call* call, const grpc::Status& status) {
         SB_LOG(INFO) << "handler_stream_ended address=" << address_ << " stream=" << call->stream
                      << " code=" << static_cast<int>(status.error_code())
                      << " error=" << base::Quoted(status.error_message());
-        if (absl::Now() - connected_at_ >= kHealthyStream) backoff_ = options_.initial_backoff;
+        if (base::MonotonicNow() - connected_at_ >= kHealthyStream)
+          backoff_ = options_.initial_backoff;
       } else if (!unreachable_logged_) {
         // Once per outage, not once per attempt.
         unreachable_logged_ = true;

@@ -147,7 +147,7 @@ class GrpcHandlerConnection final : public dispatch::HandlerConnection {
   uint64_t stream_ ABSL_GUARDED_BY(mu_) = 0;
   // The current call; it deletes itself in OnDone.
   Call* call_ ABSL_GUARDED_BY(mu_) = nullptr;
-  absl::Time connected_at_ ABSL_GUARDED_BY(mu_);
+  absl::Time connected_at_ ABSL_GUARDED_BY(mu_);  // base::MonotonicNow(), as is last_ack_
   // Calls and timers whose last callback has not finished; the destructor waits for zero.
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<grpc::Alarm> timer_ ABSL_GUARDED_BY(mu_);

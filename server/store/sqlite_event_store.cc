@@ -385,7 +385,7 @@ struct SqliteEventStore::PendingAppend {
   explicit PendingAppend(const EventRecord& r) : record(r) {}
   // The caller waits in Append until the writer is done with it, or takes it back from queue_.
   const EventRecord& record;
-  absl::Time queued_at;  // clock_
+  absl::Time queued_at;  // clock_->Monotonic()
   absl::StatusOr<AppendResult> result = absl::InternalError("append not run");
   absl::Notification done;
 };
@@ -394,7 +394,7 @@ struct SqliteEventStore::PendingWrite {
   // Runs on the writer inside the batch's transaction. An error fails (rolls back) the whole
   // transaction; an outcome of this write alone (DeleteSubscription's kNotFound) goes to *result.
   std::function<absl::Status(absl::Status* result)> apply;
-  absl::Time queued_at;  // clock_
+  absl::Time queued_at;  // clock_->Monotonic()
   absl::Status result;
   absl::Notification done;
 };
@@ -663,7 +663,7 @@ absl::StatusOr<AppendResult> SqliteEventStore::Append(const EventRecord& record)
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
-    pending.queued_at = clock_->Now();
+    pending.queued_at = clock_->Monotonic();
     queue_.push_back(&pending);
     writer_cv_.Signal();
   }
@@ -725,7 +725,7 @@ void SqliteEventStore::WriterLoop() {
           tasks_.clear();
           return;
         }
-        busy_since_ = clock_->Now();
+        busy_since_ = clock_->Monotonic();
         size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
         batch.assign(queue_.begin(), queue_.begin() + n);
         queue_.erase(queue_.begin(), queue_.begin() + n);
@@ -833,7 +833,7 @@ absl::Status SqliteEventStore::QueueWrite(PendingWrite& write) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
-    write.queued_at = clock_->Now();
+    write.queued_at = clock_->Monotonic();
     writes_.push_back(&write);
     writer_cv_.Signal();
   }
@@ -1126,7 +1126,7 @@ absl::Status SqliteEventStore::CheckWritable() {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("event store is closed");
-    const absl::Time now = clock_->Now();
+    const absl::Time now = clock_->Monotonic();
     absl::Time oldest = busy_since_;
     if (!queue_.empty()) oldest = std::min(oldest, queue_.front()->queued_at);
     if (!writes_.empty()) oldest = std::min(oldest, writes_.front()->queued_at);

@@ -171,10 +171,12 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
     absl::Duration append_timeout = absl::Seconds(5);
     // CheckWritable fails (kUnavailable) while the oldest queued append or delivery write has
     // waited longer than this, or the writer has been on one batch or task that long with
-    // nothing committed: `/readyz` then takes the instance out. Measured with `clock`.
+    // nothing committed: `/readyz` then takes the instance out. Measured on the clock's
+    // monotonic reading.
     absl::Duration stall_after = absl::Seconds(5);
     CheckpointPolicy checkpoint;
-    // Time source for probe_interval. Not owned; must outlive the store. nullptr = RealClock.
+    // Time source for probe_interval and stall_after (its monotonic reading). Not owned; must
+    // outlive the store. nullptr = RealClock.
     base::Clock* clock = nullptr;
   };
 
@@ -340,7 +342,8 @@ class SqliteEventStore final : public EventStore, public DeliveryStore {
   std::deque<PendingWrite*> writes_ ABSL_GUARDED_BY(mu_);
   std::deque<WriterTask*> tasks_ ABSL_GUARDED_BY(mu_);
   // When the writer took the batch or task it is on now (InfiniteFuture from the moment it is
-  // done with it, before its callers are told, until it takes the next).
+  // done with it, before its callers are told, until it takes the next). Monotonic, as are
+  // last_probe_ and the queued_at of waiting work.
   absl::Time busy_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   // Status of the last batch or probe; cleared by the next success.
   absl::Status last_write_status_ ABSL_GUARDED_BY(mu_);
