@@ -39,7 +39,7 @@ void RefusalLog::Record(absl::string_view reason, int status) {
   }
   counter->second->Increment();
 
-  const absl::Time now = deps_.clock->Now();
+  const absl::Time now = deps_.clock->Monotonic();
   int64_t suppressed = 0;
   {
     absl::MutexLock lock(&mu_);

@@ -182,6 +182,7 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
 
   const Endpoint& endpoint = *FindEndpoint(request.path);
   const absl::Time start = deps_.clock->Now();
+  const absl::Time started = deps_.clock->Monotonic();  // for the latency metrics
   // The framing check trusted Content-Length; the body we got is what counts.
   if (request.body.size() > static_cast<size_t>(options_.max_body_bytes)) {
     HttpResponse r = Reject(endpoint, 413, "too_large", "body too large");
@@ -215,9 +216,9 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   record.account = std::move(envelope.account);
   record.raw_json = request.body;
 
-  const absl::Time append_start = deps_.clock->Now();
+  const absl::Time append_start = deps_.clock->Monotonic();
   absl::StatusOr<store::AppendResult> appended = deps_.store->Append(record);
-  const absl::Time end = deps_.clock->Now();
+  const absl::Time end = deps_.clock->Monotonic();
   append_latency_->Observe(absl::ToDoubleSeconds(end - append_start));
   if (!appended.ok()) {
     // Loud: Stripe retries a 503 (live mode for days), `stripe listen` never does.
@@ -226,7 +227,7 @@ HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
                   << " error=" << base::Quoted(appended.status().message());
     return Reject(endpoint, 503, "store_unavailable", "storage unavailable, retry later");
   }
-  handle_latency_->Observe(absl::ToDoubleSeconds(end - start));
+  handle_latency_->Observe(absl::ToDoubleSeconds(end - started));
   const bool duplicate = *appended == store::AppendResult::kDuplicate;
   Count(endpoint, duplicate ? "duplicate" : "stored");
   if (!duplicate && deps_.on_stored) deps_.on_stored();
