@@ -109,6 +109,17 @@ class Runner {
 
   int Run(const std::vector<std::string>& args) {
     if (args.empty()) return Usage("no command");
+    // A --limit of 0 would fetch nothing and then report an empty list; a negative
+    // --max_in_flight would quietly become the default; a --timeout of 0 fails every call.
+    if (o_.limit < 1) return Usage(absl::StrCat("--limit=", o_.limit, ": must be at least 1"));
+    if (o_.max_in_flight < 0) {
+      return Usage(absl::StrCat("--max_in_flight=", o_.max_in_flight,
+                                ": must be at least 1 (or 0 for the gateway's default)"));
+    }
+    if (o_.timeout <= absl::ZeroDuration()) {
+      return Usage(
+          absl::StrCat("--timeout=", absl::FormatDuration(o_.timeout), ": must be positive"));
+    }
     const std::string& cmd = args[0];
     const std::string sub = args.size() > 1 ? args[1] : "";
     if (cmd == "subs" && sub == "list" && args.size() == 2) return SubsList();

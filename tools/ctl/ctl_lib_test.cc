@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/test/client_context_test_peer.h"
@@ -147,6 +149,37 @@ TEST_F(CtlTest, EventsListRefusesABadTime) {
   options_.before = "yesterday";
   EXPECT_EQ(Run({"events", "list"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--before=yesterday"));
+}
+
+TEST_F(CtlTest, ListsRefuseALimitBelowOneRatherThanReportNothing) {
+  EXPECT_CALL(stub_, ListEvents(_, _, _)).Times(0);
+  EXPECT_CALL(stub_, ListDeadLetters(_, _, _)).Times(0);
+  for (int limit : {0, -1}) {
+    SCOPED_TRACE(limit);
+    options_.limit = limit;
+    EXPECT_EQ(Run({"events", "list"}), 2);
+    EXPECT_EQ(out_.str(), "");
+    EXPECT_THAT(err_.str(), HasSubstr(absl::StrCat("--limit=", limit, ": must be at least 1")));
+    EXPECT_EQ(Run({"dead", "list", "billing"}), 2);
+    EXPECT_EQ(out_.str(), "");
+    EXPECT_THAT(err_.str(), HasSubstr("--limit"));
+  }
+}
+
+TEST_F(CtlTest, RefusesANegativeMaxInFlightAndANonPositiveTimeout) {
+  EXPECT_CALL(stub_, Subscribe(_, _, _)).Times(0);
+  EXPECT_CALL(stub_, GetStats(_, _, _)).Times(0);
+  options_.types = {"invoice.*"};
+  options_.max_in_flight = -1;
+  EXPECT_EQ(Run({"subs", "create", "billing"}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--max_in_flight=-1"));
+
+  options_ = CtlOptions();
+  for (absl::Duration timeout : {absl::ZeroDuration(), absl::Seconds(-1)}) {
+    options_.timeout = timeout;
+    EXPECT_EQ(Run({"stats"}), 2);
+    EXPECT_THAT(err_.str(), HasSubstr("--timeout="));
+  }
 }
 
 TEST_F(CtlTest, EventsShowPrintsTheEnvelopeAndRawJson) {

@@ -26,11 +26,12 @@ ABSL_FLAG(std::string, member, "", "A member's host:port (subs create, subs dele
 ABSL_FLAG(std::string, after, "", "RFC 3339: events created at or after (events list, replay).");
 ABSL_FLAG(std::string, before, "", "RFC 3339: events created before (events list, replay).");
 ABSL_FLAG(std::string, start, "now", "subs create: now, beginning or an RFC 3339 time.");
-ABSL_FLAG(int, max_in_flight, 0, "subs create: unacknowledged deliveries at once (0: default).");
-ABSL_FLAG(int, limit, 100, "events list, dead list: show at most this many.");
+ABSL_FLAG(int, max_in_flight, 0,
+          "subs create: unacknowledged deliveries at once (0: the gateway's default).");
+ABSL_FLAG(int, limit, 100, "events list, dead list: show at most this many (at least 1).");
 ABSL_FLAG(bool, proto, false, "events show: print the protobuf form instead of the raw JSON.");
 ABSL_FLAG(bool, all, false, "dead discard: every dead letter of the subscription (no --ids).");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10), "Deadline of each call (positive).");
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage_config;
