@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -160,6 +161,8 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& add
 }
 
 struct Server::Impl {
+  // Held for the process's life (destroyed last): one gateway per data dir.
+  std::optional<base::FileLock> data_dir_lock;
   base::RealClock* clock = base::RealClock::Get();
   metrics::Registry metrics;
   std::unique_ptr<store::SqliteEventStore> store;
@@ -231,6 +234,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   impl->ops_host = ops_hp.first;
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data_dir must not be empty");
   RETURN_IF_ERROR(base::MakeDirectories(options.data_dir));
+  // Two gateways on one store would both deliver every event (and race its checkpoints).
+  absl::StatusOr<base::FileLock> lock = base::FileLock::Acquire(options.data_dir + "/LOCK");
+  if (!lock.ok()) {
+    return absl::Status(
+        lock.status().code(),
+        absl::StrCat("another gateway uses --data_dir=", options.data_dir, " (",
+                     lock.status().message(), "): stop it, or give this one its own data dir"));
+  }
+  impl->data_dir_lock = *std::move(lock);
   if (config.store().has_retention_days()) {
     if (config.store().retention_days() < 1) {
       return absl::InvalidArgumentError("store.retention_days must be at least 1");
@@ -346,6 +358,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> grpc_credentials,
                    GrpcServerCredentials(config.grpc_tls()));
   builder.AddListeningPort(options.grpc_addr, grpc_credentials, &impl->grpc_port);
+  // gRPC sets SO_REUSEPORT by default: a second gateway on the same port would start and take a
+  // share of the calls. Refuse it instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(impl->gateway.get());
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->grpc_port == 0) {

@@ -1,13 +1,17 @@
 #include "server/base/files.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace switchboard::base {
@@ -57,6 +61,49 @@ absl::StatusOr<int64_t> FreeDiskBytes(const std::string& path) {
         absl::StrCat("cannot read free space of ", path, ": ", std::strerror(error)));
   }
   return static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+}
+
+absl::StatusOr<FileLock> FileLock::Acquire(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    return absl::Status(absl::ErrnoToStatusCode(error),
+                        absl::StrCat("cannot open lock file ", path, ": ", std::strerror(error)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[32] = {};
+    const ssize_t n = ::pread(fd, holder, sizeof(holder) - 1, 0);
+    ::close(fd);
+    if (error != EWOULDBLOCK) {
+      return absl::Status(absl::ErrnoToStatusCode(error),
+                          absl::StrCat("cannot lock ", path, ": ", std::strerror(error)));
+    }
+    const absl::string_view pid =
+        absl::StripAsciiWhitespace(absl::string_view(holder, n > 0 ? static_cast<size_t>(n) : 0));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is locked by another process",
+                     pid.empty() ? "" : absl::StrCat(" (pid ", pid, ")")));
+  }
+  const std::string pid = absl::StrCat(::getpid(), "\n");
+  // The pid is a courtesy for the operator: a failed write leaves the lock just as held.
+  const bool wrote_pid = ::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) ==
+                                                        static_cast<ssize_t>(pid.size());
+  static_cast<void>(wrote_pid);
+  return FileLock(fd);
+}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
 }
 
 }  // namespace switchboard::base

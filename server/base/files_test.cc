@@ -1,10 +1,12 @@
 #include "server/base/files.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/base/status_matchers.h"
 
@@ -50,6 +52,30 @@ TEST(FreeDiskBytes, ReadsTheFilesystemAndFailsForAMissingPath) {
   ASSERT_OK_AND_ASSIGN(int64_t free, FreeDiskBytes(Tmp()));
   EXPECT_GT(free, 0);
   EXPECT_FALSE(FreeDiskBytes(Tmp() + "/no/such/dir").ok());
+}
+
+TEST(FileLock, OneHolderAtATimeAndReleasedWhenDestroyed) {
+  const std::string path = Tmp() + "/LOCK";
+  {
+    ASSERT_OK_AND_ASSIGN(FileLock held, FileLock::Acquire(path));
+    absl::StatusOr<FileLock> second = FileLock::Acquire(path);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(second.status().message().find(absl::StrCat("pid ", getpid())), std::string::npos)
+        << second.status();
+    FileLock moved = std::move(held);  // still held by the moved-to value
+    EXPECT_FALSE(FileLock::Acquire(path).ok());
+  }
+  EXPECT_OK(FileLock::Acquire(path).status());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST(FileLock, NamesAPathItCannotOpen) {
+  absl::StatusOr<FileLock> lock = FileLock::Acquire(Tmp() + "/missing/dir/LOCK");
+  ASSERT_FALSE(lock.ok());
+  EXPECT_NE(lock.status().message().find("missing/dir/LOCK"), std::string::npos);
 }
 
 }  // namespace

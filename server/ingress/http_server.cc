@@ -613,6 +613,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& opt
   const size_t workers = static_cast<size_t>(options.max_connections) + 8;
   s.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   s.set_tcp_nodelay(true);
+  // httplib's default sets SO_REUSEPORT, which lets a second process bind the same port and take
+  // a share of the webhooks. SO_REUSEADDR only: restarts still rebind at once, intruders fail.
+  s.set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  // The Keep-Alive header httplib writes names these.
+  s.set_keep_alive_max_count(static_cast<size_t>(options.max_requests_per_connection));
+  s.set_keep_alive_timeout(std::max<int64_t>(1, absl::ToInt64Seconds(options.idle_timeout)));
   s.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
   const int64_t write_ms = absl::ToInt64Milliseconds(options.write_timeout);
   s.set_write_timeout(write_ms / 1000, (write_ms % 1000) * 1000);

@@ -264,5 +264,37 @@ TEST_F(IngestRestartTest, RefusesToOpenTheGatewayApiOffLoopbackWithoutAuthentica
   ASSERT_TRUE(opted_out.Stop(SIGTERM).ok());
 }
 
+TEST_F(IngestRestartTest, ASecondGatewayOnTheSameDataDirOrPortsIsRefused) {
+  testing::ServerProcess first(Options());
+  ASSERT_TRUE(first.Start().ok()) << first.Log();
+
+  // The same data dir: both would deliver every stored event.
+  testing::ServerProcess same_dir(Options());
+  EXPECT_FALSE(same_dir.Start().ok());
+  EXPECT_THAT(same_dir.Log(), HasSubstr("another gateway uses --data_dir"));
+  EXPECT_THAT(same_dir.Log(), HasSubstr(absl::StrCat("pid ", first.pid())));
+  EXPECT_FALSE(same_dir.Stop(SIGTERM).ok());  // it had exited with an error
+
+  // The same HTTP or gRPC port with a data dir of its own: it would take a share of the traffic.
+  for (const std::string& flag : {absl::StrCat("--http_addr=127.0.0.1:", first.http_port()),
+                                  absl::StrCat("--grpc_addr=127.0.0.1:", first.grpc_port())}) {
+    testing::ServerProcess::Options o = Options();
+    o.data_dir = testing::NewTempDir("ingest_restart_intruder");
+    o.extra_flags = {flag};
+    testing::ServerProcess intruder(o);
+    EXPECT_FALSE(intruder.Start().ok()) << flag;
+    EXPECT_THAT(intruder.Log(), HasSubstr("cannot bind")) << flag;
+    EXPECT_FALSE(intruder.Stop(SIGTERM).ok()) << flag;
+  }
+
+  // The first is untouched; once it has stopped, the data dir is free again.
+  httplib::Client client("127.0.0.1", first.http_port());
+  EXPECT_EQ(Post(client, EventsToSend().back().body, kSecret), 200);
+  ASSERT_TRUE(first.Stop(SIGTERM).ok());
+  testing::ServerProcess after(Options());
+  ASSERT_TRUE(after.Start().ok()) << after.Log();
+  ASSERT_TRUE(after.Stop(SIGTERM).ok());
+}
+
 }  // namespace
 }  // namespace switchboard
