@@ -27,6 +27,12 @@ constexpr size_t kMaxAckMessageBytes = 512;
 // A partial object may have thousands of misses (one per array element); the first few say
 // what changed shape.
 constexpr int kMaxMissesNamed = 10;
+// Event types counted one by one for sdk_no_handler (more are counted together), and the
+// longest type name counted by itself: the counts stay small whatever the gateway sends.
+constexpr size_t kMaxUnmatchedTypes = 256;
+constexpr size_t kMaxUnmatchedTypeBytes = 128;
+
+bool IsPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 std::string Describe(absl::string_view pattern, const google::protobuf::Descriptor* type) {
   return type == nullptr ? absl::StrCat("OnEvent(\"", pattern, "\")")
@@ -137,11 +143,16 @@ Ack Router::Dispatch(const Delivery& delivery) const {
   const switchboard::v1::Event& event = delivery.event();
   const Registration* registration = Find(event.type());
   if (registration == nullptr) {
-    Ack ack = AckFromStatus(delivery.delivery_id(), absl::OkStatus());
-    ack.set_message(internal::SafeUtf8(
-        absl::StrCat("no handler registered for ", event.type(), "; acknowledged unhandled"),
-        kMaxAckMessageBytes));
-    return ack;
+    // Never OK: during a rolling deploy the gateway spreads a type a newer instance registered
+    // over every member, this older one included, and an OK here would lose the event for
+    // good. Another member or the next version may handle it; if none ever does, the retry
+    // policy dead-letters it, where it can be redriven.
+    NoteUnmatched(delivery);
+    return AckFromStatus(delivery.delivery_id(),
+                         absl::UnimplementedError(absl::StrCat(
+                             "no handler for ", event.type(),
+                             " in this instance (version skew in a rolling deploy, or a "
+                             "subscription widened by hand)")));
   }
   const EventContext context(delivery);
   // A function that throws has a bug, not the event: RETRY (it goes through once the fix is
@@ -195,6 +206,36 @@ Ack Router::Dispatch(const Delivery& delivery) const {
             misses.size() > named ? ", ..." : "")));
   }
   return call(payload);
+}
+
+void Router::NoteUnmatched(const Delivery& delivery) const {
+  const std::string& type = delivery.event().type();
+  int64_t count = 0;
+  bool counted_alone = false;
+  {
+    absl::MutexLock lock(&unmatched_->mu);
+    auto it = unmatched_->by_type.find(type);
+    if (it == unmatched_->by_type.end() && type.size() <= kMaxUnmatchedTypeBytes &&
+        unmatched_->by_type.size() < kMaxUnmatchedTypes) {
+      it = unmatched_->by_type.emplace(type, 0).first;
+    }
+    if (it != unmatched_->by_type.end()) {
+      count = ++it->second;
+      counted_alone = true;
+    } else {
+      count = ++unmatched_->other;
+    }
+  }
+  // Every such delivery is answered RETRY, so a busy type would log a line per retry: the 1st,
+  // 2nd, 4th, ... keep it to a few lines a type, and the count shows it goes on.
+  if (!IsPowerOfTwo(count)) return;
+  LogWarning(absl::StrCat(
+      "sdk_no_handler type=", internal::SafeUtf8(type, kMaxUnmatchedTypeBytes),
+      counted_alone ? "" : " (among other types, counted together)", " count=", count,
+      " id=", delivery.event().id(), " subscription=", delivery.subscription(),
+      " answered=RETRY reason=\"no registration matches the type in this instance: version "
+      "skew in a rolling deploy, or a subscription widened by hand\" (logged at the 1st, 2nd, "
+      "4th, ... of a type)"));
 }
 
 std::optional<Ack> Router::DispatchSerialized(absl::string_view bytes) const {

@@ -18,7 +18,11 @@
 // Patterns: exact (`payment_intent.succeeded`), prefix (`payment_intent.*`) or all (`*`). Each
 // event goes to exactly one function, the most specific match: an exact pattern beats any
 // prefix, a longer prefix beats a shorter one, and `*` takes what is left. An event nothing
-// matches (possible when the subscription was widened by hand) is acknowledged OK.
+// matches is answered RETRY, never OK: in a rolling deploy a newer instance of the same
+// subscription may have registered the type (or the subscription was widened by hand), so
+// another member or the next version handles it, and if none ever does the retry policy
+// dead-letters it where it can be redriven. Such deliveries are logged (sdk_no_handler) at the
+// 1st, 2nd, 4th, 8th, ... of each type.
 //
 // The typed layer is a thin wrapper over the raw one: the typed function runs only when the
 // event carries a whole T. The delivery is answered REJECT instead, so it lands in the dead
@@ -69,9 +73,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "protos/switchboard/v1/handler.pb.h"
@@ -147,8 +153,8 @@ class Router {
   // Handles one delivery: finds the function, decodes the typed payload, calls the function
   // and maps its status to the Ack (delivery_id echoed). A typed function's event without its
   // T, or with typed misses its registration does not accept, is answered REJECT without a
-  // call; a function that throws, RETRY. Never fails and never throws: every problem is an
-  // outcome. REQUIRES: Check() is OK (a registration
+  // call; a function that throws, or an event no registration matches, RETRY. Never fails and
+  // never throws: every problem is an outcome. REQUIRES: Check() is OK (a registration
   // Check() reports was not added).
   switchboard::v1::Ack Dispatch(const switchboard::v1::Delivery& delivery) const;
 
@@ -169,15 +175,28 @@ class Router {
     AnyFn fn;
   };
 
+  // Deliveries no registration matched, counted per event type for the sdk_no_handler log.
+  struct Unmatched {
+    absl::Mutex mu;
+    absl::flat_hash_map<std::string, int64_t> by_type ABSL_GUARDED_BY(mu);
+    // Types beyond the ones by_type may hold (it is bounded), together.
+    int64_t other ABSL_GUARDED_BY(mu) = 0;
+  };
+
   Router& Add(absl::string_view pattern, const google::protobuf::Descriptor* type,
               TypedMisses misses, AnyFn fn);
   const Registration* Find(absl::string_view type) const;
+  // Counts a delivery of `delivery.event().type()` that nothing matched, and logs the 1st,
+  // 2nd, 4th, ... of each type.
+  void NoteUnmatched(const switchboard::v1::Delivery& delivery) const;
 
   std::vector<Registration> registrations_;
   absl::flat_hash_map<std::string, size_t> by_pattern_;
   // Indexes into registrations_ of prefix patterns, longest prefix first.
   std::vector<size_t> prefixes_;
   std::vector<std::string> errors_;
+  // Behind a pointer so that the Router stays movable.
+  std::unique_ptr<Unmatched> unmatched_ = std::make_unique<Unmatched>();
 };
 
 // The Ack for a handler function's `status` (sdk/status.h), with `delivery_id`.

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "sdk/status.h"
+#include "tests/util/capture_stderr.h"
 
 namespace switchboard::sdk {
 namespace {
@@ -71,18 +73,54 @@ TEST(Router, PrefixNeedsSomethingAfterTheDot) {
   router.OnEvent("charge.*", Record(&calls, "charge"));
   // "charge." and "chargeback.x" are not under "charge.*"; nothing else is registered.
   const Ack ack = router.Dispatch(MakeDelivery("chargeback.created"));
-  EXPECT_EQ(ack.outcome(), Ack::OK);
-  EXPECT_THAT(ack.message(), HasSubstr("no handler registered for chargeback.created"));
+  EXPECT_EQ(ack.outcome(), Ack::RETRY);
+  EXPECT_THAT(ack.message(), HasSubstr("no handler for chargeback.created"));
   EXPECT_TRUE(calls.empty());
 }
 
-TEST(Router, UnmatchedEventIsAcknowledgedOkWithAReason) {
+TEST(Router, UnmatchedEventIsAnsweredRetrySoAnotherInstanceCanHandleIt) {
+  // An older instance in a rolling deploy: a newer one registered invoice.paid, and the
+  // gateway spreads those deliveries over both. An OK here would lose the event.
   Router router;
-  router.OnEvent("invoice.paid", [](const EventContext&) { return absl::OkStatus(); });
-  const Ack ack = router.Dispatch(MakeDelivery("customer.created"));
+  router.OnEvent("payment_intent.succeeded", [](const EventContext&) { return absl::OkStatus(); });
+  const Ack ack = router.Dispatch(MakeDelivery("invoice.paid"));
   EXPECT_EQ(ack.delivery_id(), "d-evt_1-1");
-  EXPECT_EQ(ack.outcome(), Ack::OK);
-  EXPECT_THAT(ack.message(), HasSubstr("no handler"));
+  EXPECT_EQ(ack.outcome(), Ack::RETRY);
+  EXPECT_FALSE(ack.has_retry_after());
+  EXPECT_EQ(ack.message(),
+            "UNIMPLEMENTED: no handler for invoice.paid in this instance (version skew in a "
+            "rolling deploy, or a subscription widened by hand)");
+}
+
+TEST(Router, UnmatchedEventsAreLoggedAtTheFirstSecondFourthOfEachType) {
+  Router router;
+  router.OnEvent("payment_intent.succeeded", [](const EventContext&) { return absl::OkStatus(); });
+  const std::string text = testing::CaptureStderr([&] {
+    for (int i = 0; i < 5; ++i) router.Dispatch(MakeDelivery("invoice.paid", "evt_i"));
+    router.Dispatch(MakeDelivery("customer.created", "evt_c"));
+    router.Dispatch(MakeDelivery("payment_intent.succeeded", "evt_p"));
+  });
+  const std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << text;
+  EXPECT_THAT(lines[0], HasSubstr("WARN sdk_no_handler type=invoice.paid count=1 id=evt_i "
+                                  "subscription=test answered=RETRY"));
+  EXPECT_THAT(lines[0], HasSubstr("version skew"));
+  EXPECT_THAT(lines[1], HasSubstr("sdk_no_handler type=invoice.paid count=2 "));
+  EXPECT_THAT(lines[2], HasSubstr("sdk_no_handler type=invoice.paid count=4 "));
+  EXPECT_THAT(lines[3], HasSubstr("sdk_no_handler type=customer.created count=1 "));
+}
+
+TEST(Router, UnmatchedEventLogStaysBoundedWhateverTheTypes) {
+  Router router;
+  router.OnEvent("payment_intent.succeeded", [](const EventContext&) { return absl::OkStatus(); });
+  const std::string text = testing::CaptureStderr([&] {
+    for (int i = 0; i < 1000; ++i) router.Dispatch(MakeDelivery(absl::StrCat("made.up", i)));
+  });
+  const std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  // One line for each of the first 256 types, then the rest counted together: 257th, 258th,
+  // 260th, ..., 1000th is the 744th of those, logged at 1, 2, 4, ..., 512.
+  ASSERT_EQ(lines.size(), 256u + 10u) << text.substr(0, 2000);
+  EXPECT_THAT(lines.back(), HasSubstr("(among other types, counted together) count=512 "));
 }
 
 TEST(Router, AckMapsTheReturnedStatus) {
