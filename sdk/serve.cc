@@ -272,6 +272,11 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   switchboard::v1::SubscribeRequest request;
   *request.mutable_subscription() = SubscriptionSpec(*router, o);
   request.set_member_address(server->advertise_);
+  // Add this version's types to the subscription's rather than replace them: an older
+  // instance restarting during a rolling deploy must not narrow the types a newer one
+  // registered (the gateway would skip events of the dropped types for every member).
+  // Removing a type takes an explicit update (docs/HANDLERS.md, "Scaling out").
+  request.set_add_event_types(true);
   switchboard::v1::Subscription registered;
   grpc::ClientContext context;
   AuthorizeCall(o.gateway, &context);

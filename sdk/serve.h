@@ -6,10 +6,12 @@
 //   2. listens on `listen` (port 0 picks a free port) with the gRPC callback API: each Deliver
 //      stream is a reactor with one write in flight; handler functions run on a pool of
 //      `workers` threads, never on gRPC's threads (see sdk/internal/deliver_service.h);
-//   3. calls Gateway.Subscribe: creates or updates the subscription `subscription` with the
-//      router's event types and these options, and registers this instance as a member at
-//      `advertise` (default 127.0.0.1:<bound port>). Instances of one handler that use the same
-//      subscription name share its deliveries.
+//   3. calls Gateway.Subscribe: creates or updates the subscription `subscription` with these
+//      options, adds the router's event types to the ones it has (add_event_types: an older
+//      instance restarting during a rolling deploy never narrows the types a newer one
+//      registered; removing a type takes an explicit update, docs/HANDLERS.md), and registers
+//      this instance as a member at `advertise` (default 127.0.0.1:<bound port>). Instances of
+//      one handler that use the same subscription name share its deliveries.
 // Then the gateway dials the member and streams matching events; each is acknowledged from the
 // handler function's status (sdk/router.h, sdk/status.h). While no stream is open, the instance
 // registers itself again every `reregister_interval` (a gateway that lost track of it, e.g.

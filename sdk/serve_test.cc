@@ -220,6 +220,20 @@ TEST_F(ServeTest, RegistersWithTheGatewayAndAcksEachDelivery) {
   EXPECT_EQ(gateway_.unsubscribes()[0].member_address(), member);
 }
 
+TEST_F(ServeTest, RegistersItsTypesAsAnAdditionSoAnOlderInstanceNeverNarrowsThem) {
+  // A v1 instance restarting while v2 (which added invoice.paid) runs: its start-up
+  // registration adds its types to the subscription's instead of replacing them.
+  Router router;
+  router.OnEvent("payment_intent.succeeded", [](const EventContext&) { return absl::OkStatus(); });
+  auto server = HandlerServer::Start(&router, Options());
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_EQ(gateway_.subscribes().size(), 1u);
+  const switchboard::v1::SubscribeRequest subscribe = gateway_.subscribes()[0];
+  EXPECT_THAT(subscribe.subscription().event_types(), ElementsAre("payment_intent.succeeded"));
+  EXPECT_TRUE(subscribe.add_event_types());
+  EXPECT_TRUE((*server)->Shutdown().ok());
+}
+
 TEST_F(ServeTest, DrainFinishesRunningCallsRefusesNewWorkAndUnsubscribes) {
   absl::Notification started, release;
   Router router;
