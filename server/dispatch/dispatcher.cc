@@ -143,6 +143,15 @@ struct Dispatcher::Sub {
 
   int64_t cursor = 0;    // low watermark (in memory; committed by FlushProgress)
   int64_t read_pos = 0;  // every event up to this sequence has been read from the log
+  // Loaded from the store (a restart): events above the stored cursor may have been handled
+  // before it, while the cursor was held back below them by an event still in flight. Those
+  // with a retry record or a dead letter then are in `parked_ahead`: the log read skips them
+  // (the retry record delivers them; a dead letter stays one) and forgets them once past.
+  // Log items up to `reread_to` (the log's end at the load) remove any retry record of their
+  // event when they finish, so none is left to deliver it again. Both are empty (0) for a
+  // subscription created since the load, and in steady state.
+  std::set<int64_t> parked_ahead;
+  int64_t reread_to = 0;
   bool maybe_more = true;
   absl::Time next_read_at = absl::InfinitePast();
   // No parked retry that is not loaded is due before this.
@@ -626,11 +635,32 @@ absl::Status Dispatcher::Load() {
     RETURN_IF_ERROR(deps_.delivery->PutSubscription(record));
   }
 
+  // Events above a cursor may have been handled before the restart (see Sub::parked_ahead):
+  // every event up to the log's end now, and only those parked or dead-lettered need skipping.
+  ASSIGN_OR_RETURN(const int64_t reread_to, deps_.delivery->LastSequence());
   for (auto& [name, l] : loaded) {
+    std::set<int64_t> parked_ahead;
+    for (int64_t after = l.cursor;;) {
+      ASSIGN_OR_RETURN(std::vector<store::RetryRecord> page,
+                       deps_.delivery->ListRetriesAfter(name, after, kAdminPage));
+      for (const store::RetryRecord& r : page) parked_ahead.insert(r.sequence);
+      if (static_cast<int>(page.size()) < kAdminPage) break;
+      after = page.back().sequence;
+    }
+    for (int64_t after = l.cursor;;) {
+      ASSIGN_OR_RETURN(std::vector<store::DeadLetterRecord> page,
+                       deps_.delivery->ListDeadLetters(name, after, kAdminPage));
+      for (const store::DeadLetterRecord& d : page) parked_ahead.insert(d.sequence);
+      if (static_cast<int>(page.size()) < kAdminPage) break;
+      after = page.back().sequence;
+    }
     std::shared_ptr<SubMetrics> m = MetricsFor(name);
     absl::MutexLock lock(&mu_);
     Sub* sub = AddSubLocked(l.stored, l.cursor, l.config_members, std::move(m), now);
+    sub->parked_ahead = std::move(parked_ahead);
+    sub->reread_to = reread_to;
     SB_LOG(INFO) << "subscription_loaded name=" << name << " cursor=" << l.cursor
+                 << " parked_ahead=" << sub->parked_ahead.size()
                  << " static=" << (sub->is_static ? "true" : "false")
                  << " members=" << sub->members.size();
   }
@@ -1241,12 +1271,18 @@ void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* 
   for (store::EventRecord& r : *records) {
     sub.read_pos = std::max(sub.read_pos, r.sequence);
     if (!MatchesEvent(sub.spec, r) || sub.items.count(r.sequence) > 0) continue;
+    // Parked or dead-lettered before a restart: not a new event (its retry record, if any,
+    // delivers it with its attempts and backoff).
+    if (sub.parked_ahead.count(r.sequence) > 0) continue;
     const int64_t sequence = r.sequence;
     Item item;
     item.record = std::move(r);
     sub.items.emplace(sequence, std::move(item));
     sub.log_seqs.insert(sequence);
     sub.waiting.insert({1, sequence});
+  }
+  if (!sub.parked_ahead.empty()) {
+    sub.parked_ahead.erase(sub.parked_ahead.begin(), sub.parked_ahead.upper_bound(sub.read_pos));
   }
 }
 
@@ -1355,10 +1391,18 @@ void Dispatcher::EraseItemLocked(Sub& sub, int64_t sequence) {
   sub.items.erase(sequence);
 }
 
+bool Dispatcher::MayHaveRetryLocked(const Sub& sub, const Item& item) const {
+  // A log item read again after a restart (up to reread_to) should have none: the load found
+  // the retry records above the cursor and the log read skips their events. Removing one
+  // anyway costs little (only until the subscription has read past reread_to) and makes sure
+  // no stale record delivers the event a second time.
+  return item.is_retry || item.record.sequence <= sub.reread_to;
+}
+
 void Dispatcher::FinishOkLocked(Sub& sub, Item& item, absl::Time now) {
   ReleaseLocked(sub, item);
   const int64_t sequence = item.record.sequence;
-  if (item.is_retry) pending_.DeleteRetry(sub.spec.name(), sequence);
+  if (MayHaveRetryLocked(sub, item)) pending_.DeleteRetry(sub.spec.name(), sequence);
   sub.metrics->delivered->Increment();
   sub.metrics->latency->Observe(absl::ToDoubleSeconds(now - item.record.received_at));
   EraseItemLocked(sub, sequence);
@@ -1406,7 +1450,7 @@ void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const 
   dead.last_error = reason;
   dead.dead_at = now;
   pending_.PutDeadLetter(dead);
-  if (item.is_retry) pending_.DeleteRetry(dead.subscription, dead.sequence);
+  if (MayHaveRetryLocked(sub, item)) pending_.DeleteRetry(dead.subscription, dead.sequence);
   sub.metrics->dead_letters->Increment();
   SB_LOG(WARNING) << "delivery_dead_letter subscription=" << dead.subscription
                   << " event=" << dead.event_id << " type=" << dead.event_type
@@ -1793,8 +1837,12 @@ absl::StatusOr<int64_t> Dispatcher::Replay(const ReplayRequest& request) {
       for (const store::EventRecord& e : events) {
         if (!MatchesEvent(sub->spec, e)) continue;
         ++scheduled;
-        // Held in memory (in flight or about to be sent) or not read yet: it goes out anyway.
-        if (sub->items.count(e.sequence) > 0 || e.sequence > sub->read_pos) continue;
+        // Held in memory (in flight or about to be sent) or not read yet: it goes out anyway
+        // (unless the log read skips it, being parked or a dead letter from before a restart).
+        if (sub->items.count(e.sequence) > 0 ||
+            (e.sequence > sub->read_pos && sub->parked_ahead.count(e.sequence) == 0)) {
+          continue;
+        }
         ScheduleNowLocked(*sub, e.sequence, e.id, "replay", now);
       }
     }

@@ -24,7 +24,9 @@
 //     event it removed (RemoveDeadLettersOfRemovedEvents).
 // Progress (cursors, retries, dead letters) is buffered and committed in batches by
 // FlushProgress (every Options::progress_flush_interval once started): after a crash at most the
-// deliveries finished since the last commit, plus those in flight, are sent again.
+// deliveries finished since the last commit, plus those in flight, are sent again. After a
+// restart the log is read again from the stored cursor, skipping the events above it that have
+// a retry record or a dead letter (found when Create loads the subscription): not new events.
 //
 // Threads, once Start()ed: one worker runs ProcessDue whenever something happens (Notify() after
 // an Append, a connection event, a timer), one flusher commits progress, and one reaper
@@ -341,6 +343,10 @@ class Dispatcher {
   // place, sent again at once.
   void RequeueUnsentLocked(Sub& sub, int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseItemLocked(Sub& sub, int64_t sequence) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when the store may hold a retry record of `item`'s event for `sub`, to be removed
+  // when the item finishes: a retry item, or a log item read again after a restart.
+  bool MayHaveRetryLocked(const Sub& sub, const Item& item) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishOkLocked(Sub& sub, Item& item, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const std::string& reason,
                          absl::Duration retry_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -127,6 +127,13 @@ class DeliveryStore {
                                                                absl::Time due_before,
                                                                int limit) = 0;
 
+  // Retries of `subscription` with sequence > after_sequence, ascending by sequence, at most
+  // `limit` (pages through them as ListDeadLetters does; the dispatcher finds those above a
+  // cursor). kInvalidArgument when limit < 1.
+  virtual absl::StatusOr<std::vector<RetryRecord>> ListRetriesAfter(absl::string_view subscription,
+                                                                    int64_t after_sequence,
+                                                                    int limit) = 0;
+
   // Dead letters of `subscription` with sequence > after_sequence, ascending, at most `limit`.
   // kInvalidArgument when limit < 1.
   virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(

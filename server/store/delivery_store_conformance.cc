@@ -379,6 +379,42 @@ TEST_P(DeliveryStoreConformanceTest, ListRetriesDueBeforeIsStrict) {
   EXPECT_THAT(due(kInfiniteFuture), ElementsAre(1, 2, 3));
 }
 
+TEST_P(DeliveryStoreConformanceTest, ListRetriesAfterPagesBySequenceWhateverTheirDueTimes) {
+  ASSERT_OK(delivery_->PutSubscription(Subscription("a")));
+  ASSERT_OK(delivery_->PutSubscription(Subscription("b")));
+  ProgressBatch batch;
+  batch.retries_to_put = {Retry("a", 5, At(100)), Retry("a", 3, At(500)), Retry("a", 1, At(200)),
+                          Retry("a", 7, At(50)),  Retry("a", 4, At(400)), Retry("b", 6, At(50))};
+  ASSERT_OK(delivery_->CommitProgress(batch));
+  std::vector<int64_t> seen;
+  int64_t after = 1;
+  int pages = 0;
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(std::vector<RetryRecord> page, delivery_->ListRetriesAfter("a", after, 2));
+    if (page.empty()) break;
+    ++pages;
+    EXPECT_LE(page.size(), 2u);
+    for (const RetryRecord& r : page) seen.push_back(r.sequence);
+    after = page.back().sequence;
+  }
+  EXPECT_EQ(pages, 2);
+  EXPECT_THAT(seen, ElementsAre(3, 4, 5, 7));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<RetryRecord> got, delivery_->ListRetriesAfter("a", 4, 1));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].subscription, "a");
+  EXPECT_EQ(got[0].sequence, 5);
+  EXPECT_EQ(got[0].event_id, "evt_5");
+  EXPECT_EQ(got[0].attempts, 1);
+  EXPECT_EQ(got[0].next_at, At(100));
+  EXPECT_EQ(got[0].last_error, "RETRY: busy");
+  EXPECT_EQ(got[0].first_attempt_at, At(1));
+  ASSERT_OK_AND_ASSIGN(got, delivery_->ListRetriesAfter("a", 7, 10));
+  EXPECT_THAT(got, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(got, delivery_->ListRetriesAfter("ghost", 0, 10));
+  EXPECT_THAT(got, IsEmpty());
+}
+
 TEST_P(DeliveryStoreConformanceTest, RetriesToDeleteRemoveOnlyThosePairs) {
   ASSERT_OK(delivery_->PutSubscription(Subscription("a")));
   ASSERT_OK(delivery_->PutSubscription(Subscription("b")));
@@ -474,9 +510,11 @@ TEST_P(DeliveryStoreConformanceTest, ListLimitsBelowOneAreInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(delivery_->ListRetries("a", kInfiniteFuture, -1),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(delivery_->ListRetriesAfter("a", 0, 0), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(delivery_->ListDeadLetters("a", 0, 0), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(delivery_->ListDeadLetters("a", 0, -1), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_OK(delivery_->ListRetries("a", kInfiniteFuture, std::numeric_limits<int>::max()));
+  EXPECT_OK(delivery_->ListRetriesAfter("a", 0, std::numeric_limits<int>::max()));
   EXPECT_OK(delivery_->ListDeadLetters("a", 0, std::numeric_limits<int>::max()));
 }
 
@@ -639,6 +677,7 @@ TEST_P(DeliveryStoreConformanceTest, CloseThenDeliveryCallsAreUnavailable) {
   EXPECT_THAT(delivery_->CommitProgress(batch), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->CommitProgress(ProgressBatch()), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->ListRetries("a", kInfiniteFuture, 10), StatusIs(kUnavailable));
+  EXPECT_THAT(delivery_->ListRetriesAfter("a", 0, 10), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->ListDeadLetters("a", 0, 10), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->LastSequence(), StatusIs(kUnavailable));
   EXPECT_THAT(delivery_->LastSequenceReceivedBefore(kInfiniteFuture), StatusIs(kUnavailable));

@@ -203,6 +203,22 @@ absl::StatusOr<std::vector<RetryRecord>> MemoryEventStore::ListRetries(
   return out;
 }
 
+absl::StatusOr<std::vector<RetryRecord>> MemoryEventStore::ListRetriesAfter(
+    absl::string_view subscription, int64_t after_sequence, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  absl::MutexLock lock(&mu_);
+  if (closed_) return Closed();
+  std::vector<RetryRecord> out;
+  auto it = subscriptions_.find(std::string(subscription));
+  if (it == subscriptions_.end()) return out;
+  const auto& retries = it->second.retries;
+  for (auto r = retries.upper_bound(after_sequence);
+       r != retries.end() && out.size() < static_cast<size_t>(limit); ++r) {
+    out.push_back(r->second);
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<DeadLetterRecord>> MemoryEventStore::ListDeadLetters(
     absl::string_view subscription, int64_t after_sequence, int limit) {
   if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));

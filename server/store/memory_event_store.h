@@ -57,6 +57,9 @@ class MemoryEventStore final : public EventStore, public DeliveryStore {
   absl::Status CommitProgress(const ProgressBatch& batch) override;
   absl::StatusOr<std::vector<RetryRecord>> ListRetries(absl::string_view subscription,
                                                        absl::Time due_before, int limit) override;
+  absl::StatusOr<std::vector<RetryRecord>> ListRetriesAfter(absl::string_view subscription,
+                                                            int64_t after_sequence,
+                                                            int limit) override;
   absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(absl::string_view subscription,
                                                                 int64_t after_sequence,
                                                                 int limit) override;

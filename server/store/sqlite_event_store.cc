@@ -144,6 +144,10 @@ constexpr char kListSubscriptionsSql[] =
 constexpr char kListRetriesSql[] =
     "SELECT subscription, seq, event_id, attempts, next_at, last_error, first_attempt_at "
     "FROM retries WHERE subscription = ?1 AND next_at < ?2 ORDER BY next_at, seq LIMIT ?3";
+// The primary key (subscription, seq) serves it.
+constexpr char kListRetriesAfterSql[] =
+    "SELECT subscription, seq, event_id, attempts, next_at, last_error, first_attempt_at "
+    "FROM retries WHERE subscription = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 constexpr char kListDeadLettersSql[] =
     "SELECT subscription, seq, event_id, event_type, attempts, last_error, dead_at "
     "FROM dead_letters WHERE subscription = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
@@ -304,6 +308,25 @@ EventRecord ReadRecord(sqlite3_stmt* stmt, bool with_raw_json) {
   return record;
 }
 
+// Steps a statement selecting the columns of kListRetriesSql to its end.
+absl::StatusOr<std::vector<RetryRecord>> StepRetries(sqlite3* db, sqlite3_stmt* s,
+                                                     absl::string_view what) {
+  std::vector<RetryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    RetryRecord& r = out.emplace_back();
+    r.subscription = ColumnBytes(s, 0);
+    r.sequence = sqlite3_column_int64(s, 1);
+    r.event_id = ColumnBytes(s, 2);
+    r.attempts = sqlite3_column_int(s, 3);
+    r.next_at = absl::FromUnixMicros(sqlite3_column_int64(s, 4));
+    r.last_error = ColumnBytes(s, 5);
+    r.first_attempt_at = absl::FromUnixMicros(sqlite3_column_int64(s, 6));
+  }
+  if (rc != SQLITE_DONE) return SqliteStatus(rc, db, what);
+  return out;
+}
+
 absl::Status CheckTypePatterns(const std::vector<std::string>& types) {
   if (types.size() > static_cast<size_t>(kMaxQueryTypes)) {
     return absl::InvalidArgumentError(
@@ -414,8 +437,8 @@ struct SqliteEventStore::ReadConnection {
   ReadConnection& operator=(const ReadConnection&) = delete;
   ~ReadConnection() {
     for (sqlite3_stmt* stmt :
-         {get_stmt, stats_stmt, list_subscriptions_stmt, list_retries_stmt, list_dead_letters_stmt,
-          last_sequence_stmt, last_sequence_received_before_stmt}) {
+         {get_stmt, stats_stmt, list_subscriptions_stmt, list_retries_stmt, list_retries_after_stmt,
+          list_dead_letters_stmt, last_sequence_stmt, last_sequence_received_before_stmt}) {
       sqlite3_finalize(stmt);
     }
     for (auto& [sql, stmt] : query_stmts) sqlite3_finalize(stmt);
@@ -440,6 +463,7 @@ struct SqliteEventStore::ReadConnection {
   sqlite3_stmt* stats_stmt = nullptr;
   sqlite3_stmt* list_subscriptions_stmt = nullptr;
   sqlite3_stmt* list_retries_stmt = nullptr;
+  sqlite3_stmt* list_retries_after_stmt = nullptr;
   sqlite3_stmt* list_dead_letters_stmt = nullptr;
   sqlite3_stmt* last_sequence_stmt = nullptr;
   sqlite3_stmt* last_sequence_received_before_stmt = nullptr;
@@ -614,6 +638,8 @@ absl::Status SqliteEventStore::OpenReaders() {
     ASSIGN_OR_RETURN(connection->list_subscriptions_stmt,
                      Prepare(connection->db, kListSubscriptionsSql));
     ASSIGN_OR_RETURN(connection->list_retries_stmt, Prepare(connection->db, kListRetriesSql));
+    ASSIGN_OR_RETURN(connection->list_retries_after_stmt,
+                     Prepare(connection->db, kListRetriesAfterSql));
     ASSIGN_OR_RETURN(connection->list_dead_letters_stmt,
                      Prepare(connection->db, kListDeadLettersSql));
     ASSIGN_OR_RETURN(connection->last_sequence_stmt, Prepare(connection->db, kLastSequenceSql));
@@ -1351,20 +1377,19 @@ absl::StatusOr<std::vector<RetryRecord>> SqliteEventStore::ListRetries(
   BindText(s, 1, subscription);
   BindUpperBound(s, 2, due_before);
   sqlite3_bind_int(s, 3, limit);
-  std::vector<RetryRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    RetryRecord& r = out.emplace_back();
-    r.subscription = ColumnBytes(s, 0);
-    r.sequence = sqlite3_column_int64(s, 1);
-    r.event_id = ColumnBytes(s, 2);
-    r.attempts = sqlite3_column_int(s, 3);
-    r.next_at = absl::FromUnixMicros(sqlite3_column_int64(s, 4));
-    r.last_error = ColumnBytes(s, 5);
-    r.first_attempt_at = absl::FromUnixMicros(sqlite3_column_int64(s, 6));
-  }
-  if (rc != SQLITE_DONE) return SqliteStatus(rc, reader->db, "list retries");
-  return out;
+  return StepRetries(reader->db, s, "list retries");
+}
+
+absl::StatusOr<std::vector<RetryRecord>> SqliteEventStore::ListRetriesAfter(
+    absl::string_view subscription, int64_t after_sequence, int limit) {
+  if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
+  ASSIGN_OR_RETURN(ReadLease reader, AcquireReader());
+  sqlite3_stmt* s = reader->list_retries_after_stmt;
+  ResetOnExit reset(s);
+  BindText(s, 1, subscription);
+  sqlite3_bind_int64(s, 2, after_sequence);
+  sqlite3_bind_int(s, 3, limit);
+  return StepRetries(reader->db, s, "list retries after");
 }
 
 absl::StatusOr<std::vector<DeadLetterRecord>> SqliteEventStore::ListDeadLetters(
