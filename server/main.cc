@@ -1,8 +1,11 @@
 // The Switchboard gateway: `bazel run //server`. Flags only; the wiring is in server.{h,cc}.
 // See docs/CONFIGURATION.md for every flag and config field.
 #include <signal.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -33,9 +36,9 @@ ABSL_FLAG(bool, allow_unauthenticated_grpc, false,
           "Serve the Gateway API without authentication on a non-loopback --grpc_addr (otherwise "
           "refused: set SWITCHBOARD_GATEWAY_TOKEN or grpc_tls client certificates instead). Only "
           "for a network that keeps others out. Also allow_unauthenticated_grpc in --config.");
-ABSL_FLAG(int, tolerance, -1,
-          "Signature timestamp tolerance in seconds (default 300, or the config's "
-          "tolerance_seconds). 0 disables the time check.");
+ABSL_FLAG(int, tolerance, 300,
+          "Signature timestamp tolerance in seconds, when given (else the config's "
+          "tolerance_seconds, else 300). 0 disables the time check; negative is refused.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10, "How long shutdown waits for open gRPC calls.");
 
 namespace {
@@ -69,6 +72,16 @@ int main(int argc, char** argv) {
       "Gateway API off loopback: SWITCHBOARD_GATEWAY_TOKEN, grpc_tls client certificates or "
       "--allow_unauthenticated_grpc.");
   absl::ParseCommandLine(argc, argv);
+  // `bazel run` starts the binary in its runfiles tree: relative paths in flags and in the
+  // config file mean the directory the command was typed in.
+  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
+    if (::chdir(cwd) != 0) {
+      SB_LOG(ERROR) << "start_failed error="
+                    << switchboard::base::Quoted(absl::StrCat(
+                           "cannot enter BUILD_WORKING_DIRECTORY ", cwd, ": ", strerror(errno)));
+      return 1;
+    }
+  }
   // Debian's abseil is built with deadlock detection on: it records every lock order in a
   // global graph (a few percent of the CPU under load, measured). Tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -88,9 +101,6 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
   options.secrets_file = absl::GetFlag(FLAGS_secrets_file);
-  if (absl::GetFlag(FLAGS_tolerance) >= 0) {
-    options.tolerance = absl::Seconds(absl::GetFlag(FLAGS_tolerance));
-  }
   // Flags given explicitly win; otherwise the config file's settings apply.
   auto from_config = [argc, argv](const char* flag) {
     for (int i = 1; i < argc; ++i) {
@@ -98,6 +108,9 @@ int main(int argc, char** argv) {
     }
     return true;
   };
+  if (!from_config("tolerance")) {
+    options.tolerance = absl::Seconds(absl::GetFlag(FLAGS_tolerance));
+  }
   if (!absl::GetFlag(FLAGS_config).empty()) {
     auto config = switchboard::server::config::LoadConfigFile(absl::GetFlag(FLAGS_config));
     if (!config.ok()) {

@@ -271,6 +271,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
   absl::Duration tolerance = verify::SignatureVerifier::kDefaultTolerance;
   if (config.has_tolerance_seconds()) tolerance = absl::Seconds(config.tolerance_seconds());
   if (options.tolerance) tolerance = *options.tolerance;
+  if (tolerance < absl::ZeroDuration()) {
+    // A negative one would turn the replay check off without a word.
+    return absl::InvalidArgumentError(
+        "the signature tolerance (--tolerance, tolerance_seconds) must not be negative; 0 turns "
+        "the timestamp check off");
+  }
 
   store::SqliteEventStore::Options store_options;
   store_options.path = options.data_dir + "/events.db";
@@ -309,7 +315,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(Options options) {
     ASSIGN_OR_RETURN(auto verifier, verify::SignatureVerifier::Create(vo));
     webhook_options.endpoints.push_back({e.path, std::move(verifier)});
     SB_LOG(INFO) << "endpoint path=" << e.path << " secrets=" << vo.secrets.size()
-                 << " source=" << base::Quoted(e.source);
+                 << " source=" << base::Quoted(e.source)
+                 << " tolerance_seconds=" << absl::ToInt64Seconds(tolerance);
+    for (const std::string& warning : e.warnings) {
+      SB_LOG(WARNING) << "endpoint_secret_warning path=" << e.path
+                      << " warning=" << base::Quoted(warning);
+    }
   }
   if (config.limits().has_max_body_bytes()) {
     webhook_options.max_body_bytes = config.limits().max_body_bytes();

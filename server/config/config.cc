@@ -1,6 +1,7 @@
 #include "server/config/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,12 +45,30 @@ absl::string_view HostOf(absl::string_view address) {
   return address.substr(0, address.rfind(':'));
 }
 
-absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path) {
+absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path,
+                                                         std::vector<std::string>* warnings) {
   absl::StatusOr<std::string> text = base::ReadFileToString(path);
   if (!text.ok()) return text.status();
   std::vector<std::string> secrets = SplitSecrets(*text);
   if (secrets.empty()) return absl::FailedPreconditionError(absl::StrCat("no secret in ", path));
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    warnings->push_back(absl::StrCat(path, " is readable by group or others (chmod 600 it)"));
+  }
   return secrets;
+}
+
+// Stripe's signing secrets all start with whsec_: anything else is most likely a pasted
+// `NAME=value` line or the wrong value, and would make every signature check fail (or pass for
+// whoever can guess it). Named by position, never by value.
+void WarnAboutUnlikelySecrets(ResolvedEndpoint* endpoint) {
+  for (size_t i = 0; i < endpoint->secrets.size(); ++i) {
+    if (!absl::StartsWith(endpoint->secrets[i], "whsec_")) {
+      endpoint->warnings.push_back(absl::StrCat(
+          "secret ", i + 1, " of ", endpoint->secrets.size(), " from ", endpoint->source,
+          " does not start with whsec_ (Stripe's signing secrets do)"));
+    }
+  }
 }
 
 }  // namespace
@@ -69,9 +88,12 @@ absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path) 
 
 std::vector<std::string> SplitSecrets(absl::string_view text) {
   std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(text, absl::ByAnyChar(",\n"))) {
-    part = absl::StripAsciiWhitespace(part);
-    if (!part.empty()) out.emplace_back(part);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "#")) continue;
+    for (absl::string_view part : absl::StrSplit(line, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (!part.empty()) out.emplace_back(part);
+    }
   }
   return out;
 }
@@ -164,7 +186,7 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
         sources.getenv ? sources.getenv("STRIPE_WEBHOOK_SECRET") : std::nullopt;
     if (!sources.default_secrets_file.empty()) {
       absl::StatusOr<std::vector<std::string>> secrets =
-          SecretsFromFile(sources.default_secrets_file);
+          SecretsFromFile(sources.default_secrets_file, &endpoint.warnings);
       if (!secrets.ok()) return secrets.status();
       endpoint.secrets = *std::move(secrets);
       endpoint.source = absl::StrCat("file ", sources.default_secrets_file);
@@ -181,13 +203,15 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
           "no webhook secret: set STRIPE_WEBHOOK_SECRET (or --secrets_file, or endpoints in "
           "--config); a generated development secret is only used on a loopback address");
     }
+    WarnAboutUnlikelySecrets(&endpoint);
     out.push_back(std::move(endpoint));
     return out;
   }
   for (const switchboard::v1::Endpoint& e : config.endpoints()) {
     ResolvedEndpoint endpoint{e.path(), {}, ""};
     if (!e.secrets_file().empty()) {
-      absl::StatusOr<std::vector<std::string>> secrets = SecretsFromFile(e.secrets_file());
+      absl::StatusOr<std::vector<std::string>> secrets =
+          SecretsFromFile(e.secrets_file(), &endpoint.warnings);
       if (!secrets.ok()) return secrets.status();
       endpoint.secrets = *std::move(secrets);
       endpoint.source = absl::StrCat("file ", e.secrets_file());
@@ -210,6 +234,7 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
       return absl::FailedPreconditionError(absl::StrCat(
           "endpoint ", e.path(), ": no secret (set secret_env, secrets_file or secrets)"));
     }
+    WarnAboutUnlikelySecrets(&endpoint);
     out.push_back(std::move(endpoint));
   }
   return out;

@@ -38,7 +38,8 @@ namespace switchboard::server::config {
 // kInvalidArgument with the line and column of the first syntax error, never its text.
 absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path);
 
-// Splits a comma- or newline-separated list of secrets, trimming whitespace, dropping empties.
+// Splits a comma- or newline-separated list of secrets, trimming whitespace, dropping empties
+// and lines that start with `#` (comments in a secrets file).
 std::vector<std::string> SplitSecrets(absl::string_view text);
 
 struct ResolvedEndpoint {
@@ -46,6 +47,9 @@ struct ResolvedEndpoint {
   std::vector<std::string> secrets;
   // Where the secrets came from, for the start-up log (never the secrets themselves).
   std::string source;
+  // For the start-up log: a secret that does not look like Stripe's, a secrets file others can
+  // read. Never contain a secret.
+  std::vector<std::string> warnings;
 };
 
 struct SecretSources {

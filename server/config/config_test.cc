@@ -41,6 +41,33 @@ TEST(SplitSecrets, SplitsOnCommasAndNewlinesAndTrims) {
               ElementsAre("whsec_a", "whsec_b", "whsec_c"));
 }
 
+TEST(SplitSecrets, SkipsCommentLines) {
+  EXPECT_THAT(SplitSecrets("# rotated 2026-11-01\nwhsec_a, whsec_b\r\n  # old: whsec_x\n"),
+              ElementsAre("whsec_a", "whsec_b"));
+}
+
+TEST(ResolveEndpoints, WarnsWithoutTheValueAboutUnlikelySecretsAndAReadableFile) {
+  const std::string dir = TempDir("warnings");
+  const std::string file = dir + "/webhook.secrets";
+  std::ofstream(file) << "whsec_good\nSTRIPE_WEBHOOK_SECRET=whsec_pasted\n";
+  ASSERT_EQ(chmod(file.c_str(), 0644), 0);
+  SecretSources sources = Env({}, dir);
+  sources.default_secrets_file = file;
+  ASSERT_OK_AND_ASSIGN(auto endpoints, ResolveEndpoints({}, sources));
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_THAT(endpoints[0].warnings, ElementsAre(HasSubstr("readable by group or others"),
+                                                 HasSubstr("secret 2 of 2 from file")));
+  for (const std::string& w : endpoints[0].warnings) {
+    EXPECT_THAT(w, Not(HasSubstr("pasted")));
+    EXPECT_THAT(w, Not(HasSubstr("whsec_good")));
+  }
+
+  ASSERT_EQ(chmod(file.c_str(), 0600), 0);
+  std::ofstream(file) << "whsec_good\n";
+  ASSERT_OK_AND_ASSIGN(endpoints, ResolveEndpoints({}, sources));
+  EXPECT_THAT(endpoints[0].warnings, ::testing::IsEmpty());
+}
+
 TEST(ResolveEndpoints, DefaultEndpointTakesRotatedSecretsFromEnvironment) {
   ASSERT_OK_AND_ASSIGN(auto endpoints,
                        ResolveEndpoints({}, Env({{"STRIPE_WEBHOOK_SECRET", "whsec_new,whsec_old"}},

@@ -296,5 +296,37 @@ TEST_F(IngestRestartTest, ASecondGatewayOnTheSameDataDirOrPortsIsRefused) {
   ASSERT_TRUE(after.Stop(SIGTERM).ok());
 }
 
+TEST_F(IngestRestartTest, ANegativeToleranceIsRefusedNotTakenAsNoCheck) {
+  const std::string config = data_dir_ + "/../negative_tolerance.textproto";
+  std::ofstream(config) << "tolerance_seconds: -1\n";
+  for (const std::string& flag : {std::string("--tolerance=-5"), "--config=" + config}) {
+    testing::ServerProcess::Options o = Options();
+    o.extra_flags = {flag};
+    testing::ServerProcess server(o);
+    EXPECT_FALSE(server.Start().ok()) << flag;
+    EXPECT_THAT(server.Log(), HasSubstr("must not be negative")) << flag;
+    EXPECT_FALSE(server.Stop(SIGTERM).ok()) << flag;
+  }
+  testing::ServerProcess::Options o = Options();
+  o.extra_flags = {"--tolerance=0"};
+  testing::ServerProcess server(o);
+  ASSERT_TRUE(server.Start().ok()) << server.Log();
+  EXPECT_THAT(server.Log(), HasSubstr("tolerance_seconds=0"));
+  ASSERT_TRUE(server.Stop(SIGTERM).ok());
+}
+
+TEST_F(IngestRestartTest, RelativePathsUnderBazelRunMeanTheDirectoryTheCommandRanIn) {
+  // `bazel run` starts the binary elsewhere and says where the user was.
+  const std::string user_dir = testing::NewTempDir("ingest_restart_cwd");
+  std::ofstream(user_dir + "/relative.textproto") << "tolerance_seconds: 7\n";
+  testing::ServerProcess::Options o = Options();
+  o.env["BUILD_WORKING_DIRECTORY"] = user_dir;
+  o.extra_flags = {"--config=relative.textproto"};
+  testing::ServerProcess server(o);
+  ASSERT_TRUE(server.Start().ok()) << server.Log();
+  EXPECT_THAT(server.Log(), HasSubstr("tolerance_seconds=7"));
+  ASSERT_TRUE(server.Stop(SIGTERM).ok());
+}
+
 }  // namespace
 }  // namespace switchboard
