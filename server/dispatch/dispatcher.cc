@@ -1574,7 +1574,8 @@ absl::Status Dispatcher::FlushProgress() {
 // Gateway API.
 
 absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
-    const switchboard::v1::Subscription& request, const std::string& member_address) {
+    const switchboard::v1::Subscription& request, const std::string& member_address,
+    EventTypesUpdate types) {
   RETURN_IF_ERROR(ValidateSubscriptionName(request.name()));
   if (!member_address.empty()) RETURN_IF_ERROR(ValidateMemberAddress(member_address));
   RETURN_IF_ERROR(ValidateStartPosition(request.start()));
@@ -1595,7 +1596,14 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
     next = *existing;
     if (!request.event_types().empty()) {
       if (existing->static_()) {
-        RETURN_IF_ERROR(CheckSameSpec(request, *existing));
+        RETURN_IF_ERROR(CheckSameSpec(request, *existing, types));
+      } else if (types == EventTypesUpdate::kAdd) {
+        ASSIGN_OR_RETURN(const switchboard::v1::Subscription added,
+                         AddEventTypes(request, *existing));
+        ASSIGN_OR_RETURN(next, NormalizeSubscription(added));
+        next.set_static_(false);
+        *next.mutable_members() = existing->members();
+        *next.mutable_created_at() = existing->created_at();
       } else {
         ASSIGN_OR_RETURN(next, NormalizeSubscription(request));
         next.set_static_(false);

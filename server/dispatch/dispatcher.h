@@ -74,6 +74,7 @@
 #include "server/dispatch/handler_connection.h"
 #include "server/dispatch/progress_buffer.h"
 #include "server/dispatch/retry_policy.h"
+#include "server/dispatch/subscription_spec.h"
 #include "server/metrics/metrics.h"
 #include "server/store/delivery_store.h"
 #include "server/store/event_store.h"
@@ -168,11 +169,16 @@ class Dispatcher {
 
   // Creates `spec.name` (start position from spec.start) or updates it (spec fields replaced,
   // position kept; an update with no event_types changes nothing but the members), then registers
-  // `member_address` (may be empty) as a member and dials it. Durable on return. Returns the
-  // subscription as ListSubscriptions shows it. Errors: kInvalidArgument (bad spec or address),
-  // kFailedPrecondition (changing a static subscription's spec), kUnavailable (shut down, store).
-  absl::StatusOr<switchboard::v1::Subscription> Subscribe(const switchboard::v1::Subscription& spec,
-                                                          const std::string& member_address);
+  // `member_address` (may be empty) as a member and dials it. With `types` kAdd an update adds
+  // spec.event_types to the subscription's (existing ones first, in their order) instead of
+  // replacing them; the other fields still replace; on a static subscription they must be among
+  // the config's. Creation ignores `types`. Durable on return. Returns the subscription as
+  // ListSubscriptions shows it. Errors: kInvalidArgument (bad spec or address, over 100 event
+  // types once added), kFailedPrecondition (changing a static subscription's spec, adding a type
+  // its config lacks), kUnavailable (shut down, store).
+  absl::StatusOr<switchboard::v1::Subscription> Subscribe(
+      const switchboard::v1::Subscription& spec, const std::string& member_address,
+      EventTypesUpdate types = EventTypesUpdate::kReplace);
 
   // Removes member `member_address` (it gets no new deliveries; its stream is closed once its
   // in-flight deliveries are answered or time out) or, when empty, the whole subscription with

@@ -1255,6 +1255,87 @@ TEST_F(DispatcherTest, UpdatingASubscriptionKeepsItsPosition) {
   EXPECT_THAT(Ids(h->TakeSent()), ElementsAre(c));  // not evt_1 again
 }
 
+TEST_F(DispatcherTest, AddEventTypesAddsToADynamicSubscriptionAndOtherFieldsReplace) {
+  Create();
+  constexpr EventTypesUpdate kAdd = EventTypesUpdate::kAdd;
+  // Creating with it set is a plain creation.
+  ASSERT_OK_AND_ASSIGN(switchboard::v1::Subscription s,
+                       dispatcher_->Subscribe(Spec("s", {"a.*", "b.c"}, 7), "h1:1", kAdd));
+  EXPECT_THAT(s.event_types(), ElementsAre("a.*", "b.c"));
+  EXPECT_EQ(s.max_in_flight(), 7);
+  // An older instance registers with fewer types: nothing is narrowed. Its other fields replace
+  // (max_in_flight unset: the default).
+  ASSERT_OK_AND_ASSIGN(s, dispatcher_->Subscribe(Spec("s", {"b.c"}), "h2:1", kAdd));
+  EXPECT_THAT(s.event_types(), ElementsAre("a.*", "b.c"));
+  EXPECT_EQ(s.max_in_flight(), 32);
+  EXPECT_EQ(s.members_size(), 2);
+  // A newer one adds its types after the existing ones.
+  ASSERT_OK_AND_ASSIGN(s,
+                       dispatcher_->Subscribe(Spec("s", {"d.e", "a.*", "c.*", "d.e"}), "", kAdd));
+  EXPECT_THAT(s.event_types(), ElementsAre("a.*", "b.c", "d.e", "c.*"));
+  // Joining without a spec still changes nothing but the members.
+  ASSERT_OK_AND_ASSIGN(s, dispatcher_->Subscribe(Spec("s", {}), "h3:1", kAdd));
+  EXPECT_THAT(s.event_types(), ElementsAre("a.*", "b.c", "d.e", "c.*"));
+  EXPECT_EQ(s.members_size(), 3);
+  // Without it, an update narrows.
+  ASSERT_OK_AND_ASSIGN(s, dispatcher_->Subscribe(Spec("s", {"c.*"}), ""));
+  EXPECT_THAT(s.event_types(), ElementsAre("c.*"));
+  // Durable, and delivered by: the added types are the subscription's.
+  ASSERT_OK(dispatcher_->Subscribe(Spec("s", {"x.y"}), "", kAdd).status());
+  dispatcher_.reset();
+  Create();
+  EXPECT_THAT(Listed("s").event_types(), ElementsAre("c.*", "x.y"));
+  const std::string x = Append("x.y");
+  Append("a.b");
+  const std::string c = Append("c.d");
+  connections_.Get("h1:1")->Up();
+  Pass();
+  EXPECT_THAT(Ids(connections_.Get("h1:1")->TakeSent()), ElementsAre(x, c));
+}
+
+TEST_F(DispatcherTest, AddEventTypesBeyondOneHundredIsInvalidArgument) {
+  Create();
+  std::vector<std::string> first;
+  for (int i = 0; i < 98; ++i) first.push_back(absl::StrCat("t.", i));
+  ASSERT_OK(dispatcher_->Subscribe(Spec("s", first), "").status());
+  // 98 + 2 new (one already there) = 100: fine.
+  ASSERT_OK_AND_ASSIGN(
+      switchboard::v1::Subscription s,
+      dispatcher_->Subscribe(Spec("s", {"t.0", "u.1", "u.2"}), "", EventTypesUpdate::kAdd));
+  EXPECT_EQ(s.event_types_size(), 100);
+  auto refused = dispatcher_->Subscribe(Spec("s", {"u.3"}), "h1:1", EventTypesUpdate::kAdd);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(refused.status().message(), HasSubstr("would make 101 patterns, at most 100"));
+  // Bad patterns are named as such, not as a union problem.
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("s", {"no spaces"}), "", EventTypesUpdate::kAdd),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  switchboard::v1::Subscription listed = Listed("s");
+  EXPECT_EQ(listed.event_types_size(), 100);  // unchanged
+  EXPECT_EQ(listed.members_size(), 0);        // nor registered
+}
+
+TEST_F(DispatcherTest, AddEventTypesOnAStaticSubscriptionMustBeAmongTheConfigs) {
+  Dispatcher::Options options;
+  options.static_subscriptions.push_back(Spec("audit", {"charge.*", "payout.paid"}));
+  Create(options);
+  constexpr EventTypesUpdate kAdd = EventTypesUpdate::kAdd;
+  // A subset joins (it would fail without add_event_types: the sets differ).
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("audit", {"payout.paid"}), "h1:1"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(switchboard::v1::Subscription s,
+                       dispatcher_->Subscribe(Spec("audit", {"payout.paid"}), "h1:1", kAdd));
+  EXPECT_THAT(s.event_types(), ElementsAre("charge.*", "payout.paid"));
+  EXPECT_EQ(s.members_size(), 1);
+  auto refused =
+      dispatcher_->Subscribe(Spec("audit", {"payout.paid", "charge.succeeded"}), "h2:1", kAdd);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(refused.status().message(), HasSubstr("charge.succeeded"));
+  // Other fields are still checked as without it.
+  EXPECT_THAT(dispatcher_->Subscribe(Spec("audit", {"charge.*"}, 5), "h2:1", kAdd),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(Listed("audit").members_size(), 1);
+}
+
 TEST_F(DispatcherTest, SubscribeValidates) {
   Create();
   EXPECT_THAT(dispatcher_->Subscribe(Spec("Bad"), ""),

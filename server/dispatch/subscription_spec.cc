@@ -198,7 +198,7 @@ absl::Status ValidateStartPosition(const switchboard::v1::StartPosition& start) 
 }
 
 absl::Status CheckSameSpec(const switchboard::v1::Subscription& request,
-                           const switchboard::v1::Subscription& existing) {
+                           const switchboard::v1::Subscription& existing, EventTypesUpdate types) {
   auto differs = [&](absl::string_view field) {
     return absl::FailedPreconditionError(absl::StrCat(
         "subscription \"", existing.name(), "\" is static (from the config file): ", field,
@@ -207,7 +207,18 @@ absl::Status CheckSameSpec(const switchboard::v1::Subscription& request,
   if (!request.event_types().empty()) {
     const std::set<std::string> a(request.event_types().begin(), request.event_types().end());
     const std::set<std::string> b(existing.event_types().begin(), existing.event_types().end());
-    if (a != b) return differs("event_types");
+    if (types == EventTypesUpdate::kAdd) {
+      for (const std::string& t : a) {
+        if (b.count(t) == 0) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("subscription \"", existing.name(),
+                           "\" is static (from the config file): event type \"", t,
+                           "\" is not among the config's; add it there"));
+        }
+      }
+    } else if (a != b) {
+      return differs("event_types");
+    }
   }
   if (request.has_livemode() &&
       (!existing.has_livemode() || existing.livemode() != request.livemode())) {
@@ -242,6 +253,34 @@ absl::Status CheckSameSpec(const switchboard::v1::Subscription& request,
     return differs("retry_policy");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<switchboard::v1::Subscription> AddEventTypes(
+    const switchboard::v1::Subscription& request, const switchboard::v1::Subscription& existing) {
+  // The request's own types are checked first, so an error names them rather than the union.
+  switchboard::v1::Subscription types_only;
+  types_only.set_name(request.name());
+  *types_only.mutable_event_types() = request.event_types();
+  if (absl::StatusOr<switchboard::v1::Subscription> checked = NormalizeSubscription(types_only);
+      !checked.ok()) {
+    return checked.status();
+  }
+  switchboard::v1::Subscription out = request;
+  out.clear_event_types();
+  std::set<std::string> seen;
+  for (const auto* types : {&existing.event_types(), &request.event_types()}) {
+    for (const std::string& pattern : *types) {
+      if (seen.insert(pattern).second) out.add_event_types(pattern);
+    }
+  }
+  if (out.event_types_size() > store::kMaxQueryTypes) {
+    return Invalid(
+        "event_types",
+        absl::StrCat("adding them to the subscription's ", existing.event_types_size(),
+                     " would make ", out.event_types_size(), " patterns, at most ",
+                     store::kMaxQueryTypes, " (an update without add_event_types replaces them)"));
+  }
+  return out;
 }
 
 bool MatchesEvent(const switchboard::v1::Subscription& spec, const store::EventRecord& event) {

@@ -52,11 +52,26 @@ absl::StatusOr<switchboard::v1::Subscription> NormalizeSubscription(
 // kInvalidArgument when `start` is malformed (a time out of range).
 absl::Status ValidateStartPosition(const switchboard::v1::StartPosition& start);
 
+// What an update of an existing subscription does with the request's event types.
+enum class EventTypesUpdate {
+  kReplace,  // they replace the subscription's
+  kAdd,      // they are added to the subscription's (SubscribeRequest.add_event_types)
+};
+
 // For Subscribe on a static subscription: OK when every spec field that `request` sets agrees
 // with `existing` (normalized); kFailedPrecondition naming the first field that differs.
-// Event types are compared as sets.
+// Event types are compared as sets (kReplace), or must all be among `existing`'s (kAdd).
 absl::Status CheckSameSpec(const switchboard::v1::Subscription& request,
-                           const switchboard::v1::Subscription& existing);
+                           const switchboard::v1::Subscription& existing,
+                           EventTypesUpdate types = EventTypesUpdate::kReplace);
+
+// For Subscribe with kAdd on a dynamic subscription: `request` with its event types replaced by
+// those of `existing` (in their order) followed by the request's it lacks (in theirs), the
+// other fields as they are; NormalizeSubscription of the result is the new spec.
+// kInvalidArgument when `request`'s own types are not valid (as NormalizeSubscription says) or
+// the union has more than 100 patterns.
+absl::StatusOr<switchboard::v1::Subscription> AddEventTypes(
+    const switchboard::v1::Subscription& request, const switchboard::v1::Subscription& existing);
 
 // True when a normalized `spec` wants `event`: its type matches a pattern, and its livemode and
 // account pass the optional filters.

@@ -1,5 +1,7 @@
 #include "server/dispatch/subscription_spec.h"
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/base/status_matchers.h"
 #include "server/dispatch/event_proto.h"
@@ -99,6 +101,38 @@ TEST(SubscriptionSpec, CheckSameSpecComparesOnlyFieldsTheRequestSets) {
   r = Spec("s", {});
   r.set_ordering(switchboard::v1::Subscription::PER_OBJECT);
   EXPECT_THAT(CheckSameSpec(r, existing), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SubscriptionSpec, CheckSameSpecWithAddWantsTheRequestTypesAmongTheExistingOnes) {
+  switchboard::v1::Subscription existing = Spec("s", {"a.*", "b.c"});
+  ASSERT_OK_AND_ASSIGN(existing, NormalizeSubscription(existing));
+  constexpr EventTypesUpdate kAdd = EventTypesUpdate::kAdd;
+  EXPECT_OK(CheckSameSpec(Spec("s", {"a.*"}), existing, kAdd));
+  EXPECT_OK(CheckSameSpec(Spec("s", {"b.c", "a.*", "b.c"}), existing, kAdd));
+  EXPECT_OK(CheckSameSpec(Spec("s", {}), existing, kAdd));
+  // Compared as strings: `a.b` matches `a.*` but is not one of the config's patterns.
+  EXPECT_THAT(CheckSameSpec(Spec("s", {"a.b"}), existing, kAdd),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  auto r = Spec("s", {"a.*"});
+  r.set_max_in_flight(8);
+  EXPECT_THAT(CheckSameSpec(r, existing, kAdd), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SubscriptionSpec, AddEventTypesKeepsTheExistingOrderThenAddsTheNewOnes) {
+  const switchboard::v1::Subscription existing = Spec("s", {"b.*", "a.c"});
+  auto request = Spec("s", {"z.z", "a.c", "c.d", "z.z"});
+  request.set_max_in_flight(9);
+  ASSERT_OK_AND_ASSIGN(switchboard::v1::Subscription added, AddEventTypes(request, existing));
+  EXPECT_THAT(added.event_types(), ::testing::ElementsAre("b.*", "a.c", "z.z", "c.d"));
+  EXPECT_EQ(added.max_in_flight(), 9);  // the request's other fields
+  EXPECT_THAT(AddEventTypes(Spec("s", {"not a type"}), existing),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+
+  std::vector<std::string> many;
+  for (int i = 0; i < 100; ++i) many.push_back(absl::StrCat("t.", i));
+  EXPECT_OK(AddEventTypes(Spec("s", {"t.5"}), Spec("s", many)).status());
+  EXPECT_THAT(AddEventTypes(Spec("s", {"t.5", "u.1"}), Spec("s", many)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(SubscriptionSpec, MatchesTypesLivemodeAndAccounts) {

@@ -134,8 +134,10 @@ grpc::Status GatewayService::Subscribe(grpc::ServerContext* context,
                                        switchboard::v1::Subscription* response) {
   if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   if (deps_.dispatcher == nullptr) return NoDispatcher();
-  absl::StatusOr<switchboard::v1::Subscription> s =
-      deps_.dispatcher->Subscribe(request->subscription(), request->member_address());
+  absl::StatusOr<switchboard::v1::Subscription> s = deps_.dispatcher->Subscribe(
+      request->subscription(), request->member_address(),
+      request->add_event_types() ? dispatch::EventTypesUpdate::kAdd
+                                 : dispatch::EventTypesUpdate::kReplace);
   if (!s.ok()) return ToGrpcStatus(s.status());
   *response = *std::move(s);
   return grpc::Status::OK;

@@ -126,10 +126,12 @@ class GatewayDeliveryTest : public ::testing::Test {
   }
 
   grpc::Status Subscribe(const switchboard::v1::Subscription& spec, const std::string& member,
-                         switchboard::v1::Subscription* out = nullptr) {
+                         switchboard::v1::Subscription* out = nullptr,
+                         bool add_event_types = false) {
     switchboard::v1::SubscribeRequest request;
     *request.mutable_subscription() = spec;
     request.set_member_address(member);
+    request.set_add_event_types(add_event_types);
     switchboard::v1::Subscription response;
     grpc::ClientContext context;
     grpc::Status s = stub_->Subscribe(&context, request, &response);
@@ -414,6 +416,36 @@ TEST_F(GatewayDeliveryTest, StaticSubscriptionSpecCannotChangeButMembersMayJoin)
   const std::string charge = Append("charge.succeeded");
   ASSERT_TRUE(handler->WaitForReceived(1, kWait));
   EXPECT_EQ(handler->received()[0].event().id(), charge);
+}
+
+TEST_F(GatewayDeliveryTest, SubscribeWithAddEventTypesAddsToTheSubscriptionsTypes) {
+  auto a = Spec("s");
+  a.clear_event_types();
+  a.add_event_types("a.*");
+  ASSERT_TRUE(Subscribe(a, "").ok());
+  auto b = Spec("s");
+  b.clear_event_types();
+  b.add_event_types("b.*");
+  switchboard::v1::Subscription out;
+  ASSERT_TRUE(Subscribe(b, "", &out, /*add_event_types=*/true).ok());
+  EXPECT_THAT(out.event_types(), ElementsAre("a.*", "b.*"));
+  ASSERT_TRUE(Subscribe(b, "", &out).ok());  // without it: replaced
+  EXPECT_THAT(out.event_types(), ElementsAre("b.*"));
+
+  StopGateway();
+  auto config = Spec("audit");
+  config.clear_event_types();
+  config.add_event_types("charge.*");
+  config.add_event_types("payout.*");
+  StartGateway({config});
+  auto subset = Spec("audit");
+  subset.clear_event_types();
+  subset.add_event_types("payout.*");
+  EXPECT_EQ(Subscribe(subset, "").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Subscribe(subset, "", &out, /*add_event_types=*/true).ok());
+  subset.add_event_types("refund.*");
+  EXPECT_EQ(Subscribe(subset, "", &out, /*add_event_types=*/true).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST(GatewayListEventsTest, APageEndsEarlyAtItsByteBudgetAndPagingSeesEveryEventOnce) {
