@@ -40,7 +40,7 @@ std::optional<HttpResponse> RequireGet(const HttpRequest& request) {
 
 bool IsHealthPath(absl::string_view path) { return path == "/healthz" || path == "/readyz"; }
 
-HttpResponse HealthResponse(const HttpRequest& request,
+HttpResponse HealthResponse(HealthDetail detail, const HttpRequest& request,
                             const std::function<absl::Status()>& readiness) {
   HttpResponse response;
   response.content_type = "text/plain; charset=utf-8";
@@ -48,7 +48,10 @@ HttpResponse HealthResponse(const HttpRequest& request,
   if (request.path == "/readyz") {
     const absl::Status ready = readiness ? readiness() : absl::OkStatus();
     response.status = ready.ok() ? 200 : 503;
-    response.body = ready.ok() ? "ready\n" : absl::StrCat("not ready: ", ready.message(), "\n");
+    response.body = ready.ok() ? "ready\n"
+                    : detail == HealthDetail::kReason
+                        ? absl::StrCat("not ready: ", ready.message(), "\n")
+                        : "not ready\n";
   }
   return response;
 }

@@ -61,8 +61,11 @@ std::optional<HttpResponse> RequireGet(const HttpRequest& request);
 bool IsHealthPath(absl::string_view path);
 
 // The answer to GET /healthz (200 while the process runs) or /readyz (200, or 503 with the
-// reason from `readiness`, which may be empty). REQUIRES: IsHealthPath(request.path).
-HttpResponse HealthResponse(const HttpRequest& request,
+// reason from `readiness`, which may be empty). The webhook listener faces the internet, so it
+// answers `not ready` alone (the detail names files and SQL); the ops listener gives the reason.
+// REQUIRES: IsHealthPath(request.path).
+enum class HealthDetail { kNone, kReason };
+HttpResponse HealthResponse(HealthDetail detail, const HttpRequest& request,
                             const std::function<absl::Status()>& readiness);
 
 }  // namespace switchboard::server::ingress

@@ -29,7 +29,7 @@ HttpResponse OpsHandler::Handle(const HttpRequest& request) const {
   if (request.path == "/metrics") {
     return Text(200, metrics_->Render(), "text/plain; version=0.0.4; charset=utf-8");
   }
-  return HealthResponse(request, readiness_);
+  return HealthResponse(HealthDetail::kReason, request, readiness_);
 }
 
 }  // namespace switchboard::server::ingress

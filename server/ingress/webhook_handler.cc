@@ -178,7 +178,7 @@ std::optional<HttpResponse> WebhookHandler::CheckHeaders(const HttpRequest& requ
 HttpResponse WebhookHandler::Handle(const HttpRequest& request) const {
   if (std::optional<HttpResponse> early = CheckHeaders(request)) return *std::move(early);
 
-  if (IsHealthPath(request.path)) return HealthResponse(request, deps_.readiness);
+  if (IsHealthPath(request.path)) return HealthResponse(HealthDetail::kNone, request, deps_.readiness);
 
   const Endpoint& endpoint = *FindEndpoint(request.path);
   const absl::Time start = deps_.clock->Now();

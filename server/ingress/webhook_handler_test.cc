@@ -341,8 +341,22 @@ TEST_F(WebhookHandlerTest, HealthAndReadiness) {
   EXPECT_EQ(handler_->Handle(r).status, 200);
   r.path = "/readyz";
   EXPECT_EQ(handler_->Handle(r).status, 200);
-  memory_store_.SetFailAppends(absl::ResourceExhaustedError("full"));
-  EXPECT_EQ(handler_->Handle(r).status, 503);
+  memory_store_.SetFailAppends(absl::ResourceExhaustedError("sqlite: INSERT INTO events: full"));
+  const HttpResponse not_ready = handler_->Handle(r);
+  EXPECT_EQ(not_ready.status, 503);
+  // The public listener says no more: the reason names SQL and files.
+  EXPECT_EQ(not_ready.body, "not ready\n");
+}
+
+TEST(HealthResponse, TheOpsListenerGivesTheReason) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/readyz";
+  auto failing = [] { return absl::UnavailableError("event store writer stalled"); };
+  EXPECT_EQ(HealthResponse(HealthDetail::kReason, r, failing).body,
+            "not ready: event store writer stalled\n");
+  EXPECT_EQ(HealthResponse(HealthDetail::kNone, r, failing).body, "not ready\n");
+  EXPECT_EQ(HealthResponse(HealthDetail::kNone, r, nullptr).body, "ready\n");
 }
 
 // The real store: a full disk (simulated with SQLite's max_page_count, since tests run as root
