@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "openssl/crypto.h"
 #include "server/dispatch/event_proto.h"
+#include "server/dispatch/subscription_spec.h"
 #include "server/rpc/status_convert.h"
 
 namespace switchboard::server::rpc {
@@ -69,6 +70,10 @@ grpc::Status GatewayService::ListEvents(grpc::ServerContext* context,
                                         switchboard::v1::ListEventsResponse* response) {
   if (grpc::Status denied = Authorize(context); !denied.ok()) return denied;
   store::EventQuery query;
+  // A pattern the store cannot match (`*.paid`) would list nothing, which reads as "no events".
+  for (const std::string& type : request->types()) {
+    if (absl::Status s = dispatch::ValidateEventTypePattern(type); !s.ok()) return ToGrpcStatus(s);
+  }
   query.types.assign(request->types().begin(), request->types().end());
   if (request->has_created_after()) query.created_after = FromProtoTime(request->created_after());
   if (request->has_created_before())

@@ -495,6 +495,16 @@ TEST(GatewayListEventsTest, APageEndsEarlyAtItsByteBudgetAndPagingSeesEveryEvent
   EXPECT_EQ(seen, ids);
   EXPECT_GE(pages, 4);
 
+  // A pattern the store cannot match is an error, not an empty list.
+  {
+    switchboard::v1::ListEventsRequest bad;
+    bad.add_types("*.paid");
+    grpc::ServerContext context;
+    switchboard::v1::ListEventsResponse response;
+    EXPECT_EQ(service.ListEvents(&context, &bad, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+
   // An event larger than the budget still comes, alone.
   deps.max_page_bytes = 100;
   GatewayService tiny(deps);
