@@ -33,6 +33,8 @@ Usage: ctl [--gateway=127.0.0.1:50051] [--tls] [--ca_file=F] [--cert_file=F --ke
 
 Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TIME is RFC 3339
 (2024-06-01T00:00:00Z) and applies to the event's `created`; ranges are [after, before).
+Text from events and handlers (ids, types, LAST_ERROR) is shown with control characters escaped
+as in JSON: \n \r \t, others \u00hh (C0, DEL, C1); \ as \\; a byte that is not UTF-8 as \xhh.
 A gateway that requires a token gets the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated).
 Exit status: 0 ok, 1 the call failed, 2 usage error.)";
 
@@ -42,11 +44,77 @@ using ::google::protobuf::Timestamp;
 using ::google::protobuf::util::TimeUtil;
 namespace v1 = ::switchboard::v1;
 
-// Left-aligned columns separated by two spaces.
+// Returns the length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF), 0 if there is none.
+size_t Utf8SequenceLength(absl::string_view s) {
+  const auto at = [&](size_t i) -> unsigned {
+    return i < s.size() ? static_cast<unsigned char>(s[i]) : 0;
+  };
+  const auto cont = [&](size_t i) { return (at(i) & 0xc0) == 0x80; };
+  const unsigned c = at(0), c1 = at(1);
+  if (c < 0x80) return s.empty() ? 0 : 1;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const bool first = c == 0xe0   ? c1 >= 0xa0 && c1 <= 0xbf
+                       : c == 0xed ? c1 >= 0x80 && c1 <= 0x9f
+                                   : cont(1);
+    return first && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const bool first = c == 0xf0   ? c1 >= 0x90 && c1 <= 0xbf
+                       : c == 0xf4 ? c1 >= 0x80 && c1 <= 0x8f
+                                   : cont(1);
+    return first && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// Returns `text` fit to print on a terminal. Much of what ctl shows comes from outside: event ids
+// and types from Stripe's bodies, LAST_ERROR from a handler's Ack or exception text. A newline in
+// it could forge table rows, an ESC or a C1 control could drive the terminal. So control
+// characters (C0, DEL, C1) are escaped as in JSON (\n \r \t, the others \u00hh), '\' as \\ so
+// that the escapes stay unambiguous, and a byte that is not part of valid UTF-8 as \xhh.
+// Everything else, other scripts included, is kept.
+std::string Printable(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = text[i];
+    size_t n = 1;
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if ((n = Utf8SequenceLength(text.substr(i))) == 0) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+      n = 1;
+    } else if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      // U+0080..U+009F: the C1 controls (CSI is U+009B).
+      absl::StrAppend(&out, "\\u00", absl::Hex(text[i + 1] & 0xff, absl::kZeroPad2));
+    } else {
+      out.append(text.data() + i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+// Left-aligned columns separated by two spaces. Every cell goes through Printable.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Add(std::vector<std::string> row) {
+    for (std::string& cell : row) cell = Printable(cell);
+    rows_.push_back(std::move(row));
+  }
   void Print(std::ostream& out) const {
     std::vector<size_t> width;
     for (const auto& row : rows_) {
@@ -153,7 +221,7 @@ class Runner {
     const grpc::Status status = (gateway_.*rpc)(&context, request, response);
     if (status.ok()) return true;
     err_ << "ctl: " << name << " failed: " << CodeName(status.error_code()) << ": "
-         << status.error_message() << "\n";
+         << Printable(status.error_message()) << "\n";
     return false;
   }
 
@@ -230,8 +298,8 @@ class Runner {
     request.set_member_address(o_.member);
     v1::Subscription response;
     if (!Call("Subscribe", &v1::Gateway::StubInterface::Subscribe, request, &response)) return 1;
-    out_ << "subscription " << response.name() << ": types "
-         << absl::StrJoin(response.event_types(), ",") << ", " << response.members_size()
+    out_ << "subscription " << Printable(response.name()) << ": types "
+         << Printable(absl::StrJoin(response.event_types(), ",")) << ", " << response.members_size()
          << " member(s)\n";
     return 0;
   }
@@ -300,16 +368,20 @@ class Runner {
       out_ << text;
       return 0;
     }
-    out_ << "id:        " << event.id() << "\n"
-         << "type:      " << event.type() << "\n"
+    // The envelope is outside data like a table cell. The raw JSON below stays byte for byte:
+    // the gateway stores only JSON that parses, which has no raw C0 control but whitespace
+    // (a C1 or DEL inside a string would pass, as it does through `cat` or `jq`).
+    out_ << "id:        " << Printable(event.id()) << "\n"
+         << "type:      " << Printable(event.type()) << "\n"
          << "created:   " << Time(event.created()) << "\n"
-         << "received:  " << Time(event.received_at()) << " on " << event.endpoint() << "\n"
+         << "received:  " << Time(event.received_at()) << " on " << Printable(event.endpoint())
+         << "\n"
          << "sequence:  " << event.sequence() << "\n"
          << "livemode:  " << (event.livemode() ? "true" : "false") << "\n";
-    if (event.has_account()) out_ << "account:   " << event.account() << "\n";
+    if (event.has_account()) out_ << "account:   " << Printable(event.account()) << "\n";
     if (!event.data().object_kind().empty()) {
-      out_ << "object:    " << event.data().object_kind() << " " << event.data().object_id()
-           << "\n";
+      out_ << "object:    " << Printable(event.data().object_kind()) << " "
+           << Printable(event.data().object_id()) << "\n";
     }
     out_ << "\n" << event.raw_json();
     if (!event.raw_json().empty() && event.raw_json().back() != '\n') out_ << "\n";

@@ -10,6 +10,10 @@
 //   dead list SUB | dead redrive SUB [--ids=...] | dead discard SUB --ids=... | --all
 //   stats
 //
+// Text that comes from outside (event ids and types from Stripe's bodies, a handler's LAST_ERROR,
+// the gateway's error messages) is printed with control characters escaped, so it can neither
+// forge output lines nor send the terminal escape sequences (the rule is in kUsage).
+//
 // Example:
 //   auto stub = switchboard::v1::Gateway::NewStub(channel);
 //   CtlOptions options;

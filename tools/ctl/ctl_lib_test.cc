@@ -286,6 +286,63 @@ TEST_F(CtlTest, DeadListAndRedrive) {
   EXPECT_EQ(out_.str(), "redriven 1 dead letter(s) of billing\n");
 }
 
+// A handler's error text reaches LAST_ERROR nearly as written (made valid UTF-8, cut to 512
+// bytes): a newline in it must not forge a row, an escape sequence must not reach the terminal.
+TEST_F(CtlTest, DeadListEscapesControlCharactersInTheHandlersError) {
+  v1::ListDeadLettersResponse response;
+  v1::DeadLetter* d = response.add_dead_letters();
+  d->set_event_id("evt_9");
+  d->set_event_type("invoice.paid");
+  d->set_attempts(1);
+  d->set_last_error(
+      "REJECT: bad\nevt_0  invoice.paid  1  -  forged\r\x1b[2J\x1b]0;title\x07 tab\there "
+      "del\x7f csi\xc2\x9b nel\xc2\x85 back\\slash caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x92\xb3 "
+      "bad\xff\xc3");
+  EXPECT_CALL(stub_, ListDeadLetters(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(response), Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"dead", "list", "billing"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "EVENT  TYPE          ATTEMPTS  DEAD_AT  LAST_ERROR\n"
+            "evt_9  invoice.paid  1         -        "
+            "REJECT: bad\\nevt_0  invoice.paid  1  -  forged\\r\\u001b[2J\\u001b]0;title\\u0007 "
+            "tab\\there del\\u007f csi\\u009b nel\\u0085 back\\\\slash caf\xc3\xa9 \xe2\x82\xac "
+            "\xf0\x9f\x92\xb3 bad\\xff\\xc3\n");
+}
+
+TEST_F(CtlTest, EventsListAndShowEscapeControlCharactersFromTheEventBody) {
+  EXPECT_CALL(stub_, ListEvents(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::ListEventsResponse>(R"pb(
+                        events { id: "evt_1\n" type: "charge.succeeded\x1b[31m" sequence: 1 }
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"events", "list"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "ID       TYPE                        CREATED  RECEIVED  SEQ  LIVE\n"
+            "evt_1\\n  charge.succeeded\\u001b[31m  -        -         1    test\n");
+
+  EXPECT_CALL(stub_, GetEvent(_, _, _))
+      .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::Event>(R"pb(
+                        id: "evt_1\n"
+                        type: "charge.succeeded\x1b[31m"
+                        endpoint: "/webhook"
+                        account: "acct_\r1"
+                        data { object_kind: "charge\x07" object_id: "ch_\x9b" }
+                      )pb")),
+                      Return(grpc::Status::OK)));
+  ASSERT_EQ(Run({"events", "show", "evt_1"}), 0) << err_.str();
+  EXPECT_THAT(out_.str(), HasSubstr("id:        evt_1\\n\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("type:      charge.succeeded\\u001b[31m\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("account:   acct_\\r1\n"));
+  EXPECT_THAT(out_.str(), HasSubstr("object:    charge\\u0007 ch_\\x9b\n"));
+}
+
+TEST_F(CtlTest, EscapesControlCharactersInTheGatewaysErrorMessage) {
+  EXPECT_CALL(stub_, GetEvent(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no event evt_\x1b[2J\nx")));
+  EXPECT_EQ(Run({"events", "show", "evt_x"}), 1);
+  EXPECT_EQ(err_.str(), "ctl: GetEvent failed: NOT_FOUND: no event evt_\\u001b[2J\\nx\n");
+}
+
 TEST_F(CtlTest, DeadDiscard) {
   v1::DiscardDeadLettersRequest sent;
   EXPECT_CALL(stub_, DiscardDeadLetters(_, _, _))
