@@ -24,7 +24,8 @@ ABSL_FLAG(std::string, url, "http://127.0.0.1:4242/webhook", "Webhook endpoint t
 ABSL_FLAG(std::string, file, "",
           "Send this JSON file as-is (byte for byte) instead of a built-in example event.");
 ABSL_FLAG(std::string, secret_file, "",
-          "File holding the webhook secret (used when STRIPE_WEBHOOK_SECRET is not set).");
+          "File holding the webhook secret (its first entry); when given it wins over "
+          "STRIPE_WEBHOOK_SECRET.");
 ABSL_FLAG(std::string, data_dir, "",
           "Gateway data dir holding dev_webhook_secret, tried last. Default: "
           "$BUILD_WORKSPACE_DIRECTORY/.switchboard under `bazel run`, else ./.switchboard.");
@@ -45,9 +46,10 @@ Usage:
   bazel run //tools/trigger -- --file=event.json [--url=URL]
   bazel run //tools/trigger -- --list
 
-The secret comes from STRIPE_WEBHOOK_SECRET (the first of a comma-separated list), else
---secret_file, else the local development secret the gateway writes to
-<data_dir>/dev_webhook_secret when started without one. It is never taken from a flag value.
+The secret comes from --secret_file when given (an explicit file wins, as in the server), else
+STRIPE_WEBHOOK_SECRET, else the local development secret the gateway writes to
+<data_dir>/dev_webhook_secret when started without one; of a list (comma- or line-separated) the
+first entry signs. It is never taken from a flag value.
 Prints each response's HTTP status and body; exits 0 if every response was 2xx, else 1.)";
 
 struct Job {

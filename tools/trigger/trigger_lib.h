@@ -66,8 +66,8 @@ SignedRequest SignRequest(absl::string_view secret, std::string body, absl::Time
 
 // Where a secret may come from, in the order they are tried.
 struct SecretSources {
-  std::optional<std::string> env;  // the value of STRIPE_WEBHOOK_SECRET, if set
   std::string secret_file;         // --secret_file; empty for none
+  std::optional<std::string> env;  // the value of STRIPE_WEBHOOK_SECRET, if set
   std::string data_dir;            // holds kDevSecretFileName
 };
 
