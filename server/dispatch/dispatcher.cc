@@ -31,6 +31,9 @@ constexpr size_t kMaxReasonBytes = 512;
 constexpr absl::Duration kStoreErrorBackoff = absl::Seconds(1);
 // After persisting a member drop fails, it is tried again this much later.
 constexpr absl::Duration kDropRetry = absl::Seconds(10);
+// A member drop that found an admin call running (holding admin_mu_) is tried again this much
+// later: soon, but not in a busy loop for as long as the call lasts.
+constexpr absl::Duration kDropBusyRetry = absl::Milliseconds(100);
 constexpr int kListRetriesMax = 10000;
 constexpr int kAdminPage = 1000;
 constexpr int64_t kBacklogCap = 1000000;
@@ -882,7 +885,13 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
     busy_.store(in_flight >= static_cast<int64_t>(kAckBatch), std::memory_order_relaxed);
     next = NextWakeLocked(sent_at);
   }
-  if (!drops.empty()) DropExpiredMembers(sent_at, drops);
+  if (!drops.empty()) {
+    DropExpiredMembers(sent_at, drops);
+    // Members dropped, or their drops put off: the next wake-up is computed again.
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::InfiniteFuture();
+    next = NextWakeLocked(sent_at);
+  }
   BuryRetired();
   return next;
 }
@@ -1496,8 +1505,18 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
 void Dispatcher::DropExpiredMembers(absl::Time now,
                                     const std::vector<std::pair<std::string, std::string>>& drops) {
   // This runs on the worker: never wait behind an admin call (a Redrive of every dead letter
-  // holds admin_mu_ for its whole run). The members stay due, so a later pass drops them.
-  if (!admin_mu_.TryLock()) return;
+  // holds admin_mu_ for its whole run). The drops are put off a little, so that a later pass
+  // makes them; left due, they would make the worker spin for as long as the call runs.
+  if (!admin_mu_.TryLock()) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, address] : drops) {
+      Sub* sub = FindSubLocked(name);
+      if (Member* m = sub == nullptr ? nullptr : sub->FindMember(address)) {
+        m->drop_retry_at = now + kDropBusyRetry;
+      }
+    }
+    return;
+  }
   for (const auto& drop : drops) {
     const std::string& name = drop.first;
     const std::string& address = drop.second;

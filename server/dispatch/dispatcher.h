@@ -266,7 +266,8 @@ class Dispatcher {
   void Post(InboxEntry entry);
   void WorkerLoop();
   void FlusherLoop();
-  // Removes members whose grace expired (persisting the spec first).
+  // Removes members whose grace expired (persisting the spec first). While an admin call holds
+  // admin_mu_ it does not wait: the drops are put off by a moment (Member::drop_retry_at).
   void DropExpiredMembers(absl::Time now,
                           const std::vector<std::pair<std::string, std::string>>& drops);
   // Closes the connections of removed members and destroys them: on the reaper once Start()ed,
