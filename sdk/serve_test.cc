@@ -23,8 +23,10 @@
 #include "gtest/gtest.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "protos/switchboard/v1/handler.grpc.pb.h"
+#include "sdk/internal/worker_pool.h"
 #include "sdk/router.h"
 #include "sdk/status.h"
+#include "tests/util/capture_stderr.h"
 
 namespace switchboard::sdk {
 
@@ -34,6 +36,8 @@ class HandlerServerPeer {
     absl::MutexLock lock(&server.reregister_mu_);
     return server.reregister_rounds_;
   }
+  // Deliveries read and waiting for a worker.
+  static int QueuedJobs(HandlerServer& server) { return server.pool_->queued(); }
 };
 
 namespace {
@@ -349,6 +353,62 @@ struct Blocker {
     };
   }
 };
+
+TEST_F(ServeTest, DeliveriesQueuedOnACancelledStreamAreNotHandled) {
+  // One worker: evt_0 runs, evt_1 waits in the pool. The gateway then cancels the stream (its
+  // SIGTERM, a handler_not_acking restart, a network break) and will send both again. evt_1
+  // must not run on the dead stream (its effect would happen twice, its ack go nowhere), and
+  // the new stream's delivery must not wait behind it.
+  Blocker first;
+  absl::Mutex mu;
+  std::vector<std::string> calls;
+  Router router;
+  router.OnEvent("*", [&](const EventContext& ctx) {
+    {
+      absl::MutexLock lock(&mu);
+      calls.push_back(std::string(ctx.id()));
+    }
+    if (ctx.id() == "evt_0") return first.Fn()(ctx);
+    return absl::OkStatus();
+  });
+  ServeOptions options = Options();
+  options.workers = 1;
+  auto server = HandlerServer::Start(&router, options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  HandlerServer& s = **server;
+
+  auto old_stream = OpenStream(s);
+  ASSERT_TRUE(old_stream->rw->Write(MakeDelivery("evt_0", "x.y")));
+  ASSERT_TRUE(old_stream->rw->Write(MakeDelivery("evt_1", "x.y")));
+  ASSERT_TRUE(first.started.WaitForNotificationWithTimeout(kSafety));
+  ASSERT_TRUE(Eventually([&] { return HandlerServerPeer::QueuedJobs(s) == 1; }));
+
+  old_stream->context.TryCancel();
+  // The handler has seen the cancel once the stream is gone (it finishes without waiting for
+  // evt_0).
+  ASSERT_TRUE(Eventually([&] { return s.open_streams() == 0; }));
+  first.release.Notify();
+
+  // The gateway's new stream. The pool runs jobs in order on its one worker, so evt_1's job is
+  // over when evt_2's ack arrives.
+  auto new_stream = OpenStream(s);
+  ASSERT_TRUE(new_stream->rw->Write(MakeDelivery("evt_2", "x.y")));
+  Ack ack;
+  ASSERT_TRUE(new_stream->rw->Read(&ack));
+  EXPECT_EQ(ack.delivery_id(), "d-evt_2");
+  EXPECT_EQ(ack.outcome(), Ack::OK);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_THAT(calls, ElementsAre("evt_0", "evt_2"));
+  }
+  new_stream->rw->WritesDone();
+  EXPECT_FALSE(new_stream->rw->Read(&ack));
+  EXPECT_TRUE(new_stream->rw->Finish().ok());
+
+  // Only the ack that went out is counted: evt_0's was dropped with its stream.
+  const std::string log = testing::CaptureStderr([&] { EXPECT_TRUE(s.Shutdown().ok()); });
+  EXPECT_THAT(log, HasSubstr("sdk_stopped subscription=serve-test ok=1 retry=0 reject=0 "));
+}
 
 TEST_F(ServeTest, ShutdownGivesUpOnACallThatNeverReturns) {
   Blocker hung;

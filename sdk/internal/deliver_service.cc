@@ -129,7 +129,7 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
     if (bytes.has_value()) {
       service_->deps_.pool->Submit([this, bytes = *std::move(bytes)](bool run) {
         std::optional<Ack> ack;
-        if (run) ack = Handle(*service_->deps_.router, bytes);
+        if (run && Open()) ack = Handle(*service_->deps_.router, bytes);
         OnHandled(std::move(ack));
         Unref();
       });
@@ -173,16 +173,28 @@ class DeliverStream final : public grpc::ServerGenericBidiReactor {
 
   ~DeliverStream() override = default;
 
+  // Whether an ack could still be sent: false once the stream was cancelled (the gateway's
+  // shutdown, a handler_not_acking restart, a broken connection), a write failed or it
+  // finished. A delivery queued behind running calls is not handled on such a stream: its ack
+  // would be dropped and the gateway sends it again, so handling it would run its effect twice,
+  // and it would hold a worker that deliveries on the gateway's new stream wait for.
+  bool Open() {
+    absl::MutexLock lock(&mu_);
+    return !finished_ && !write_failed_ && !cancelled_;
+  }
+
   void OnHandled(std::optional<Ack> ack) {
+    bool queued = false;
     {
       absl::MutexLock lock(&mu_);
       --pending_;
       // After a cancel or a failed write, the gateway counts this delivery as failed anyway.
       if (ack.has_value() && !finished_ && !write_failed_ && !cancelled_) {
         outbox_.push_back(ack->SerializeAsString());
+        queued = true;
       }
     }
-    if (ack.has_value()) service_->Count(ack->outcome());
+    if (queued) service_->Count(ack->outcome());
     Pump();
   }
 

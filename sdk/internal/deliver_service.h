@@ -14,7 +14,9 @@
 //     outstanding, and nothing touches the reactor after OnDone (jobs hold a reference);
 //   - once the stream is cancelled or a write failed, queued and later acks are dropped (the
 //     gateway counts those deliveries as failed) and the stream finishes without waiting for
-//     its running handler calls;
+//     its running handler calls; its deliveries still queued in the pool are not handled (the
+//     gateway sends them again, so handling them would run their effects twice, and they would
+//     hold workers that deliveries on the gateway's new stream wait for);
 //   - Start*/Finish are never called with the reactor's mutex held (a reaction may run
 //     inline); one thread at a time "pumps" the decided operations, in decision order.
 // Draining (SIGTERM): new streams are refused with UNAVAILABLE; open streams answer further
@@ -79,7 +81,9 @@ class DeliverService final : public grpc::CallbackGenericService,
   bool AwaitNoStreams(absl::Time deadline);
 
   int open_streams() const;
-  // Deliveries handled (an ack produced) since start, by outcome.
+  // Acks queued to be sent since start, by outcome (acks of a stream that was cancelled or
+  // broke meanwhile are dropped, not counted; one queued may still be dropped by a break
+  // before it is written).
   struct Counts {
     int64_t ok = 0;
     int64_t retry = 0;

@@ -65,6 +65,11 @@ bool WorkerPool::Stop(bool run_queued, absl::Time deadline) {
   return all_ended;
 }
 
+int WorkerPool::queued() const {
+  absl::MutexLock lock(&state_->mu);
+  return static_cast<int>(state_->queue.size());
+}
+
 void WorkerPool::Loop(const std::shared_ptr<State>& state) {
   while (true) {
     Job job;

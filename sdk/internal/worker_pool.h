@@ -54,6 +54,9 @@ class WorkerPool {
   // current job returns. May be called again, to wait again.
   bool Stop(bool run_queued, absl::Time deadline = absl::InfiniteFuture());
 
+  // Jobs submitted and neither started nor dropped yet (for tests and diagnostics).
+  int queued() const;
+
  private:
   // Shared with the threads, which may outlive the pool (see Stop).
   struct State {
