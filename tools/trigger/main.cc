@@ -1,10 +1,8 @@
 // trigger: sign and POST example Stripe events to a Switchboard (or any Stripe webhook) endpoint.
 // Flags only; the logic is in trigger_lib.
-#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,9 +12,9 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/random/random.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tools/trigger/trigger_lib.h"
 
@@ -29,7 +27,9 @@ ABSL_FLAG(std::string, secret_file, "",
 ABSL_FLAG(std::string, data_dir, "",
           "Gateway data dir holding dev_webhook_secret, tried last. Default: "
           "$BUILD_WORKSPACE_DIRECTORY/.switchboard under `bazel run`, else ./.switchboard.");
-ABSL_FLAG(int, count, 1, "Send this many distinct events (fresh ids), one after another.");
+ABSL_FLAG(int, count, 1,
+          "Send this many distinct events (fresh ids) of the event type, one after another "
+          "(not with --file, whose id is fixed).");
 ABSL_FLAG(bool, print, false, "Print the signed header and body instead of sending them.");
 ABSL_FLAG(bool, list, false, "List the event types with a built-in example and exit.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
@@ -50,7 +50,8 @@ The secret comes from --secret_file when given (an explicit file wins, as in the
 STRIPE_WEBHOOK_SECRET, else the local development secret the gateway writes to
 <data_dir>/dev_webhook_secret when started without one; of a list (comma- or line-separated) the
 first entry signs. It is never taken from a flag value.
-Prints each response's HTTP status and body; exits 0 if every response was 2xx, else 1.)";
+Prints each response's HTTP status and body. Exit status: 0 if every response was 2xx, 1 if one
+was not (or the secret, file or URL could not be used), 2 usage error.)";
 
 struct Job {
   std::string label;  // what is being sent, for the output
@@ -64,22 +65,11 @@ int Run(const std::vector<char*>& args) {
   }
   const std::string file = absl::GetFlag(FLAGS_file);
   const int count = absl::GetFlag(FLAGS_count);
-  if (count < 1) {
-    std::cerr << "trigger: --count must be at least 1\n";
-    return 1;
-  }
   // args[0] is the program name.
-  if ((file.empty() && args.size() != 2) || (!file.empty() && args.size() != 1)) {
-    std::cerr << "trigger: give exactly one event type, or --file=PATH (see --help, --list)\n";
-    return 1;
-  }
-  if (file.empty()) {
-    const std::vector<std::string> types = KnownEventTypes();
-    if (std::find(types.begin(), types.end(), args[1]) == types.end()) {
-      std::cerr << "trigger: no example event of type '" << args[1] << "'; known types:\n  "
-                << absl::StrJoin(types, "\n  ") << "\n";
-      return 1;
-    }
+  if (absl::Status usage = CheckInvocation({{args.begin() + 1, args.end()}, file, count});
+      !usage.ok()) {
+    std::cerr << "trigger: " << usage.message() << "\n";
+    return 2;
   }
   std::string file_body;
   if (!file.empty()) {

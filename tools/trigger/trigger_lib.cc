@@ -1,5 +1,6 @@
 #include "tools/trigger/trigger_lib.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -9,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "httplib.h"
@@ -65,6 +67,34 @@ std::vector<std::string> KnownEventTypes() {
   std::vector<std::string> types;
   for (const internal::EventTemplate& t : internal::EventTemplates()) types.push_back(t.type);
   return types;
+}
+
+absl::Status CheckInvocation(const Invocation& invocation) {
+  if (invocation.count < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--count=", invocation.count, ": must be at least 1"));
+  }
+  if (invocation.file.empty() != (invocation.args.size() == 1)) {
+    return absl::InvalidArgumentError(
+        "give exactly one event type, or --file=PATH (see --help, --list)");
+  }
+  if (!invocation.file.empty()) {
+    if (invocation.count > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--count=", invocation.count, " with --file would send the same event (same id) ",
+          invocation.count,
+          " times, and the gateway stores it once; --count sends distinct events of an event "
+          "type (fresh ids)"));
+    }
+    return absl::OkStatus();
+  }
+  const std::vector<std::string> types = KnownEventTypes();
+  if (std::find(types.begin(), types.end(), invocation.args[0]) == types.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("no example event of type '", invocation.args[0],
+                                                   "'; known types:\n  ",
+                                                   absl::StrJoin(types, "\n  ")));
+  }
+  return absl::OkStatus();
 }
 
 std::string NewEventId(absl::BitGenRef gen) { return absl::StrCat("evt_", RandomAlnum(gen, 24)); }

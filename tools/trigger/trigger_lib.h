@@ -6,6 +6,7 @@
 // secret; both end as a signed POST of an Event to the webhook endpoint.
 //
 // Main pieces:
+//   CheckInvocation                      whether the command line says what to send.
 //   KnownEventTypes / BuildExampleEvent  built-in example events (the project's own templates),
 //                                        each built with a fresh `evt_` id and `created`.
 //   SignRequest                          body + Stripe-Signature header, signed at a given time.
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "absl/random/bit_gen_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -46,6 +48,20 @@ inline constexpr char kSecretEnvVar[] = "STRIPE_WEBHOOK_SECRET";
 
 // Event types that have a built-in example, sorted.
 std::vector<std::string> KnownEventTypes();
+
+// What the command line asks to send.
+struct Invocation {
+  std::vector<std::string> args;  // positional arguments, without the program name
+  std::string file;               // --file; empty for none
+  int count = 1;                  // --count
+};
+
+// Returns OK if `invocation` says what to send: exactly one event type that has a built-in example
+// (see KnownEventTypes), each of the --count >= 1 sends a fresh event; or --file and no event
+// type, with --count 1, since the file is sent byte for byte: every copy would carry the same id,
+// which the gateway stores once while answering 200 to each. Returns kInvalidArgument, with a
+// message for the user, for anything else (a usage error).
+absl::Status CheckInvocation(const Invocation& invocation);
 
 // Returns a fresh event id: "evt_" followed by 24 random characters of [0-9A-Za-z].
 std::string NewEventId(absl::BitGenRef gen);

@@ -66,6 +66,40 @@ std::string StringMember(const rapidjson::Value& obj, const char* name) {
   return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : "";
 }
 
+// --- The command line -----------------------------------------------------------------------
+
+TEST(CheckInvocation, AcceptsOneKnownTypeWithAnyCountOrAFileOnce) {
+  EXPECT_OK(CheckInvocation({{"invoice.paid"}, "", 1}));
+  EXPECT_OK(CheckInvocation({{"invoice.paid"}, "", 50}));
+  EXPECT_OK(CheckInvocation({{}, "event.json", 1}));
+}
+
+// A file is sent byte for byte, so every copy has the same id: the gateway would store it once
+// and answer 200 to each, and the tool would report N successes for one event.
+TEST(CheckInvocation, RefusesACountAboveOneWithAFile) {
+  const absl::Status status = CheckInvocation({{}, "event.json", 3});
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--count=3 with --file"));
+}
+
+TEST(CheckInvocation, RefusesAMissingOrUnknownTypeAndACountBelowOne) {
+  for (const Invocation& bad : std::vector<Invocation>{
+           {{}, "", 1},
+           {{"invoice.paid", "charge.succeeded"}, "", 1},
+           {{"invoice.paid"}, "event.json", 1},
+           {{"invoice.paid"}, "", 0},
+           {{}, "event.json", -1},
+       }) {
+    EXPECT_THAT(CheckInvocation(bad), StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad.args.size() << " args, file '" << bad.file << "', count " << bad.count;
+  }
+  const absl::Status unknown = CheckInvocation({{"no.such.event"}, "", 1});
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(std::string(unknown.message()),
+              HasSubstr("no example event of type 'no.such.event'"));
+  EXPECT_THAT(std::string(unknown.message()), HasSubstr("\n  invoice.paid"));
+}
+
 // --- Example events -------------------------------------------------------------------------
 
 TEST(KnownEventTypes, CoversTheCommonTypesSortedAndUnique) {
