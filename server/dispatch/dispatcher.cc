@@ -22,7 +22,10 @@ namespace {
 
 // Acks waiting for the worker beyond this are dropped (and counted): a handler spraying acks
 // must not grow the gateway's memory. Honest acks are bounded by the windows, far below this.
+// Each is kept trimmed (internal::AckToApply), so the inbox stays under about 100 MB.
 constexpr size_t kMaxInbox = 100000;
+// Delivery ids the gateway issues are shorter (16 hex digits, '-', a decimal counter).
+constexpr size_t kMaxDeliveryIdBytes = 64;
 // This many acks waiting end the worker's Options::ack_batch_delay at once.
 constexpr size_t kAckBatch = 64;
 // Reasons kept with retries and dead letters are cut to this many bytes.
@@ -78,6 +81,20 @@ std::string StatusText(const absl::Status& s) {
 }
 
 }  // namespace
+
+namespace internal {
+
+switchboard::v1::Ack AckToApply(const switchboard::v1::Ack& ack) {
+  switchboard::v1::Ack out;
+  // A longer id is none of ours: kept empty, it names no delivery (counted as unknown).
+  if (ack.delivery_id().size() <= kMaxDeliveryIdBytes) out.set_delivery_id(ack.delivery_id());
+  out.set_outcome(ack.outcome());
+  out.set_message(TruncateReason(ack.message()));
+  if (ack.has_retry_after()) *out.mutable_retry_after() = ack.retry_after();
+  return out;
+}
+
+}  // namespace internal
 
 struct Dispatcher::Item {
   // raw_json is released once `encoded` is made (the encoding carries it).
@@ -227,7 +244,8 @@ class Dispatcher::MemberListener final : public HandlerConnection::Listener {
     e.kind = InboxEntry::Kind::kAck;
     e.member = member_;
     e.stream = stream;
-    e.ack = ack;
+    // Not the whole Ack: its message may be up to 64 KiB, and up to kMaxInbox of them wait.
+    e.ack = internal::AckToApply(ack);
     dispatcher_->Post(std::move(e));
   }
   void OnDisconnected(uint64_t stream, const absl::Status& status,

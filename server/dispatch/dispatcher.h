@@ -438,6 +438,17 @@ class Dispatcher {
   bool encode_stopping_ ABSL_GUARDED_BY(encode_mu_) = false;
 };
 
+namespace internal {
+
+// What the dispatcher keeps of a handler's Ack until its worker applies it: delivery_id (empty
+// when longer than any id the gateway issues: it names no delivery), outcome, retry_after and
+// the first 512 bytes of message (cut on a UTF-8 boundary; the rest would be cut off the
+// retry's or dead letter's reason anyway). A few hundred bytes, whatever the Ack's size (up to
+// 64 KiB): the inbox holds up to 100,000 of them.
+switchboard::v1::Ack AckToApply(const switchboard::v1::Ack& ack);
+
+}  // namespace internal
+
 }  // namespace switchboard::server::dispatch
 
 #endif  // SWITCHBOARD_SERVER_DISPATCH_DISPATCHER_H_

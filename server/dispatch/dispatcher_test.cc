@@ -1416,6 +1416,45 @@ TEST_F(DispatcherTest, UnknownAndGarbageAcksAreIgnoredAndCounted) {
   EXPECT_EQ(r[0].next_at, kStart + absl::Milliseconds(500));  // negative retry_after ignored
 }
 
+TEST(DispatcherAckInbox, AnAckWaitingToBeAppliedKeepsOnlyWhatTheDispatcherUses) {
+  // A hostile handler's Ack of 64 KiB, a 2-byte character straddling byte 512 of its message.
+  Ack big;
+  big.set_delivery_id("0123456789abcdef-42");
+  big.set_outcome(Ack::RETRY);
+  big.set_message(std::string(511, 'x') + "\xc3\xa9" + std::string(64 << 10, 'y'));
+  big.mutable_retry_after()->set_seconds(30);
+  const Ack kept = internal::AckToApply(big);
+  EXPECT_EQ(kept.delivery_id(), big.delivery_id());
+  EXPECT_EQ(kept.outcome(), Ack::RETRY);
+  EXPECT_EQ(kept.retry_after().seconds(), 30);
+  EXPECT_EQ(kept.message(), std::string(511, 'x'));  // not half of the character
+  EXPECT_LT(kept.SpaceUsedLong(), 2048u);
+  EXPECT_GT(big.SpaceUsedLong(), size_t{64 << 10});
+
+  // An id longer than any the gateway issues names no delivery; an unknown outcome stays
+  // unknown (it counts as RETRY).
+  Ack odd;
+  odd.set_delivery_id(std::string(60000, 'd'));
+  odd.set_outcome(static_cast<Ack::Outcome>(77));
+  const Ack odd_kept = internal::AckToApply(odd);
+  EXPECT_EQ(odd_kept.delivery_id(), "");
+  EXPECT_EQ(odd_kept.outcome(), 77);
+  EXPECT_FALSE(odd_kept.has_retry_after());
+}
+
+TEST_F(DispatcherTest, AHugeAckMessageEndsAsTheFirst512BytesOfTheRetrysReason) {
+  Create();
+  Append("a.b");
+  FakeHandlerConnection* h = SubscribeUp(Spec("s"), "h1:1");
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY,
+         std::string(500, 'x') + "\xc3\xa9" + std::string(60000, 'y'));
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].last_error, "RETRY: " + std::string(500, 'x') + "\xc3\xa9" + std::string(3, 'y'));
+}
+
 TEST_F(DispatcherTest, AStalledSubscriptionDoesNotSlowOthers) {
   Create();
   FakeHandlerConnection* slow = Subscribe(Spec("slow", {"*"}, 2), "slow:1");
