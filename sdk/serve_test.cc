@@ -80,10 +80,20 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
   grpc::Status Unsubscribe(grpc::ServerContext* context,
                            const switchboard::v1::UnsubscribeRequest* request,
                            switchboard::v1::UnsubscribeResponse*) override {
-    absl::MutexLock lock(&mu_);
-    Authorization(context);
-    unsubscribes_.push_back(*request);
+    std::function<void(const switchboard::v1::UnsubscribeRequest&)> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      Authorization(context);
+      unsubscribes_.push_back(*request);
+      hook = unsubscribe_hook_;
+    }
+    if (hook != nullptr) hook(*request);
     return grpc::Status::OK;
+  }
+  // Runs in every later Unsubscribe, before it answers.
+  void SetUnsubscribeHook(std::function<void(const switchboard::v1::UnsubscribeRequest&)> f) {
+    absl::MutexLock lock(&mu_);
+    unsubscribe_hook_ = std::move(f);
   }
   std::vector<switchboard::v1::SubscribeRequest> subscribes() {
     absl::MutexLock lock(&mu_);
@@ -112,7 +122,23 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
   std::vector<switchboard::v1::SubscribeRequest> subscribes_;
   std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes_;
   std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> subscribe_hook_;
+  std::function<void(const switchboard::v1::UnsubscribeRequest&)> unsubscribe_hook_;
 };
+
+// Opens a Deliver stream to `member` as the gateway would, closes it at once and returns how
+// it ended: OK from a handler that takes new streams, UNAVAILABLE from one that is draining.
+grpc::Status ProbeDeliverStream(const std::string& member) {
+  auto stub = switchboard::v1::EventHandler::NewStub(
+      grpc::CreateChannel(member, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kSafety));
+  auto rw = stub->Deliver(&context);
+  rw->WritesDone();
+  Ack unused;
+  while (rw->Read(&unused)) {
+  }
+  return rw->Finish();
+}
 
 Delivery MakeDelivery(absl::string_view id, absl::string_view type) {
   Delivery d;
@@ -249,6 +275,11 @@ TEST_F(ServeTest, DrainFinishesRunningCallsRefusesNewWorkAndUnsubscribes) {
   router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
   auto server = HandlerServer::Start(&router, Options());
   ASSERT_TRUE(server.ok()) << server.status();
+  // How a new stream to the member ended while the gateway handled its Unsubscribe.
+  std::vector<grpc::Status> at_unsubscribe;
+  gateway_.SetUnsubscribeHook([&](const switchboard::v1::UnsubscribeRequest& request) {
+    at_unsubscribe.push_back(ProbeDeliverStream(request.member_address()));
+  });
 
   auto stream = OpenStream(**server);
   ASSERT_TRUE(stream->rw->Write(MakeDelivery("evt_slow", "slow.event")));
@@ -295,6 +326,13 @@ TEST_F(ServeTest, DrainFinishesRunningCallsRefusesNewWorkAndUnsubscribes) {
   EXPECT_TRUE(shutdown_status.ok()) << shutdown_status;
   EXPECT_EQ(gateway_.unsubscribes().size(), 1u);
   EXPECT_EQ((*server)->open_streams(), 0);
+  // It left before it began draining: while the gateway took it out of the subscription, the
+  // member still took new streams (draining first would answer deliveries RETRY at once, make
+  // it look idle and draw the subscription's traffic).
+  ASSERT_EQ(at_unsubscribe.size(), 1u);
+  EXPECT_TRUE(at_unsubscribe[0].ok())
+      << "the member was already draining when it unsubscribed: " << at_unsubscribe[0].error_code()
+      << " " << at_unsubscribe[0].error_message();
 }
 
 // Polls `done` until it holds or kSafety passed. True when it holds.
