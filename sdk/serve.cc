@@ -422,6 +422,9 @@ absl::Status InstallShutdownSignals() {
     struct sigaction action = {};
     action.sa_handler = OnSignal;
     sigemptyset(&action.sa_mask);
+    // The signal may land on any thread, also a worker blocked in a system call inside a
+    // handler function (a database read): restart that call rather than fail it with EINTR.
+    action.sa_flags = SA_RESTART;
     ::sigaction(SIGTERM, &action, nullptr);
     ::sigaction(SIGINT, &action, nullptr);
     ::signal(SIGPIPE, SIG_IGN);

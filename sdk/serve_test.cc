@@ -2,7 +2,10 @@
 // the gateway's side of EventHandler.Deliver with a real gRPC stream on port 0.
 #include "sdk/serve.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -14,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -729,6 +734,68 @@ TEST(ShutdownSignals, SigtermIsSeenByEveryLaterWait) {
   ASSERT_EQ(::raise(SIGTERM), 0);
   EXPECT_TRUE(WaitForShutdownSignal(absl::ZeroDuration()));
   EXPECT_TRUE(WaitForShutdownSignal());
+}
+
+// The number of the system call thread `tid` of this process is blocked in; -1 when it is not
+// blocked in one ("running"), -2 when the kernel does not say.
+long BlockedSyscall(pid_t tid) {
+  std::ifstream in(absl::StrCat("/proc/self/task/", tid, "/syscall"));
+  std::string first;
+  if (!(in >> first)) return -2;
+  long number = -1;
+  return absl::SimpleAtoi(first, &number) ? number : -1;
+}
+
+// Whether `signal` is pending for thread `tid` of this process.
+bool SignalPending(pid_t tid, int signal) {
+  std::ifstream in(absl::StrCat("/proc/self/task/", tid, "/status"));
+  for (std::string line; std::getline(in, line);) {
+    uint64_t mask = 0;
+    if (line.rfind("SigPnd:", 0) == 0 &&
+        absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line.substr(7)), &mask)) {
+      return (mask >> (signal - 1)) & 1;
+    }
+  }
+  return false;
+}
+
+TEST(ShutdownSignals, ABlockingCallOnAWorkerThreadIsRestartedNotInterrupted) {
+  // A handler function blocked in a system call (a database read) when SIGTERM arrives on its
+  // thread: with SA_RESTART the call carries on; without, it fails with EINTR.
+  ASSERT_TRUE(InstallShutdownSignals().ok());
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::atomic<pid_t> tid{0};
+  ssize_t n = 0;
+  int error = 0;
+  absl::Notification returned;
+  std::thread reader([&] {
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    char byte;
+    n = ::read(fds[0], &byte, 1);
+    error = errno;
+    returned.Notify();
+  });
+  ASSERT_TRUE(Eventually([&] { return tid.load() != 0; }));
+  if (BlockedSyscall(tid) == -2) {
+    ASSERT_EQ(::write(fds[1], "x", 1), 1);
+    reader.join();
+    GTEST_SKIP() << "/proc/self/task/*/syscall is not available";
+  }
+  ASSERT_TRUE(Eventually([&] { return BlockedSyscall(tid) == SYS_read; }));
+  ASSERT_EQ(::pthread_kill(reader.native_handle(), SIGTERM), 0);
+  // The signal is handled once it is no longer pending; the read then either went on (the
+  // thread is blocked in it again) or failed.
+  ASSERT_TRUE(Eventually([&] {
+    return returned.HasBeenNotified() ||
+           (!SignalPending(tid, SIGTERM) && BlockedSyscall(tid) == SYS_read);
+  }));
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  reader.join();
+  EXPECT_EQ(n, 1) << "read failed: " << strerror(error);
+  EXPECT_TRUE(WaitForShutdownSignal(absl::ZeroDuration()));
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 TEST(StartPosition, Parses) {
