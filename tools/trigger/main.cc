@@ -1,6 +1,10 @@
 // trigger: sign and POST example Stripe events to a Switchboard (or any Stripe webhook) endpoint.
 // Flags only; the logic is in trigger_lib.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -49,7 +53,8 @@ Usage:
 The secret comes from --secret_file when given (an explicit file wins, as in the server), else
 STRIPE_WEBHOOK_SECRET, else the local development secret the gateway writes to
 <data_dir>/dev_webhook_secret when started without one; of a list (comma- or line-separated) the
-first entry signs. It is never taken from a flag value.
+first entry signs. It is never taken from a flag value. Under `bazel run`, relative paths
+(--file, --secret_file, --data_dir) are taken from the directory the command was typed in.
 Prints each response's HTTP status and body. Exit status: 0 if every response was 2xx, 1 if one
 was not (or the secret, file or URL could not be used), 2 usage error.)";
 
@@ -156,5 +161,16 @@ int main(int argc, char** argv) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(switchboard::tools::trigger::kUsage);
-  return switchboard::tools::trigger::Run(absl::ParseCommandLine(argc, argv));
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // `bazel run` starts the binary in its runfiles tree: relative paths in flags (--file,
+  // --secret_file, --data_dir) mean the directory the command was typed in, as for the server.
+  // Nothing is read from the runfiles (the example events are compiled in).
+  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
+    if (::chdir(cwd) != 0) {
+      std::cerr << "trigger: cannot enter BUILD_WORKING_DIRECTORY " << cwd << ": "
+                << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
+  return switchboard::tools::trigger::Run(args);
 }
