@@ -36,6 +36,7 @@ Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TI
 Text from events and handlers (ids, types, LAST_ERROR) is shown with control characters escaped
 as in JSON: \n \r \t, others \u00hh (C0, DEL, C1); \ as \\; a byte that is not UTF-8 as \xhh.
 A gateway that requires a token gets the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated).
+Under `bazel run`, relative paths are taken from the directory the command was typed in.
 Exit status: 0 ok, 1 the call failed, 2 usage error.)";
 
 namespace {

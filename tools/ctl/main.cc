@@ -1,5 +1,10 @@
 // ctl: a thin command-line client of the gateway's gRPC API. Flags only; the logic is in
 // ctl_lib.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -42,6 +47,16 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(switchboard::tools::ctl::kUsage);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // `bazel run` starts the binary in its runfiles tree: relative paths in flags (--ca_file,
+  // --cert_file, --key_file) mean the directory the command was typed in, as for the server.
+  // Nothing is read from the runfiles.
+  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
+    if (::chdir(cwd) != 0) {
+      std::cerr << "ctl: cannot enter BUILD_WORKING_DIRECTORY " << cwd << ": "
+                << std::strerror(errno) << "\n";
+      return 2;
+    }
+  }
 
   switchboard::tools::ctl::CtlOptions options;
   options.gateway.address = absl::GetFlag(FLAGS_gateway);
