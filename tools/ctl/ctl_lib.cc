@@ -14,7 +14,7 @@ namespace switchboard::tools::ctl {
 
 const char kUsage[] = R"(administers a Switchboard gateway over gRPC.
 
-Usage: ctl [--gateway=127.0.0.1:50051] [--tls] [--ca_file=F] [--cert_file=F --key_file=F] COMMAND ...
+Usage: ctl [--gateway=HOST:PORT] [--tls] [--ca_file=F] [--cert_file=F --key_file=F] COMMAND ...
 
   subs list                              subscriptions, members, backlog and counters
   subs create NAME --types=T,... [--member=HOST:PORT] [--start=now|beginning|TIME]
@@ -35,6 +35,7 @@ Types are exact (payment_intent.succeeded), prefixes (payment_intent.*) or *. TI
 (2024-06-01T00:00:00Z) and applies to the event's `created`; ranges are [after, before).
 Text from events and handlers (ids, types, LAST_ERROR) is shown with control characters escaped
 as in JSON: \n \r \t, others \u00hh (C0, DEL, C1); \ as \\; a byte that is not UTF-8 as \xhh.
+The gateway is --gateway, else SWITCHBOARD_GATEWAY, else 127.0.0.1:50051 (as for handlers).
 A gateway that requires a token gets the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated).
 Under `bazel run`, relative paths are taken from the directory the command was typed in.
 Exit status: 0 ok, 1 the call failed, 2 usage error.)";
@@ -502,6 +503,12 @@ class Runner {
 };
 
 }  // namespace
+
+std::string GatewayAddress(absl::string_view flag, const char* env) {
+  if (!flag.empty()) return std::string(flag);
+  if (env != nullptr && *env != '\0') return env;
+  return sdk::GatewayClientOptions().address;
+}
 
 int RunCtl(const std::vector<std::string>& args, const CtlOptions& options,
            v1::Gateway::StubInterface& gateway, std::ostream& out, std::ostream& err) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
 #include "sdk/gateway_client.h"
@@ -37,7 +38,7 @@ extern const char kUsage[];
 
 // Per-command options (the tool's flags).
 struct CtlOptions {
-  // The gateway's address, token (sent on every call) and TLS settings.
+  // The gateway's address (see GatewayAddress), token (sent on every call) and TLS settings.
   sdk::GatewayClientOptions gateway;
   std::vector<std::string> types;  // subs create, events list, replay
   std::vector<std::string> ids;    // replay, dead redrive, dead discard
@@ -51,6 +52,11 @@ struct CtlOptions {
   bool all = false;                // dead discard: every dead letter (instead of --ids)
   absl::Duration timeout = absl::Seconds(10);  // per call
 };
+
+// Returns the address to dial: `flag` (--gateway) when given, else `env` (the value of
+// SWITCHBOARD_GATEWAY; may be null) when set and non-empty, else 127.0.0.1:50051. Handlers
+// follow the same rule (sdk/flags.h).
+std::string GatewayAddress(absl::string_view flag, const char* env);
 
 // Runs `args` (the command words without the program name and flags). Writes results to
 // `out`, problems to `err`. Returns the exit code: 0 on success, 1 for a failed call, 2 for a

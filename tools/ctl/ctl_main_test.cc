@@ -1,5 +1,5 @@
 // The ctl binary as `bazel run` starts it (in its runfiles tree, with BUILD_WORKING_DIRECTORY
-// naming the directory the command was typed in).
+// naming the directory the command was typed in), against an in-process fake gateway.
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,15 +7,19 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "protos/switchboard/v1/gateway.grpc.pb.h"
 
 namespace {
 
+namespace v1 = ::switchboard::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -69,6 +73,54 @@ std::string NewDir(const std::string& name) {
   std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
   ::mkdir(dir.c_str(), 0700);
   return dir;
+}
+
+// Answers GetStats with 7 stored events; everything else is UNIMPLEMENTED.
+class FakeGateway : public v1::Gateway::Service {
+ public:
+  FakeGateway() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeGateway() override { server_->Shutdown(); }
+
+  grpc::Status GetStats(grpc::ServerContext*, const v1::GetStatsRequest*,
+                        v1::Stats* stats) override {
+    stats->set_events_stored(7);
+    return grpc::Status::OK;
+  }
+
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// Nothing listens there: a call to it fails at once.
+constexpr char kNowhere[] = "unix:/nonexistent/switchboard.sock";
+
+TEST(CtlGatewayAddress, DialsSwitchboardGatewayWhenNoFlagIsGiven) {
+  FakeGateway gateway;
+  ASSERT_NE(gateway.address(), "127.0.0.1:0");
+  const Result r = RunCtl({"stats"}, {{"SWITCHBOARD_GATEWAY", gateway.address()}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("events stored:   7\n"));
+}
+
+TEST(CtlGatewayAddress, AnExplicitFlagWinsOverSwitchboardGateway) {
+  FakeGateway gateway;
+  const Result r = RunCtl({absl::StrCat("--gateway=", gateway.address()), "stats"},
+                          {{"SWITCHBOARD_GATEWAY", kNowhere}});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("events stored:   7\n"));
+
+  // And the environment is really used when the flag is absent.
+  const Result env = RunCtl({"stats"}, {{"SWITCHBOARD_GATEWAY", kNowhere}});
+  EXPECT_EQ(env.exit_code, 1) << env.output;
+  EXPECT_THAT(env.output, HasSubstr("UNAVAILABLE"));
 }
 
 TEST(CtlUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedIn) {

@@ -19,7 +19,8 @@
 #include "sdk/gateway_client.h"
 #include "tools/ctl/ctl_lib.h"
 
-ABSL_FLAG(std::string, gateway, "127.0.0.1:50051", "The gateway's gRPC address.");
+ABSL_FLAG(std::string, gateway, "",
+          "The gateway's gRPC address (env SWITCHBOARD_GATEWAY; default 127.0.0.1:50051).");
 ABSL_FLAG(bool, tls, false, "Use TLS (implied by the file flags); system roots unless --ca_file.");
 ABSL_FLAG(std::string, ca_file, "", "PEM roots that sign the gateway's certificate.");
 ABSL_FLAG(std::string, cert_file, "", "mTLS: client PEM certificate chain.");
@@ -59,7 +60,8 @@ int main(int argc, char** argv) {
   }
 
   switchboard::tools::ctl::CtlOptions options;
-  options.gateway.address = absl::GetFlag(FLAGS_gateway);
+  options.gateway.address = switchboard::tools::ctl::GatewayAddress(
+      absl::GetFlag(FLAGS_gateway), std::getenv("SWITCHBOARD_GATEWAY"));
   options.gateway.token = switchboard::sdk::GatewayTokenFromEnv();
   options.gateway.tls = absl::GetFlag(FLAGS_tls);
   options.gateway.ca_file = absl::GetFlag(FLAGS_ca_file);
