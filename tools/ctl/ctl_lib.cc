@@ -23,8 +23,9 @@ Usage: ctl [--gateway=HOST:PORT] [--tls] [--ca_file=F] [--cert_file=F --key_file
   events list [--types=T,...] [--after=TIME] [--before=TIME] [--limit=N]
   events show ID [--proto]               the stored event (raw JSON, or --proto)
   replay SUB --ids=evt_1,...             deliver these stored events to SUB again
-  replay SUB [--types=T,...] [--after=TIME] [--before=TIME]
-                                         ... or every stored event matching the filter
+  replay SUB [--types=T,...] [--after=TIME] [--before=TIME]    (at least one of the three)
+                                         ... or the stored events matching the filter (only
+                                         those SUB matches; without --types, SUB's own types)
   dead list SUB [--limit=N]              dead letters of SUB
   dead redrive SUB [--ids=evt_1,...]     back to delivery (all of SUB's when no --ids)
   dead discard SUB --ids=evt_1,...       removed for good, never delivered
@@ -402,7 +403,10 @@ class Runner {
       return Usage("replay takes either --ids or a filter (--types/--after/--before), not both");
     }
     if (o_.ids.empty() && !filter) {
-      return Usage("replay needs --ids, or --types/--after/--before (--types='*' for all)");
+      // The gateway refuses this too: an unfiltered replay must be asked for.
+      return Usage(
+          "replay needs --ids, or a filter: --types, --after and/or --before (without --types, "
+          "the subscription's own types; --types='*' for every stored event it matches)");
     }
     v1::ReplayResponse response;
     if (!Call("Replay", &v1::Gateway::StubInterface::Replay, request, &response)) return 1;

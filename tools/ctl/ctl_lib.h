@@ -6,7 +6,7 @@
 // Commands (see kUsage in ctl_lib.cc for the flags each takes):
 //   subs list | subs create NAME --types=... | subs delete NAME [--member=ADDR]
 //   events list [--types=...] [--after=T] [--before=T] [--limit=N] | events show ID [--proto]
-//   replay SUB (--ids=... | --types=... [--after=T] [--before=T])
+//   replay SUB (--ids=... | at least one of --types=... --after=T --before=T)
 //   dead list SUB | dead redrive SUB [--ids=...] | dead discard SUB --ids=... | --all
 //   stats
 //

@@ -258,9 +258,34 @@ TEST_F(CtlTest, ReplayByIdsOrByFilterButNotBoth) {
   EXPECT_THAT(sent.types(), ElementsAre("invoice.*"));
   EXPECT_EQ(sent.created_after().seconds(), 1717200000);
   EXPECT_EQ(sent.created_before().seconds(), 1717286400);
+}
 
-  options_ = CtlOptions();
-  EXPECT_EQ(Run({"replay", "billing"}), 2);  // nothing to replay
+TEST_F(CtlTest, ReplayByTimeRangeAloneLeavesTheTypesToTheSubscription) {
+  v1::ReplayRequest sent;
+  EXPECT_CALL(stub_, Replay(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent),
+                      SetArgPointee<2>(Parse<v1::ReplayResponse>("scheduled: 3")),
+                      Return(grpc::Status::OK)));
+  options_.after = "2024-06-01T00:00:00Z";
+  ASSERT_EQ(Run({"replay", "billing"}), 0) << err_.str();
+  EXPECT_TRUE(sent.types().empty());
+  EXPECT_TRUE(sent.event_ids().empty());
+  EXPECT_EQ(sent.created_after().seconds(), 1717200000);
+  EXPECT_FALSE(sent.has_created_before());
+  EXPECT_EQ(out_.str(), "scheduled 3 event(s) for billing\n");
+}
+
+TEST_F(CtlTest, ReplayWithNeitherIdsNorAFilterIsAUsageErrorAsAtTheGateway) {
+  EXPECT_CALL(stub_, Replay(_, _, _)).Times(0);
+  EXPECT_EQ(Run({"replay", "billing"}), 2);
+  EXPECT_EQ(err_.str(),
+            "ctl: replay needs --ids, or a filter: --types, --after and/or --before (without "
+            "--types, the subscription's own types; --types='*' for every stored event it "
+            "matches) (see --help)\n");
+  // The usage text shows the filter as required too.
+  EXPECT_THAT(std::string(kUsage),
+              HasSubstr("replay SUB [--types=T,...] [--after=TIME] [--before=TIME]    (at least "
+                        "one of the three)"));
 }
 
 TEST_F(CtlTest, DeadListAndRedrive) {
