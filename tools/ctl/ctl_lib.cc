@@ -228,7 +228,8 @@ class Runner {
     return false;
   }
 
-  static const char* CodeName(grpc::StatusCode code) {
+  // The code's name, with a hint where ctl has one. Never includes the token.
+  const char* CodeName(grpc::StatusCode code) const {
     switch (code) {
       case grpc::StatusCode::NOT_FOUND:
         return "NOT_FOUND";
@@ -245,7 +246,9 @@ class Runner {
       case grpc::StatusCode::ALREADY_EXISTS:
         return "ALREADY_EXISTS";
       case grpc::StatusCode::UNAUTHENTICATED:
-        return "UNAUTHENTICATED (set SWITCHBOARD_GATEWAY_TOKEN)";
+        return o_.gateway.token.empty()
+                   ? "UNAUTHENTICATED (set SWITCHBOARD_GATEWAY_TOKEN)"
+                   : "UNAUTHENTICATED (the gateway refused the token in SWITCHBOARD_GATEWAY_TOKEN)";
       case grpc::StatusCode::PERMISSION_DENIED:
         return "PERMISSION_DENIED";
       default:

@@ -229,6 +229,26 @@ TEST_F(CtlTest, SendsTheTokenWhenSet) {
   EXPECT_EQ(metadata.find("authorization")->second, "Bearer tok_ctl");
 }
 
+TEST_F(CtlTest, UnauthenticatedWithoutATokenSaysToSetOne) {
+  EXPECT_CALL(stub_, GetStats(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "missing bearer token")));
+  EXPECT_EQ(Run({"stats"}), 1);
+  EXPECT_EQ(err_.str(),
+            "ctl: GetStats failed: UNAUTHENTICATED (set SWITCHBOARD_GATEWAY_TOKEN): missing "
+            "bearer token\n");
+}
+
+TEST_F(CtlTest, UnauthenticatedWithATokenSaysItWasRefusedWithoutShowingIt) {
+  EXPECT_CALL(stub_, GetStats(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad bearer token")));
+  options_.gateway.token = "tok_wrong_secret";
+  EXPECT_EQ(Run({"stats"}), 1);
+  EXPECT_EQ(err_.str(),
+            "ctl: GetStats failed: UNAUTHENTICATED (the gateway refused the token in "
+            "SWITCHBOARD_GATEWAY_TOKEN): bad bearer token\n");
+  EXPECT_THAT(out_.str() + err_.str(), Not(HasSubstr("tok_wrong_secret")));
+}
+
 TEST_F(CtlTest, FailedCallsExitOneWithTheReason) {
   EXPECT_CALL(stub_, GetEvent(_, _, _))
       .WillOnce(Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no event evt_x")));
