@@ -80,6 +80,17 @@ std::string StatusText(const absl::Status& s) {
   return absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
 }
 
+// The monotonic time at which the wall clock reads `wall` (`now` if it already has), should it
+// not be stepped meanwhile: how a retry's due time joins the in-memory deadlines.
+absl::Time MonotonicWhenWallReads(const Dispatcher::Instant& now, absl::Time wall) {
+  return now.monotonic + std::max(wall - now.wall, absl::ZeroDuration());
+}
+
+// The later reading of each clock.
+Dispatcher::Instant Later(const Dispatcher::Instant& a, const Dispatcher::Instant& b) {
+  return {std::max(a.wall, b.wall), std::max(a.monotonic, b.monotonic)};
+}
+
 }  // namespace
 
 namespace internal {
@@ -106,28 +117,29 @@ struct Dispatcher::Item {
   bool is_retry = false;
   // Attempts that reached a handler before this one.
   int32_t attempts = 0;
-  absl::Time first_attempt_at = absl::InfinitePast();
+  absl::Time first_attempt_at = absl::InfinitePast();  // wall, stored with the retry
   bool in_flight = false;
   uint64_t member = 0;
   uint64_t stream = 0;
   std::string delivery_id;
+  // Wall: the first_attempt_at of the retry record when this is the first attempt.
   absl::Time sent_at;
-  absl::Time deadline;
+  absl::Time deadline;  // monotonic: sent + delivery_timeout
 };
 
 struct Dispatcher::Member {
   uint64_t id = 0;
   std::string address;
-  absl::Time registered_at;
-  absl::Time last_connected_at = absl::InfinitePast();
+  absl::Time registered_at;                             // wall, stored
+  absl::Time last_connected_at = absl::InfinitePast();  // wall, shown by ListSubscriptions
   bool connected = false;
   uint64_t stream = 0;
-  absl::Time unreachable_since;
+  absl::Time unreachable_since;  // monotonic; InfiniteFuture while connected
   // Unsubscribed: no new deliveries; removed once nothing is in flight on it.
   bool draining = false;
   // Listed in the config file for a static subscription: never dropped.
   bool from_config = false;
-  absl::Time drop_retry_at = absl::InfinitePast();
+  absl::Time drop_retry_at = absl::InfinitePast();  // monotonic
   int in_flight = 0;
   std::unique_ptr<MemberListener> listener;
   std::unique_ptr<HandlerConnection> connection;
@@ -173,8 +185,9 @@ struct Dispatcher::Sub {
   std::set<int64_t> parked_ahead;
   int64_t reread_to = 0;
   bool maybe_more = true;
-  absl::Time next_read_at = absl::InfinitePast();
-  // No parked retry that is not loaded is due before this.
+  absl::Time next_read_at = absl::InfinitePast();  // monotonic (a store-error backoff)
+  // No parked retry that is not loaded is due before this, and after a store error retries are
+  // not read again before it: wall, as the retries' next_at.
   absl::Time retry_hint = absl::InfinitePast();
 
   // Events held in memory (log and retry items), by sequence.
@@ -183,7 +196,7 @@ struct Dispatcher::Sub {
   std::set<int64_t> log_seqs;
   // Items not in flight, retries first, each in sequence order: (is_retry ? 0 : 1, sequence).
   std::set<std::pair<int, int64_t>> waiting;
-  std::set<std::pair<absl::Time, int64_t>> deadlines;
+  std::set<std::pair<absl::Time, int64_t>> deadlines;  // (Item::deadline, sequence)
   absl::flat_hash_map<std::string, int64_t> by_delivery;
   absl::flat_hash_map<std::string, int> objects_in_flight;
   int in_flight = 0;
@@ -367,12 +380,12 @@ void Dispatcher::WorkerLoop() {
   const auto urgent = [this]()
                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) { return urgent_ || stopping_; };
   while (true) {
-    const absl::Time now = deps_.clock->Now();
-    const absl::Time next = std::min(ProcessDue(now), now + options_.poll_interval);
+    const Instant now = Instant::Of(*deps_.clock);
+    const absl::Time next = std::min(ProcessDue(now), now.monotonic + options_.poll_interval);
     absl::MutexLock lock(&wake_mu_);
     if (!woken()) {
       wake_mu_.AwaitWithTimeout(absl::Condition(&woken),
-                                std::max(next - deps_.clock->Now(), absl::ZeroDuration()));
+                                std::max(next - deps_.clock->Monotonic(), absl::ZeroDuration()));
     }
     // Woken by acks alone: they come one gRPC callback each, so let a few more arrive and
     // handle them in one pass (one wake-up and one burst of sends instead of one per ack).
@@ -444,7 +457,7 @@ void Dispatcher::Shutdown() {
   closing.clear();
   {
     absl::MutexLock lock(&mu_);
-    DrainInboxLocked(deps_.clock->Now(), /*final=*/true);
+    DrainInboxLocked(Instant::Of(*deps_.clock), /*final=*/true);
     for (auto& [name, sub] : subs_) AdvanceCursorLocked(*sub);
   }
   if (absl::Status s = FlushProgress(); !s.ok()) {
@@ -524,7 +537,7 @@ std::shared_ptr<Dispatcher::SubMetrics> Dispatcher::MetricsFor(const std::string
         absl::MutexLock cache_lock(&cache->mu);
         // Counting can walk up to 1e6 index entries: a scrape every second must not turn into
         // a long read that holds back WAL checkpoints (DESIGN §5).
-        const absl::Time now = absl::Now();
+        const absl::Time now = base::MonotonicNow();
         if (now - cache->at < absl::Seconds(5)) return cache->value;
         std::vector<std::string> types;
         int64_t cursor = 0;
@@ -560,7 +573,7 @@ absl::StatusOr<int64_t> Dispatcher::ResolveStart(const switchboard::v1::StartPos
 }
 
 absl::Status Dispatcher::Load() {
-  const absl::Time now = deps_.clock->Now();
+  const Instant now = Instant::Of(*deps_.clock);
   ASSIGN_OR_RETURN(std::vector<store::SubscriptionRecord> records,
                    deps_.delivery->ListSubscriptions());
   struct Loaded {
@@ -618,7 +631,7 @@ absl::Status Dispatcher::Load() {
       if (!config_members.insert(m.address()).second) continue;
       switchboard::v1::Member* added = next.add_members();
       added->set_address(m.address());
-      *added->mutable_registered_at() = ToProtoTime(now);
+      *added->mutable_registered_at() = ToProtoTime(now.wall);
       if (it != loaded.end()) {
         for (const switchboard::v1::Member& old : it->second.stored.members()) {
           if (old.address() == m.address()) *added->mutable_registered_at() = old.registered_at();
@@ -636,7 +649,7 @@ absl::Status Dispatcher::Load() {
       it->second.config_members = std::move(config_members);
     } else {
       ASSIGN_OR_RETURN(int64_t cursor, ResolveStart(config.start()));
-      *next.mutable_created_at() = ToProtoTime(now);
+      *next.mutable_created_at() = ToProtoTime(now.wall);
       loaded[name] = Loaded{std::move(next), cursor, true, std::move(config_members)};
     }
   }
@@ -704,7 +717,7 @@ absl::StatusOr<Dispatcher::Sub*> Dispatcher::SameSubLocked(const std::string& na
 Dispatcher::Sub* Dispatcher::AddSubLocked(const switchboard::v1::Subscription& stored,
                                           int64_t cursor,
                                           const std::set<std::string>& config_members,
-                                          std::shared_ptr<SubMetrics> metrics, absl::Time now) {
+                                          std::shared_ptr<SubMetrics> metrics, const Instant& now) {
   auto sub = std::make_unique<Sub>();
   sub->id = ++next_id_;
   sub->cursor = cursor;
@@ -723,7 +736,7 @@ Dispatcher::Sub* Dispatcher::AddSubLocked(const switchboard::v1::Subscription& s
 }
 
 void Dispatcher::ApplySpecLocked(Sub& sub, const switchboard::v1::Subscription& stored,
-                                 absl::Time now) {
+                                 const Instant& now) {
   sub.spec = stored;
   sub.spec.clear_members();
   sub.spec.clear_static_();
@@ -780,13 +793,13 @@ switchboard::v1::Subscription Dispatcher::OutputLocked(const Sub& sub) const {
 }
 
 void Dispatcher::AddMemberLocked(Sub& sub, const std::string& address, absl::Time registered_at,
-                                 bool from_config, absl::Time now) {
+                                 bool from_config, const Instant& now) {
   auto m = std::make_unique<Member>();
   m->id = ++next_id_;
   m->address = address;
   m->registered_at = registered_at;
   m->from_config = from_config;
-  m->unreachable_since = now;
+  m->unreachable_since = now.monotonic;
   m->listener = std::make_unique<MemberListener>(this, m->id);
   m->connection = deps_.connections->Connect(address, m->listener.get());
   sub_of_member_[m->id] = &sub;
@@ -864,7 +877,7 @@ void Dispatcher::ReaperLoop() {
 // ---------------------------------------------------------------------------------------------
 // The worker's pass.
 
-absl::Time Dispatcher::ProcessDue(absl::Time now) {
+absl::Time Dispatcher::ProcessDue(Instant now) {
   std::vector<std::pair<std::string, std::string>> drops;
   absl::Time next = absl::InfiniteFuture();
   std::vector<EncodeJob> jobs;
@@ -873,8 +886,8 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
     if (shut_down_) return absl::InfiniteFuture();
     DrainInboxLocked(now, /*final=*/false);
     const bool notified = notified_.exchange(false, std::memory_order_acq_rel);
-    const bool poll = now >= next_poll_at_;
-    if (poll) next_poll_at_ = now + options_.poll_interval;
+    const bool poll = now.monotonic >= next_poll_at_;
+    if (poll) next_poll_at_ = now.monotonic + options_.poll_interval;
     if (notified || poll) {
       for (auto& [name, sub] : subs_) sub->maybe_more = true;
     }
@@ -888,8 +901,8 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
   // encoder threads.
   EncodeJobs(jobs);
   // Deliveries are sent, and their deadlines start, now: the store reads and the encoding above
-  // took time (never earlier than `now`, should the clock step back).
-  const absl::Time sent_at = std::max(now, deps_.clock->Now());
+  // took time (never earlier than `now`, should the wall clock step back).
+  const Instant sent_at = Later(now, Instant::Of(*deps_.clock));
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::InfiniteFuture();
@@ -914,7 +927,7 @@ absl::Time Dispatcher::ProcessDue(absl::Time now) {
   return next;
 }
 
-void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
+void Dispatcher::DrainInboxLocked(const Instant& now, bool final) {
   std::vector<InboxEntry> entries;
   {
     absl::MutexLock lock(&inbox_mu_);
@@ -933,7 +946,7 @@ void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
         if (final) break;
         m->connected = true;
         m->stream = e.stream;
-        m->last_connected_at = now;
+        m->last_connected_at = now.wall;
         m->unreachable_since = absl::InfiniteFuture();
         SB_LOG(INFO) << "member_connected subscription=" << sub->spec.name()
                      << " member=" << m->address << " stream=" << e.stream;
@@ -944,7 +957,7 @@ void Dispatcher::DrainInboxLocked(absl::Time now, bool final) {
         if (final) break;
         if (m->stream == e.stream && m->connected) {
           m->connected = false;
-          m->unreachable_since = now;
+          m->unreachable_since = now.monotonic;
         }
         std::vector<int64_t> broken;
         std::vector<int64_t> unsent;
@@ -982,7 +995,7 @@ void Dispatcher::RequeueUnsentLocked(Sub& sub, int64_t sequence) {
 }
 
 void Dispatcher::HandleAckLocked(Sub& sub, Member& member, uint64_t stream,
-                                 const switchboard::v1::Ack& ack, absl::Time now) {
+                                 const switchboard::v1::Ack& ack, const Instant& now) {
   auto it = sub.by_delivery.find(ack.delivery_id());
   Item* item = nullptr;
   if (it != sub.by_delivery.end()) {
@@ -1021,10 +1034,10 @@ void Dispatcher::HandleAckLocked(Sub& sub, Member& member, uint64_t stream,
   }
 }
 
-void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
+void Dispatcher::ProcessSubLocked(Sub& sub, const Instant& now,
                                   std::vector<std::pair<std::string, std::string>>* drops,
                                   PassReads* reads) {
-  while (!sub.deadlines.empty() && sub.deadlines.begin()->first <= now) {
+  while (!sub.deadlines.empty() && sub.deadlines.begin()->first <= now.monotonic) {
     const int64_t sequence = sub.deadlines.begin()->second;
     Item& item = sub.items.at(sequence);
     // A handler that stopped reading leaves its deliveries in the stream's outbox: drop this
@@ -1054,7 +1067,8 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
     }
     if (m.connected) ++connected;
     if (!m.connected && !m.draining && !m.from_config &&
-        now - m.unreachable_since >= options_.member_grace && now >= m.drop_retry_at) {
+        now.monotonic - m.unreachable_since >= options_.member_grace &&
+        now.monotonic >= m.drop_retry_at) {
       drops->push_back({sub.spec.name(), m.address});
     }
     ++i;
@@ -1063,7 +1077,7 @@ void Dispatcher::ProcessSubLocked(Sub& sub, absl::Time now,
 
   if (sub.CanSend()) {
     int budget = sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size());
-    if (budget > 0 && sub.retry_hint <= now) LoadRetriesLocked(sub, now, &budget);
+    if (budget > 0 && sub.retry_hint <= now.wall) LoadRetriesLocked(sub, now, &budget);
     if (WantsLogReadLocked(sub, now)) {
       LoadLogLocked(sub, now,
                     sub.Capacity(options_.read_ahead) - static_cast<int>(sub.items.size()), reads);
@@ -1165,7 +1179,7 @@ void Dispatcher::EncoderLoop() {
   }
 }
 
-void Dispatcher::AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time now) {
+void Dispatcher::AttachEncodedLocked(std::vector<EncodeJob>& jobs, const Instant& now) {
   for (EncodeJob& job : jobs) {
     job.also.insert(job.also.begin(), {job.subscription, job.sub_id});
     for (const auto& [name, id] : job.also) {
@@ -1198,8 +1212,8 @@ void Dispatcher::AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time no
   }
 }
 
-bool Dispatcher::WantsLogReadLocked(const Sub& sub, absl::Time now) const {
-  if (!sub.maybe_more || sub.next_read_at > now) return false;
+bool Dispatcher::WantsLogReadLocked(const Sub& sub, const Instant& now) const {
+  if (!sub.maybe_more || sub.next_read_at > now.monotonic) return false;
   const int capacity = sub.Capacity(options_.read_ahead);
   const int budget = capacity - static_cast<int>(sub.items.size());
   if (budget <= 0) return false;
@@ -1210,7 +1224,7 @@ bool Dispatcher::WantsLogReadLocked(const Sub& sub, absl::Time now) const {
   return budget >= chunk || sub.waiting.empty();
 }
 
-void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
+void Dispatcher::LoadRetriesLocked(Sub& sub, const Instant& now, int* budget) {
   const std::string& name = sub.spec.name();
   const int loaded_retries = static_cast<int>(sub.items.size() - sub.log_seqs.size());
   // Enough rows to get past the retries already loaded and those deleted but not yet committed,
@@ -1223,7 +1237,7 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
   if (!listed.ok()) {
     SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
                     << " what=retries error=" << base::Quoted(StatusText(listed.status()));
-    sub.retry_hint = now + kStoreErrorBackoff;
+    sub.retry_hint = now.wall + kStoreErrorBackoff;
     return;
   }
   // When the store returned a full page there may be more rows after its last one.
@@ -1237,12 +1251,12 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
   absl::Time hint = absl::InfiniteFuture();
   for (const store::RetryRecord& r : retries) {
     if (sub.items.count(r.sequence) > 0) continue;
-    if (r.next_at > now) {
+    if (r.next_at > now.wall) {
       hint = r.next_at;
       break;
     }
     if (*budget <= 0) {
-      hint = now;
+      hint = now.wall;
       break;
     }
     absl::StatusOr<store::EventRecord> event = deps_.events->Get(r.event_id);
@@ -1256,7 +1270,7 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
       }
       SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << name
                       << " what=event error=" << base::Quoted(StatusText(event.status()));
-      hint = now + kStoreErrorBackoff;
+      hint = now.wall + kStoreErrorBackoff;
       break;
     }
     Item item;
@@ -1272,7 +1286,7 @@ void Dispatcher::LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) {
   sub.retry_hint = std::min(hint, store_horizon);
 }
 
-void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* reads) {
+void Dispatcher::LoadLogLocked(Sub& sub, const Instant& now, int budget, PassReads* reads) {
   // Every event up to `last` is committed, so the List below (which reads a later snapshot)
   // sees all of them. When it comes back short it has gone over all of them, matching or not:
   // the next read starts after `last`. Without that, a subscription to a rare type (a
@@ -1290,7 +1304,7 @@ void Dispatcher::LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* 
   if (!records.ok()) {
     SB_LOG(WARNING) << "delivery_store_read_failed subscription=" << sub.spec.name()
                     << " what=events error=" << base::Quoted(StatusText(records.status()));
-    sub.next_read_at = now + kStoreErrorBackoff;
+    sub.next_read_at = now.monotonic + kStoreErrorBackoff;
     return;
   }
   sub.maybe_more = static_cast<int>(records->size()) == query.limit;
@@ -1330,7 +1344,7 @@ Dispatcher::Member* Dispatcher::PickMemberLocked(Sub& sub) {
   return best;
 }
 
-void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
+void Dispatcher::SendLocked(Sub& sub, const Instant& now) {
   sub.awaits_encoding = false;
   for (auto it = sub.waiting.begin();
        it != sub.waiting.end() && sub.in_flight < sub.max_in_flight;) {
@@ -1367,15 +1381,15 @@ void Dispatcher::SendLocked(Sub& sub, absl::Time now) {
       // That stream is gone (its OnDisconnected is on the way): not an attempt. Try another
       // member for the same event.
       member->connected = false;
-      member->unreachable_since = now;
+      member->unreachable_since = now.monotonic;
       continue;
     }
     item.in_flight = true;
     item.member = member->id;
     item.stream = member->stream;
     item.delivery_id = std::move(delivery_id);
-    item.sent_at = now;
-    item.deadline = now + sub.timeout;
+    item.sent_at = now.wall;
+    item.deadline = now.monotonic + sub.timeout;
     sub.deadlines.insert({item.deadline, sequence});
     sub.by_delivery[item.delivery_id] = sequence;
     if (!item.record.object_id.empty()) ++sub.objects_in_flight[item.record.object_id];
@@ -1426,22 +1440,24 @@ bool Dispatcher::MayHaveRetryLocked(const Sub& sub, const Item& item) const {
   return item.is_retry || item.record.sequence <= sub.reread_to;
 }
 
-void Dispatcher::FinishOkLocked(Sub& sub, Item& item, absl::Time now) {
+void Dispatcher::FinishOkLocked(Sub& sub, Item& item, const Instant& now) {
   ReleaseLocked(sub, item);
   const int64_t sequence = item.record.sequence;
   if (MayHaveRetryLocked(sub, item)) pending_.DeleteRetry(sub.spec.name(), sequence);
   sub.metrics->delivered->Increment();
-  sub.metrics->latency->Observe(absl::ToDoubleSeconds(now - item.record.received_at));
+  // received_at is stored (wall): a wall-clock step between receipt and ack skews this one
+  // observation, nothing else.
+  sub.metrics->latency->Observe(absl::ToDoubleSeconds(now.wall - item.record.received_at));
   EraseItemLocked(sub, sequence);
 }
 
-void Dispatcher::FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const std::string& reason,
-                                   absl::Duration retry_after) {
+void Dispatcher::FailAttemptLocked(Sub& sub, Item& item, const Instant& now,
+                                   const std::string& reason, absl::Duration retry_after) {
   const absl::Time sent_at = item.sent_at;
   ReleaseLocked(sub, item);
   const int32_t attempts = item.attempts + 1;
   const absl::Time first = item.attempts == 0 ? sent_at : item.first_attempt_at;
-  if (sub.policy.Exhausted(attempts, first, now)) {
+  if (sub.policy.Exhausted(attempts, first, now.wall)) {
     DeadLetterLocked(sub, item, attempts,
                      TruncateReason(absl::StrCat("retry policy exhausted after ", attempts,
                                                  " attempts; last: ", reason)),
@@ -1456,7 +1472,7 @@ void Dispatcher::FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const s
   retry.sequence = item.record.sequence;
   retry.event_id = item.record.id;
   retry.attempts = attempts;
-  retry.next_at = now + wait;
+  retry.next_at = now.wall + wait;
   retry.last_error = TruncateReason(reason);
   retry.first_attempt_at = first;
   pending_.PutRetry(retry);
@@ -1466,7 +1482,7 @@ void Dispatcher::FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const s
 }
 
 void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const std::string& reason,
-                                  absl::Time now) {
+                                  const Instant& now) {
   ReleaseLocked(sub, item);
   store::DeadLetterRecord dead;
   dead.subscription = sub.spec.name();
@@ -1475,7 +1491,7 @@ void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const 
   dead.event_type = item.record.type;
   dead.attempts = attempts;
   dead.last_error = reason;
-  dead.dead_at = now;
+  dead.dead_at = now.wall;
   pending_.PutDeadLetter(dead);
   if (MayHaveRetryLocked(sub, item)) pending_.DeleteRetry(dead.subscription, dead.sequence);
   sub.metrics->dead_letters->Increment();
@@ -1486,30 +1502,32 @@ void Dispatcher::DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const 
 }
 
 void Dispatcher::ScheduleNowLocked(Sub& sub, int64_t sequence, const std::string& event_id,
-                                   absl::string_view why, absl::Time now) {
+                                   absl::string_view why, const Instant& now) {
   store::RetryRecord retry;
   retry.subscription = sub.spec.name();
   retry.sequence = sequence;
   retry.event_id = event_id;
   retry.attempts = 0;
-  retry.next_at = now;  // ties go in sequence order
+  retry.next_at = now.wall;  // ties go in sequence order
   retry.last_error = std::string(why);
-  retry.first_attempt_at = now;
+  retry.first_attempt_at = now.wall;
   pending_.PutRetry(retry);
-  sub.retry_hint = std::min(sub.retry_hint, now);
+  sub.retry_hint = std::min(sub.retry_hint, now.wall);
 }
 
-absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
+absl::Time Dispatcher::NextWakeLocked(const Instant& now) const {
+  // Everything is on the monotonic clock but the retries' due times, which are wall times
+  // (stored): each is taken as the monotonic time the wall clock reaches it.
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [name, sub] : subs_) {
     if (!sub->deadlines.empty()) next = std::min(next, sub->deadlines.begin()->first);
-    if (sub->awaits_encoding) next = now;
+    if (sub->awaits_encoding) next = std::min(next, now.monotonic);
     if (sub->CanSend() &&
         static_cast<int>(sub->items.size()) < sub->Capacity(options_.read_ahead)) {
-      if (sub->maybe_more && (sub->next_read_at > now || WantsLogReadLocked(*sub, now))) {
-        next = std::min(next, std::max(now, sub->next_read_at));
+      if (sub->maybe_more && (sub->next_read_at > now.monotonic || WantsLogReadLocked(*sub, now))) {
+        next = std::min(next, std::max(now.monotonic, sub->next_read_at));
       }
-      next = std::min(next, std::max(now, sub->retry_hint));
+      next = std::min(next, MonotonicWhenWallReads(now, sub->retry_hint));
     }
     for (const auto& m : sub->members) {
       if (m->connected || m->draining || m->from_config) continue;
@@ -1520,7 +1538,7 @@ absl::Time Dispatcher::NextWakeLocked(absl::Time now) const {
   return next;
 }
 
-void Dispatcher::DropExpiredMembers(absl::Time now,
+void Dispatcher::DropExpiredMembers(const Instant& now,
                                     const std::vector<std::pair<std::string, std::string>>& drops) {
   // This runs on the worker: never wait behind an admin call (a Redrive of every dead letter
   // holds admin_mu_ for its whole run). The drops are put off a little, so that a later pass
@@ -1530,7 +1548,7 @@ void Dispatcher::DropExpiredMembers(absl::Time now,
     for (const auto& [name, address] : drops) {
       Sub* sub = FindSubLocked(name);
       if (Member* m = sub == nullptr ? nullptr : sub->FindMember(address)) {
-        m->drop_retry_at = now + kDropBusyRetry;
+        m->drop_retry_at = now.monotonic + kDropBusyRetry;
       }
     }
     return;
@@ -1563,12 +1581,12 @@ void Dispatcher::DropExpiredMembers(absl::Time now,
     if (!s.ok()) {
       SB_LOG(WARNING) << "member_drop_failed subscription=" << name << " member=" << address
                       << " error=" << base::Quoted(StatusText(s));
-      m->drop_retry_at = now + kDropRetry;
+      m->drop_retry_at = now.monotonic + kDropRetry;
       continue;
     }
     SB_LOG(INFO) << "member_removed subscription=" << name << " member=" << address
                  << " reason=unreachable unreachable_for="
-                 << absl::FormatDuration(now - m->unreachable_since);
+                 << absl::FormatDuration(now.monotonic - m->unreachable_since);
     RemoveMemberLocked(*sub, m->id);
   }
   admin_mu_.Unlock();
@@ -1619,7 +1637,7 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
   const std::string& name = request.name();
 
   absl::MutexLock admin(&admin_mu_);
-  const absl::Time now = deps_.clock->Now();
+  const Instant now = Instant::Of(*deps_.clock);
   std::optional<switchboard::v1::Subscription> existing;
   {
     absl::MutexLock lock(&mu_);
@@ -1651,7 +1669,7 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
   } else {
     ASSIGN_OR_RETURN(next, NormalizeSubscription(request));
     ASSIGN_OR_RETURN(cursor, ResolveStart(request.start()));
-    *next.mutable_created_at() = ToProtoTime(now);
+    *next.mutable_created_at() = ToProtoTime(now.wall);
   }
   if (!member_address.empty() && std::none_of(next.members().begin(), next.members().end(),
                                               [&](const switchboard::v1::Member& m) {
@@ -1659,7 +1677,7 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
                                               })) {
     switchboard::v1::Member* m = next.add_members();
     m->set_address(member_address);
-    *m->mutable_registered_at() = ToProtoTime(now);
+    *m->mutable_registered_at() = ToProtoTime(now.wall);
   }
   if (!existing.has_value() || !SameMessage(next, *existing)) {
     store::SubscriptionRecord record;
@@ -1878,7 +1896,7 @@ absl::StatusOr<int64_t> Dispatcher::Replay(const ReplayRequest& request) {
     {
       absl::MutexLock lock(&mu_);
       ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(name, sub_id));
-      const absl::Time now = deps_.clock->Now();
+      const Instant now = Instant::Of(*deps_.clock);
       for (const store::EventRecord& e : events) {
         if (!MatchesEvent(sub->spec, e)) continue;
         ++scheduled;
@@ -2020,7 +2038,7 @@ absl::Status Dispatcher::ApplyToFound(const std::string& subscription, uint64_t 
   {
     absl::MutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Sub * sub, SameSubLocked(subscription, sub_id));
-    const absl::Time now = deps_.clock->Now();
+    const Instant now = Instant::Of(*deps_.clock);
     for (const store::DeadLetterRecord& d : dead) {
       pending_.DeleteDeadLetter(subscription, d.sequence);
       if (action == DeadLetterAction::kRedrive) {

@@ -28,13 +28,23 @@
 // restart the log is read again from the stored cursor, skipping the events above it that have
 // a retry record or a dead letter (found when Create loads the subscription): not new events.
 //
+// Time: what is stored, or compared with what is stored, is on the wall clock (Clock::Now): a
+// retry's next_at and first_attempt_at (so retry_policy.max_age), dead_at, received_at (the
+// latency metric), created_at and registered_at. A parked retry falls due when the wall clock
+// reaches its next_at. Intervals that live only in memory are on the monotonic clock
+// (Clock::Monotonic): delivery deadlines (delivery_timeout), member_grace and the put-off member
+// drops, the poll and the log read's store-error backoff, the worker's next wake-up. A wall-clock
+// step (NTP, a resumed VM) neither fires nor stretches them. Both clocks are read together
+// (Instant).
+//
 // Threads, once Start()ed: one worker runs ProcessDue whenever something happens (Notify() after
 // an Append, a connection event, a timer), one flusher commits progress, and one reaper
 // destroys the connections of removed members (closing a stream to a handler that stopped
 // reading waits up to its close_grace, which the worker must not). Store reads happen on
 // the worker; a slow or absent member only ever fills its own subscription's window, so other
 // subscriptions and the ingress never wait for it. Tests do not call Start(): they drive
-// ProcessDue(now) and FlushProgress() by hand with a FakeClock and FakeHandlerConnections.
+// ProcessDue(Instant::Of(clock)) and FlushProgress() by hand with a FakeClock and
+// FakeHandlerConnections.
 //
 // Example:
 //   ASSIGN_OR_RETURN(std::unique_ptr<Dispatcher> dispatcher, Dispatcher::Create(options, deps));
@@ -87,7 +97,7 @@ class Dispatcher {
     // How often the flusher commits progress (Config.delivery.progress_flush_ms).
     absl::Duration progress_flush_interval = absl::Milliseconds(50);
     // A member of a dynamic subscription (or a Subscribe-registered member of a static one)
-    // unreachable this long is removed (Config.delivery.member_grace_ms).
+    // unreachable this long, on the monotonic clock, is removed (Config.delivery.member_grace_ms).
     absl::Duration member_grace = absl::Seconds(60);
     // The log is re-read this often even without Notify() (a safety net; Notify is the fast path).
     absl::Duration poll_interval = absl::Seconds(1);
@@ -107,6 +117,15 @@ class Dispatcher {
     // Static subscriptions (Config.subscriptions): created or updated at Create and marked
     // static. Their members are the listed ones (plus any registered through Subscribe).
     std::vector<switchboard::v1::Subscription> static_subscriptions;
+  };
+
+  // Both readings of the Clock at one moment (see base::Clock). A pass reads it once and hands it
+  // down where it needs "now": `wall` for times that are stored or compared with stored ones,
+  // `monotonic` for intervals that live only in memory (see "Time" above).
+  struct Instant {
+    absl::Time wall;
+    absl::Time monotonic;
+    static Instant Of(const base::Clock& clock) { return {clock.Now(), clock.Monotonic()}; }
   };
 
   struct Deps {
@@ -144,13 +163,15 @@ class Dispatcher {
   // it after each Append).
   void Notify();
 
-  // One pass of the dispatcher's work at time `now`: applies connection events and acks, expires
+  // One pass of the dispatcher's work at `now`: applies connection events and acks, expires
   // timed-out deliveries, drops members past their grace, reads due retries and new events, and
   // sends what the windows allow. Deliveries are sent at the clock's time after the reads and
   // the encoding (not before `now`); their deadlines count from then. Returns when it next has
-  // timed work to do (InfiniteFuture if none; a Notify or connection event may come sooner).
+  // timed work to do, as a monotonic time (compare with Clock::Monotonic; a parked retry's
+  // next_at, a wall time, counts by how far it lies ahead of the wall clock), InfiniteFuture if
+  // nothing is timed; a Notify or connection event may come sooner.
   // REQUIRES: not concurrently with itself; not after Start().
-  absl::Time ProcessDue(absl::Time now);
+  absl::Time ProcessDue(Instant now);
 
   // Commits buffered progress in one DeliveryStore::CommitProgress. On failure the batch is kept
   // and retried with the next one; returns the store's error.
@@ -268,7 +289,7 @@ class Dispatcher {
   void FlusherLoop();
   // Removes members whose grace expired (persisting the spec first). While an admin call holds
   // admin_mu_ it does not wait: the drops are put off by a moment (Member::drop_retry_at).
-  void DropExpiredMembers(absl::Time now,
+  void DropExpiredMembers(const Instant& now,
                           const std::vector<std::pair<std::string, std::string>>& drops);
   // Closes the connections of removed members and destroys them: on the reaper once Start()ed,
   // else (tests) here.
@@ -299,35 +320,37 @@ class Dispatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Sub* AddSubLocked(const switchboard::v1::Subscription& stored, int64_t cursor,
                     const std::set<std::string>& config_members,
-                    std::shared_ptr<SubMetrics> metrics, absl::Time now)
+                    std::shared_ptr<SubMetrics> metrics, const Instant& now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplySpecLocked(Sub& sub, const switchboard::v1::Subscription& stored, absl::Time now)
+  void ApplySpecLocked(Sub& sub, const switchboard::v1::Subscription& stored, const Instant& now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   switchboard::v1::Subscription StoredSpecLocked(const Sub& sub) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   switchboard::v1::Subscription OutputLocked(const Sub& sub) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddMemberLocked(Sub& sub, const std::string& address, absl::Time registered_at,
-                       bool from_config, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       bool from_config, const Instant& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveMemberLocked(Sub& sub, uint64_t member_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveSubLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DrainInboxLocked(absl::Time now, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DrainInboxLocked(const Instant& now, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAckLocked(Sub& sub, Member& member, uint64_t stream, const switchboard::v1::Ack& ack,
-                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       const Instant& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What one pass reads once for every subscription it serves.
   struct PassReads {
     // The store's LastSequence, read before the pass's first log read.
     std::optional<absl::StatusOr<int64_t>> last_sequence;
   };
-  void ProcessSubLocked(Sub& sub, absl::Time now,
+  void ProcessSubLocked(Sub& sub, const Instant& now,
                         std::vector<std::pair<std::string, std::string>>* drops, PassReads* reads)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoadRetriesLocked(Sub& sub, absl::Time now, int* budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoadLogLocked(Sub& sub, absl::Time now, int budget, PassReads* reads)
+  void LoadRetriesLocked(Sub& sub, const Instant& now, int* budget)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LoadLogLocked(Sub& sub, const Instant& now, int budget, PassReads* reads)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // True when `sub` should read the log now: it may have more, has room for a chunk of events
   // (or nothing left to send), and is not backing off after a store error.
-  bool WantsLogReadLocked(const Sub& sub, absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool WantsLogReadLocked(const Sub& sub, const Instant& now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Adds to `jobs` the items of `sub` that SendLocked would send next and that have no encoded
   // event yet (one already encoded for another subscription is shared instead); their raw JSON
   // moves into the job.
@@ -339,9 +362,9 @@ class Dispatcher {
   void EncodeJobs(std::vector<EncodeJob>& jobs) ABSL_LOCKS_EXCLUDED(mu_);
   void EncoderLoop();
   // Gives the items that still exist their encoding (dead-letters those that failed).
-  void AttachEncodedLocked(std::vector<EncodeJob>& jobs, absl::Time now)
+  void AttachEncodedLocked(std::vector<EncodeJob>& jobs, const Instant& now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SendLocked(Sub& sub, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendLocked(Sub& sub, const Instant& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Member* PickMemberLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AdvanceCursorLocked(Sub& sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReleaseLocked(Sub& sub, Item& item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -354,14 +377,16 @@ class Dispatcher {
   // when the item finishes: a retry item, or a log item read again after a restart.
   bool MayHaveRetryLocked(const Sub& sub, const Item& item) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishOkLocked(Sub& sub, Item& item, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FailAttemptLocked(Sub& sub, Item& item, absl::Time now, const std::string& reason,
+  void FinishOkLocked(Sub& sub, Item& item, const Instant& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailAttemptLocked(Sub& sub, Item& item, const Instant& now, const std::string& reason,
                          absl::Duration retry_after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeadLetterLocked(Sub& sub, Item& item, int32_t attempts, const std::string& reason,
-                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                        const Instant& now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleNowLocked(Sub& sub, int64_t sequence, const std::string& event_id,
-                         absl::string_view why, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Time NextWakeLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                         absl::string_view why, const Instant& now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When the worker next has timed work (ProcessDue's return value): a monotonic time.
+  absl::Time NextWakeLocked(const Instant& now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const Deps deps_;
@@ -387,7 +412,7 @@ class Dispatcher {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_delivery_ ABSL_GUARDED_BY(mu_) = 0;
   std::string delivery_prefix_;
-  absl::Time next_poll_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time next_poll_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
   ProgressBuffer pending_ ABSL_GUARDED_BY(mu_);
   // The batch being committed (empty unless FlushProgress is in CommitProgress).
   ProgressBuffer in_commit_ ABSL_GUARDED_BY(mu_);

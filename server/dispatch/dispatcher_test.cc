@@ -202,7 +202,8 @@ class DispatcherTest : public ::testing::Test {
     return h;
   }
 
-  void Pass() { dispatcher_->ProcessDue(clock_.Now()); }
+  // One pass at the clock's time; returns when the next is due (a monotonic time).
+  absl::Time Pass() { return dispatcher_->ProcessDue(Dispatcher::Instant::Of(clock_)); }
 
   // One pass sends what is due to `h`; it rejects all of it; the next pass dead-letters it.
   void RejectEverythingSent(FakeHandlerConnection* h) {
@@ -626,13 +627,41 @@ TEST_F(DispatcherTest, MaxAgeExhaustionDeadLetters) {
   EXPECT_THAT(dead[0].last_error, HasSubstr("exhausted"));
 }
 
+TEST_F(DispatcherTest, AParkedRetryFallsDueWhenTheWallClockReachesItsNextAt) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_retry_policy()->mutable_initial_backoff() = ToProtoDuration(absl::Seconds(10));
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
+  Pass();
+  h->Ack(h->TakeSent()[0].delivery_id(), Ack::RETRY);
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].first_attempt_at, kStart);  // stored: wall times
+  const absl::Time next_at = r[0].next_at;
+  ASSERT_GT(next_at, clock_.Now());
+  // The worker sleeps until the wall clock should read next_at...
+  EXPECT_EQ(Pass(), clock_.Monotonic() + (next_at - clock_.Now()));
+  // ...but the retry is stored, so the wall clock decides: stepped to just before next_at,
+  // nothing is sent; stepped to next_at, it is due, with no monotonic time passed.
+  clock_.Set(next_at - absl::Milliseconds(1));
+  Pass();
+  EXPECT_TRUE(h->TakeSent().empty());
+  clock_.Set(next_at);
+  Pass();
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].attempt(), 2);
+}
+
 TEST_F(DispatcherTest, AckTimeoutCountsAnAttemptAndALateAckIsIgnored) {
   Create();
   Append("a.b");
   auto spec = Spec("s");
   *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
   FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
-  EXPECT_EQ(dispatcher_->ProcessDue(clock_.Now()), kStart + absl::Seconds(5));
+  EXPECT_EQ(Pass(), clock_.Monotonic() + absl::Seconds(5));
   const std::string late = h->TakeSent()[0].delivery_id();
   clock_.Advance(absl::Seconds(5));
   Pass();
@@ -655,9 +684,9 @@ TEST_F(DispatcherTest, DeliveryTimeoutCountsFromTheSendAfterEncodingNotFromThePa
   FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
   // A pass that starts at `start` and whose store reads and encoding take 2 s: the clock reads
   // start + 2 s when the delivery goes out.
-  const absl::Time start = clock_.Now();
+  const Dispatcher::Instant start = Dispatcher::Instant::Of(clock_);
   clock_.Advance(absl::Seconds(2));
-  EXPECT_EQ(dispatcher_->ProcessDue(start), start + absl::Seconds(7));
+  EXPECT_EQ(dispatcher_->ProcessDue(start), start.monotonic + absl::Seconds(7));
   ASSERT_EQ(h->TakeSent().size(), 1u);
   clock_.Advance(absl::Seconds(4));  // 5 s after the pass started, 4 s after the send
   Pass();
@@ -667,6 +696,35 @@ TEST_F(DispatcherTest, DeliveryTimeoutCountsFromTheSendAfterEncodingNotFromThePa
   Pass();
   std::vector<store::RetryRecord> r = Retries("s");
   ASSERT_EQ(r.size(), 1u);
+  EXPECT_THAT(r[0].last_error, HasSubstr("delivery_timeout"));
+}
+
+TEST_F(DispatcherTest, AWallClockStepNeitherFiresNorStretchesADeliveryTimeout) {
+  Create();
+  Append("a.b");
+  auto spec = Spec("s");
+  *spec.mutable_delivery_timeout() = ToProtoDuration(absl::Seconds(5));
+  FakeHandlerConnection* h = SubscribeUp(spec, "h1:1");
+  const absl::Time deadline = clock_.Monotonic() + absl::Seconds(5);
+  EXPECT_EQ(Pass(), deadline);
+  ASSERT_EQ(h->TakeSent().size(), 1u);
+  // NTP steps the wall clock hours ahead (or a VM resumes): no time passed for the delivery.
+  clock_.Set(clock_.Now() + absl::Hours(3));
+  EXPECT_EQ(Pass(), deadline);
+  // Stepped back further than the timeout: it is not stretched either.
+  clock_.Set(clock_.Now() - absl::Hours(6));
+  EXPECT_EQ(Pass(), deadline);
+  EXPECT_TRUE(Retries("s").empty());
+  EXPECT_TRUE(DeadLetters("s").empty());
+  EXPECT_TRUE(h->withdrawn().empty());
+  EXPECT_THAT(metrics_.Render(),
+              HasSubstr("switchboard_delivery_retries_total{subscription=\"s\"} 0"));
+  // Time that passes does fire it, on time.
+  clock_.Advance(absl::Seconds(5));
+  Pass();
+  std::vector<store::RetryRecord> r = Retries("s");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].attempts, 1);
   EXPECT_THAT(r[0].last_error, HasSubstr("delivery_timeout"));
 }
 
@@ -1150,7 +1208,7 @@ TEST_F(DispatcherTest, UnreachableMemberIsDroppedAfterGraceButSubscriptionStays)
   h1->Down();
   Pass();
   clock_.Advance(absl::Seconds(59));
-  EXPECT_EQ(dispatcher_->ProcessDue(clock_.Now()), clock_.Now() + absl::Seconds(1));
+  EXPECT_EQ(Pass(), clock_.Monotonic() + absl::Seconds(1));
   EXPECT_EQ(Listed("s").members_size(), 2);
   clock_.Advance(absl::Seconds(1));
   Pass();
@@ -1161,6 +1219,29 @@ TEST_F(DispatcherTest, UnreachableMemberIsDroppedAfterGraceButSubscriptionStays)
   dispatcher_.reset();
   Create(options);
   EXPECT_EQ(Listed("s").members_size(), 1);  // persisted
+}
+
+TEST_F(DispatcherTest, AWallClockStepIsNoTimeInAMembersGrace) {
+  Dispatcher::Options options;
+  options.member_grace = absl::Seconds(60);
+  Create(options);
+  SubscribeUp(Spec("s"), "h1:1");
+  Subscribe(Spec("s"), "h2:1");  // never comes up
+  Pass();
+  // The wall clock stepped hours ahead: h2 has not been away for hours.
+  clock_.Set(clock_.Now() + absl::Hours(3));
+  Pass();
+  EXPECT_EQ(Listed("s").members_size(), 2);
+  EXPECT_NE(connections_.Get("h2:1"), nullptr);
+  clock_.Advance(absl::Seconds(59));
+  Pass();
+  EXPECT_EQ(Listed("s").members_size(), 2);
+  clock_.Advance(absl::Seconds(1));
+  Pass();
+  switchboard::v1::Subscription s = Listed("s");
+  ASSERT_EQ(s.members_size(), 1);
+  EXPECT_EQ(s.members(0).address(), "h1:1");
+  EXPECT_EQ(connections_.Get("h2:1"), nullptr);
 }
 
 TEST_F(DispatcherTest, AMemberDropThatFindsAnAdminCallRunningIsPutOffNotSpunOn) {
@@ -1176,17 +1257,17 @@ TEST_F(DispatcherTest, AMemberDropThatFindsAnAdminCallRunningIsPutOffNotSpunOn) 
   // (the worker would otherwise loop without pause until the Replay ends).
   std::vector<absl::Time> next_wakes;
   events_.on_list = [&] {
-    for (int i = 0; i < 3; ++i) next_wakes.push_back(dispatcher_->ProcessDue(clock_.Now()));
+    for (int i = 0; i < 3; ++i) next_wakes.push_back(Pass());
   };
   Dispatcher::ReplayRequest replay;
   replay.subscription = "s";
   replay.types = {"a.*"};
   ASSERT_OK(dispatcher_->Replay(replay).status());
   ASSERT_EQ(next_wakes.size(), 3u);
-  for (absl::Time next : next_wakes) EXPECT_GT(next, clock_.Now());
+  for (absl::Time next : next_wakes) EXPECT_GT(next, clock_.Monotonic());
   EXPECT_EQ(Listed("s").members_size(), 1);
   // Once the call is over, the put-off drop is made when it falls due.
-  clock_.Advance(next_wakes.back() - clock_.Now());
+  clock_.Advance(next_wakes.back() - clock_.Monotonic());
   Pass();
   EXPECT_EQ(Listed("s").members_size(), 0);
   EXPECT_EQ(connections_.Get("h1:1"), nullptr);
@@ -1817,6 +1898,8 @@ TEST_F(DispatcherTest, RetentionRemovesDeadLettersAndDiscardRemovesThemPageAfter
 
 TEST_F(DispatcherTest, RetentionLeavesADeadLetterOfAnEventStoredOutOfReceiptOrderForALaterRun) {
   Create();
+  // received_at is a wall time: Set (a wall-clock step) makes receipt order differ from
+  // sequence order.
   clock_.Set(kStart + absl::Hours(1));
   Append("a.b");  // sequence 1, received after...
   clock_.Set(kStart);
