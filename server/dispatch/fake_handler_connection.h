@@ -12,7 +12,7 @@
 //   ... create the Dispatcher with &factory, subscribe a member at "h1:1" ...
 //   FakeHandlerConnection* h1 = factory.Get("h1:1");
 //   h1->Up();
-//   dispatcher->ProcessDue(clock.Now());
+//   dispatcher->ProcessDue(Dispatcher::Instant::Of(clock));
 //   std::vector<switchboard::v1::Delivery> sent = h1->TakeSent();
 //   h1->Ack(sent[0].delivery_id(), switchboard::v1::Ack::OK);
 //
