@@ -4,7 +4,12 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "sdk/log.h"
 
 ABSL_FLAG(std::string, gateway, "",
@@ -46,7 +51,32 @@ std::string FlagOrEnv(const std::string& flag, const char* env, absl::string_vie
   return std::string(fallback);
 }
 
+// abseil's own flags (--flagfile, --fromenv, ...) are declared in its sources ("absl/flags/
+// parse.cc", with a leading "./" in Debian's build). Its default --help shows only flags of a
+// file named after the binary (payments.cc), which in a handler matches none: the flags are
+// declared here and main is main.cc.
+bool DeclaredByAbseil(absl::string_view file) {
+  absl::ConsumePrefix(&file, "./");
+  return absl::StartsWith(file, "absl/");
+}
+
 }  // namespace
+
+std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) { return !DeclaredByAbseil(file); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  // Wrapped by hand: abseil prints the message as it is, before the flags.
+  absl::SetProgramUsageMessage(absl::StrCat(
+      usage,
+      "\n\nA Switchboard handler: registers its subscription with the gateway and handles the\n"
+      "events the gateway delivers (docs/HANDLERS.md). SWITCHBOARD_GATEWAY, _LISTEN,\n"
+      "_ADVERTISE and _SUBSCRIPTION in the environment stand in for their flags; a gateway\n"
+      "with API tokens takes the first of SWITCHBOARD_GATEWAY_TOKEN (comma-separated).\n"
+      "SIGTERM or SIGINT stops it after the running calls finish (--drain_timeout)."));
+  return absl::ParseCommandLine(argc, argv);
+}
 
 absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscription) {
   ServeOptions options;

@@ -17,15 +17,18 @@
 //
 // Example:
 //   int main(int argc, char** argv) {
-//     absl::ParseCommandLine(argc, argv);
+//     sdk::ParseFlags(argc, argv, "records paid invoices in the billing database.");
 //     sdk::Router router;
 //     RegisterMyHandlers(router);
 //     return sdk::ServeFromFlags(router, "my-handler");
 //   }
 //
-// Thread-safety: call from main after absl::ParseCommandLine.
+// Thread-safety: call from main, ParseFlags first (or absl::ParseCommandLine, which parses the
+// same flags but leaves --help without them).
 #ifndef SWITCHBOARD_SDK_FLAGS_H_
 #define SWITCHBOARD_SDK_FLAGS_H_
+
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,6 +36,15 @@
 #include "sdk/serve.h"
 
 namespace switchboard::sdk {
+
+// absl::ParseCommandLine for a handler binary, with a --help that starts with `usage` (what
+// this handler does, one sentence), adds what every handler shares (the environment
+// variables, docs/HANDLERS.md), and lists the flags above and the binary's own, not abseil's
+// (--helpfull lists every flag). Returns the positional arguments, argv[0] first. Like
+// absl::ParseCommandLine, exits the process after --help or on a bad flag.
+// REQUIRES: called once, before the flags are read; nothing else in the program calls
+// absl::SetProgramUsageMessage or absl::SetFlagsUsageConfig.
+std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage);
 
 // ServeOptions from the flags and environment; `default_subscription` when neither names one.
 // kInvalidArgument for an unparsable --start.
