@@ -27,7 +27,13 @@ absl::Status ChildProcess::Start() {
   // Close-on-exec, so other children (started later) do not hold this pipe open.
   if (::pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  // Options::env replaces inherited variables of the same name (getenv finds the first).
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view entry(*e);
+    if (options_.env.count(std::string(entry.substr(0, entry.find('=')))) == 0) {
+      env.emplace_back(entry);
+    }
+  }
   for (const auto& [k, v] : options_.env) env.push_back(absl::StrCat(k, "=", v));
   std::vector<std::string> args = options_.argv;
 
@@ -86,6 +92,11 @@ bool ChildProcess::WaitForLog(const std::string& text, absl::Duration timeout) {
 int ChildProcess::Stop(int signal) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, signal);
+  return Wait();
+}
+
+int ChildProcess::Wait() {
+  if (pid_ <= 0) return -1;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
@@ -99,6 +110,15 @@ int ChildProcess::Stop(int signal) {
 std::string ChildProcess::Log() const {
   absl::MutexLock lock(&mu_);
   return log_;
+}
+
+ChildProcess::Finished RunToExit(ChildProcess::Options options) {
+  ChildProcess child(std::move(options));
+  if (absl::Status started = child.Start(); !started.ok()) {
+    return {-1, std::string(started.message())};
+  }
+  const int exit_code = child.Wait();
+  return {exit_code, child.Log()};
 }
 
 }  // namespace switchboard::testing

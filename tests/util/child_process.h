@@ -7,6 +7,7 @@
 //   ASSERT_TRUE(handler.Start().ok());
 //   ASSERT_TRUE(handler.WaitForLog("sdk_serving", absl::Seconds(60)));
 //   EXPECT_EQ(handler.Stop(SIGTERM), 0);
+//   ChildProcess::Finished ctl = RunToExit({.argv = {"tools/ctl/ctl", "subs", "list"}});
 //
 // Thread-safety: one test thread drives it; Log() and WaitForLog() may be used from any thread.
 #ifndef SWITCHBOARD_TESTS_UTIL_CHILD_PROCESS_H_
@@ -21,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -50,6 +52,13 @@ class ChildProcess {
   // Sends `signal`, waits for the exit and returns the wait status decoded: the exit code, or
   // 128 + the signal number when killed by a signal; -1 when not running.
   int Stop(int signal);
+  // Waits for the child to end by itself; the same return value as Stop.
+  int Wait();
+
+  struct Finished {
+    int exit_code = -1;  // as Stop returns it; -1 when it could not start
+    std::string output;  // stdout and stderr together
+  };
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
@@ -65,6 +74,9 @@ class ChildProcess {
   std::string log_ ABSL_GUARDED_BY(mu_);
   bool eof_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// Runs a command to its end (a command-line tool under test).
+ChildProcess::Finished RunToExit(ChildProcess::Options options);
 
 }  // namespace switchboard::testing
 

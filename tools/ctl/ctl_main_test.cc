@@ -1,7 +1,6 @@
 // The ctl binary as `bazel run` starts it (in its runfiles tree, with BUILD_WORKING_DIRECTORY
 // naming the directory the command was typed in), against an in-process fake gateway.
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "protos/switchboard/v1/gateway.grpc.pb.h"
+#include "tests/util/child_process.h"
 
 namespace {
 
@@ -23,49 +23,13 @@ namespace v1 = ::switchboard::v1;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using Result = ::switchboard::testing::ChildProcess::Finished;
 
-// Runs tools/ctl/ctl from the test's working directory (its runfiles tree, like `bazel run`)
-// with `env` on top of the test's environment.
-Result RunCtl(std::vector<std::string> args, const std::map<std::string, std::string>& env) {
+// Runs tools/ctl/ctl from the test's working directory (its runfiles tree, like `bazel run`) with
+// `env` on top of the test's environment.
+Result RunCtl(std::vector<std::string> args, std::map<std::string, std::string> env) {
   args.insert(args.begin(), "tools/ctl/ctl");
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry = *e;
-    if (env.count(entry.substr(0, entry.find('='))) == 0) env_strings.push_back(entry);
-  }
-  for (const auto& [name, value] : env) env_strings.push_back(absl::StrCat(name, "=", value));
-  std::vector<char*> argv, envp;
-  for (std::string& a : args) argv.push_back(a.data());
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  argv.push_back(nullptr);
-  envp.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  Result result;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof(buffer))) > 0;)
-    result.output.append(buffer, n);
-  ::close(fds[0]);
-  int status = 0;
-  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  }
-  return result;
+  return ::switchboard::testing::RunToExit({std::move(args), std::move(env)});
 }
 
 std::string NewDir(const std::string& name) {
