@@ -14,6 +14,18 @@ absl::Time ToMicros(absl::Time t) { return absl::FromUnixMicros(absl::ToUnixMicr
 
 absl::Status Closed() { return absl::UnavailableError("event store is closed"); }
 
+// Up to `limit` records after `after_sequence`, in sequence order.
+template <typename Record>
+std::vector<Record> PageAfter(const std::map<int64_t, Record>& by_sequence, int64_t after_sequence,
+                              int limit) {
+  std::vector<Record> out;
+  for (auto r = by_sequence.upper_bound(after_sequence);
+       r != by_sequence.end() && out.size() < static_cast<size_t>(limit); ++r) {
+    out.push_back(r->second);
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<AppendResult> MemoryEventStore::Append(const EventRecord& record) {
@@ -208,15 +220,9 @@ absl::StatusOr<std::vector<RetryRecord>> MemoryEventStore::ListRetriesAfter(
   if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
   absl::MutexLock lock(&mu_);
   if (closed_) return Closed();
-  std::vector<RetryRecord> out;
   auto it = subscriptions_.find(std::string(subscription));
-  if (it == subscriptions_.end()) return out;
-  const auto& retries = it->second.retries;
-  for (auto r = retries.upper_bound(after_sequence);
-       r != retries.end() && out.size() < static_cast<size_t>(limit); ++r) {
-    out.push_back(r->second);
-  }
-  return out;
+  if (it == subscriptions_.end()) return std::vector<RetryRecord>();
+  return PageAfter(it->second.retries, after_sequence, limit);
 }
 
 absl::StatusOr<std::vector<DeadLetterRecord>> MemoryEventStore::ListDeadLetters(
@@ -224,15 +230,9 @@ absl::StatusOr<std::vector<DeadLetterRecord>> MemoryEventStore::ListDeadLetters(
   if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
   absl::MutexLock lock(&mu_);
   if (closed_) return Closed();
-  std::vector<DeadLetterRecord> out;
   auto it = subscriptions_.find(std::string(subscription));
-  if (it == subscriptions_.end()) return out;
-  const auto& dead_letters = it->second.dead_letters;
-  for (auto d = dead_letters.upper_bound(after_sequence);
-       d != dead_letters.end() && out.size() < static_cast<size_t>(limit); ++d) {
-    out.push_back(d->second);
-  }
-  return out;
+  if (it == subscriptions_.end()) return std::vector<DeadLetterRecord>();
+  return PageAfter(it->second.dead_letters, after_sequence, limit);
 }
 
 absl::StatusOr<int64_t> MemoryEventStore::LastSequence() {
