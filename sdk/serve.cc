@@ -247,10 +247,17 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   // such pings with GOAWAY(too_many_pings).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default: a second handler started on the same fixed --listen
+  // port (maybe another binary, registered for another subscription) would start and take a
+  // share of the gateway's connections to this one. Refuse it instead, as the gateway does.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     server->server_.reset();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", o.listen,
+                     ": the port is in use (another handler?) or the address is not a local "
+                     "host:port"));
   }
   // Until registered, a failure just stops listening (no drain, no Unsubscribe). A gateway
   // that knew this address already (a restart) may have sent deliveries meanwhile: queued ones

@@ -3,7 +3,8 @@
 //
 // On start, Serve (or HandlerServer::Start):
 //   1. checks the router (a bad registration fails here, with every problem listed);
-//   2. listens on `listen` (port 0 picks a free port) with the gRPC callback API: each Deliver
+//   2. listens on `listen` (port 0 picks a free port; a port already in use fails the start:
+//      no SO_REUSEPORT sharing with another process) with the gRPC callback API: each Deliver
 //      stream is a reactor with one write in flight; handler functions run on a pool of
 //      `workers` threads, never on gRPC's threads (see sdk/internal/deliver_service.h);
 //   3. calls Gateway.Subscribe: creates or updates the subscription `subscription` with these

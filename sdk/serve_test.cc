@@ -627,6 +627,25 @@ TEST_F(ServeTest, AdvertiseDefaultsToLoopbackWithTheBoundPort) {
   EXPECT_EQ((*server)->advertise_address(), absl::StrCat("localhost:", (*server)->port()));
 }
 
+TEST_F(ServeTest, ASecondServerOnTheSamePortFailsToStart) {
+  Router router;
+  router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
+  auto first = HandlerServer::Start(&router, Options());
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string taken = absl::StrCat("127.0.0.1:", (*first)->port());
+
+  ServeOptions options = Options();
+  options.listen = taken;
+  options.subscription = "another";
+  auto second = HandlerServer::Start(&router, options);
+  ASSERT_FALSE(second.ok()) << "a second server shares port " << taken;
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(second.status().message(),
+              HasSubstr(absl::StrCat("cannot listen on ", taken, ": the port is in use")));
+  EXPECT_EQ(gateway_.subscribes().size(), 1u);  // the second never registered
+  EXPECT_EQ(ProbeDeliverStream(taken).error_code(), grpc::StatusCode::OK);
+}
+
 TEST_F(ServeTest, UnreachableGatewayFailsStartAfterTheRegisterTimeout) {
   Router router;
   router.OnEvent("*", [](const EventContext&) { return absl::OkStatus(); });
