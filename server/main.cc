@@ -1,11 +1,9 @@
 // The Switchboard gateway: `bazel run //server`. Flags only; the wiring is in server.{h,cc}.
 // See docs/CONFIGURATION.md for every flag and config field.
 #include <signal.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -15,17 +13,23 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/base/files.h"
 #include "server/base/log.h"
 #include "server/config/config.h"
 #include "server/server.h"
 
-ABSL_FLAG(std::string, http_addr, "127.0.0.1:4242",
-          "Webhook listener (POST /webhook, /healthz, /readyz). Port 0 picks a free port.");
-ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051",
-          "gRPC listener: switchboard.v1.Gateway, grpc.health.v1.Health, reflection.");
-ABSL_FLAG(std::string, ops_addr, "127.0.0.1:9090",
-          "Operations listener: /metrics, /healthz, /readyz. Keep it off the public network.");
-ABSL_FLAG(std::string, data_dir, "",
+// The flags a config file can also set are optional: given (in any spelling abseil accepts,
+// --flagfile included) they win over the config; absent, the config's value or the default holds.
+ABSL_FLAG(std::optional<std::string>, http_addr, std::nullopt,
+          "Webhook listener (POST /webhook, /healthz, /readyz); default 127.0.0.1:4242. Port 0 "
+          "picks a free port.");
+ABSL_FLAG(std::optional<std::string>, grpc_addr, std::nullopt,
+          "gRPC listener: switchboard.v1.Gateway, grpc.health.v1.Health, reflection; default "
+          "127.0.0.1:50051.");
+ABSL_FLAG(std::optional<std::string>, ops_addr, std::nullopt,
+          "Operations listener: /metrics, /healthz, /readyz; default 127.0.0.1:9090. Keep it off "
+          "the public network.");
+ABSL_FLAG(std::optional<std::string>, data_dir, std::nullopt,
           "Where the event database lives. Default: $BUILD_WORKSPACE_DIRECTORY/.switchboard under "
           "`bazel run`, else ./.switchboard.");
 ABSL_FLAG(std::string, config, "", "A text-format switchboard.v1.Config file.");
@@ -35,10 +39,11 @@ ABSL_FLAG(std::string, secrets_file, "",
 ABSL_FLAG(bool, allow_unauthenticated_grpc, false,
           "Serve the Gateway API without authentication on a non-loopback --grpc_addr (otherwise "
           "refused: set SWITCHBOARD_GATEWAY_TOKEN or grpc_tls client certificates instead). Only "
-          "for a network that keeps others out. Also allow_unauthenticated_grpc in --config.");
-ABSL_FLAG(int, tolerance, 300,
-          "Signature timestamp tolerance in seconds, when given (else the config's "
-          "tolerance_seconds, else 300). 0 disables the time check; negative is refused.");
+          "for a network that keeps others out. Also allow_unauthenticated_grpc in --config: "
+          "either turns it on.");
+ABSL_FLAG(std::optional<int>, tolerance, std::nullopt,
+          "Signature timestamp tolerance in seconds (else the config's tolerance_seconds, else "
+          "300). 0 disables the time check; negative is refused.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10, "How long shutdown waits for open gRPC calls.");
 
 namespace {
@@ -71,17 +76,12 @@ int main(int argc, char** argv) {
       "Secrets: STRIPE_WEBHOOK_SECRET (comma-separated for rotation) or --secrets_file.\n"
       "Gateway API off loopback: SWITCHBOARD_GATEWAY_TOKEN, grpc_tls client certificates or "
       "--allow_unauthenticated_grpc.");
-  absl::ParseCommandLine(argc, argv);
-  // `bazel run` starts the binary in its runfiles tree: relative paths in flags and in the
-  // config file mean the directory the command was typed in.
-  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
-    if (::chdir(cwd) != 0) {
-      SB_LOG(ERROR) << "start_failed error="
-                    << switchboard::base::Quoted(absl::StrCat(
-                           "cannot enter BUILD_WORKING_DIRECTORY ", cwd, ": ", strerror(errno)));
-      return 1;
-    }
+  // Relative paths (flags, a --flagfile, the config file) mean the user's directory under
+  // `bazel run`.
+  if (absl::Status entered = switchboard::base::EnterBuildWorkingDirectory(); !entered.ok()) {
+    return StartFailed(entered);
   }
+  absl::ParseCommandLine(argc, argv);
   // Debian's abseil is built with deadlock detection on: it records every lock order in a
   // global graph (a few percent of the CPU under load, measured). Tests keep it on.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -95,22 +95,6 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   switchboard::server::Server::Options options;
-  options.http_addr = absl::GetFlag(FLAGS_http_addr);
-  options.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
-  options.ops_addr = absl::GetFlag(FLAGS_ops_addr);
-  options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (options.data_dir.empty()) options.data_dir = DefaultDataDir();
-  options.secrets_file = absl::GetFlag(FLAGS_secrets_file);
-  // Flags given explicitly win; otherwise the config file's settings apply.
-  auto from_config = [argc, argv](const char* flag) {
-    for (int i = 1; i < argc; ++i) {
-      if (absl::StartsWith(argv[i], absl::StrCat("--", flag))) return false;
-    }
-    return true;
-  };
-  if (!from_config("tolerance")) {
-    options.tolerance = absl::Seconds(absl::GetFlag(FLAGS_tolerance));
-  }
   if (!absl::GetFlag(FLAGS_config).empty()) {
     auto config = switchboard::server::config::LoadConfigFile(absl::GetFlag(FLAGS_config));
     if (!config.ok()) {
@@ -119,14 +103,24 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.config = *std::move(config);
-    const switchboard::v1::Config& c = options.config;
-    if (!c.http_addr().empty() && from_config("http_addr")) options.http_addr = c.http_addr();
-    if (!c.grpc_addr().empty() && from_config("grpc_addr")) options.grpc_addr = c.grpc_addr();
-    if (!c.ops_addr().empty() && from_config("ops_addr")) options.ops_addr = c.ops_addr();
-    if (!c.data_dir().empty() && from_config("data_dir")) options.data_dir = c.data_dir();
   }
-  if (!from_config("allow_unauthenticated_grpc")) {
-    options.config.set_allow_unauthenticated_grpc(absl::GetFlag(FLAGS_allow_unauthenticated_grpc));
+  const switchboard::v1::Config& c = options.config;
+  // A flag given wins; else the config's value; else the default.
+  auto pick = [](const std::optional<std::string>& flag, const std::string& from_config,
+                 std::string fallback) {
+    if (flag.has_value()) return *flag;
+    return from_config.empty() ? fallback : from_config;
+  };
+  options.http_addr = pick(absl::GetFlag(FLAGS_http_addr), c.http_addr(), "127.0.0.1:4242");
+  options.grpc_addr = pick(absl::GetFlag(FLAGS_grpc_addr), c.grpc_addr(), "127.0.0.1:50051");
+  options.ops_addr = pick(absl::GetFlag(FLAGS_ops_addr), c.ops_addr(), "127.0.0.1:9090");
+  options.data_dir = pick(absl::GetFlag(FLAGS_data_dir), c.data_dir(), DefaultDataDir());
+  options.secrets_file = absl::GetFlag(FLAGS_secrets_file);
+  if (std::optional<int> tolerance = absl::GetFlag(FLAGS_tolerance)) {
+    options.tolerance = absl::Seconds(*tolerance);
+  }
+  if (absl::GetFlag(FLAGS_allow_unauthenticated_grpc)) {
+    options.config.set_allow_unauthenticated_grpc(true);
   }
 
   auto server = switchboard::server::Server::Start(std::move(options));

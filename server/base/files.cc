@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -61,6 +62,16 @@ absl::StatusOr<int64_t> FreeDiskBytes(const std::string& path) {
         absl::StrCat("cannot read free space of ", path, ": ", std::strerror(error)));
   }
   return static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+}
+
+absl::Status EnterBuildWorkingDirectory() {
+  const char* dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (dir == nullptr || *dir == '\0') return absl::OkStatus();
+  if (::chdir(dir) == 0) return absl::OkStatus();
+  const int error = errno;
+  return absl::Status(
+      absl::ErrnoToStatusCode(error),
+      absl::StrCat("cannot enter BUILD_WORKING_DIRECTORY ", dir, ": ", std::strerror(error)));
 }
 
 absl::StatusOr<FileLock> FileLock::Acquire(const std::string& path) {

@@ -34,6 +34,12 @@ int64_t FileSizeOrZero(const std::string& path);
 // f_bavail); the errno's code when it cannot be read.
 absl::StatusOr<int64_t> FreeDiskBytes(const std::string& path);
 
+// Under `bazel run`, which starts a binary in its runfiles tree, enters the directory the
+// command was typed in (BUILD_WORKING_DIRECTORY), so relative paths in flags, a --flagfile and
+// config files mean what the user meant. Call it before parsing flags. OK, doing nothing, when the
+// variable is unset or empty; the errno's code naming the directory when it cannot be entered.
+absl::Status EnterBuildWorkingDirectory();
+
 // An exclusive advisory lock (flock) on a file, created with mode 0600 if missing, held until
 // the FileLock is destroyed or the process ends in any way (the kernel drops it on SIGKILL, so a
 // crash never leaves a stale lock). The file holds the owner's pid, for the operator. Locks taken

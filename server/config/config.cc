@@ -7,15 +7,15 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "openssl/rand.h"
 #include "server/base/files.h"
+#include "server/base/secret_list.h"
 
 namespace switchboard::server::config {
 namespace {
@@ -49,7 +49,7 @@ absl::StatusOr<std::vector<std::string>> SecretsFromFile(const std::string& path
                                                          std::vector<std::string>* warnings) {
   absl::StatusOr<std::string> text = base::ReadFileToString(path);
   if (!text.ok()) return text.status();
-  std::vector<std::string> secrets = SplitSecrets(*text);
+  std::vector<std::string> secrets = base::SplitSecrets(*text);
   if (secrets.empty()) return absl::FailedPreconditionError(absl::StrCat("no secret in ", path));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
@@ -86,18 +86,6 @@ absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path) 
   return config;
 }
 
-std::vector<std::string> SplitSecrets(absl::string_view text) {
-  std::vector<std::string> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "#")) continue;
-    for (absl::string_view part : absl::StrSplit(line, ',')) {
-      part = absl::StripAsciiWhitespace(part);
-      if (!part.empty()) out.emplace_back(part);
-    }
-  }
-  return out;
-}
-
 std::string DevSecretPath(const std::string& data_dir) {
   return absl::StrCat(data_dir, "/dev_webhook_secret");
 }
@@ -105,7 +93,7 @@ std::string DevSecretPath(const std::string& data_dir) {
 absl::StatusOr<std::string> LoadOrCreateDevSecret(const std::string& data_dir) {
   const std::string path = DevSecretPath(data_dir);
   if (absl::StatusOr<std::string> existing = base::ReadFileToString(path); existing.ok()) {
-    std::vector<std::string> secrets = SplitSecrets(*existing);
+    std::vector<std::string> secrets = base::SplitSecrets(*existing);
     if (!secrets.empty()) return secrets.front();
   }
   unsigned char random[24];
@@ -137,11 +125,11 @@ absl::StatusOr<std::vector<std::string>> GatewayTokens(
   if (!token_file.empty()) {
     absl::StatusOr<std::string> text = base::ReadFileToString(token_file);
     if (!text.ok()) return text.status();
-    tokens = SplitSecrets(*text);
+    tokens = base::SplitSecrets(*text);
   }
   if (getenv) {
     if (std::optional<std::string> env = getenv("SWITCHBOARD_GATEWAY_TOKEN")) {
-      for (std::string& t : SplitSecrets(*env)) tokens.push_back(std::move(t));
+      for (std::string& t : base::SplitSecrets(*env)) tokens.push_back(std::move(t));
     }
   }
   return tokens;
@@ -190,8 +178,8 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
       if (!secrets.ok()) return secrets.status();
       endpoint.secrets = *std::move(secrets);
       endpoint.source = absl::StrCat("file ", sources.default_secrets_file);
-    } else if (env && !SplitSecrets(*env).empty()) {
-      endpoint.secrets = SplitSecrets(*env);
+    } else if (env && !base::SplitSecrets(*env).empty()) {
+      endpoint.secrets = base::SplitSecrets(*env);
       endpoint.source = "env STRIPE_WEBHOOK_SECRET";
     } else if (sources.loopback_only) {
       absl::StatusOr<std::string> dev = LoadOrCreateDevSecret(sources.data_dir);
@@ -218,15 +206,15 @@ absl::StatusOr<std::vector<ResolvedEndpoint>> ResolveEndpoints(
     } else if (!e.secret_env().empty()) {
       std::optional<std::string> env =
           sources.getenv ? sources.getenv(e.secret_env()) : std::nullopt;
-      if (!env || SplitSecrets(*env).empty()) {
+      if (!env || base::SplitSecrets(*env).empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "endpoint ", e.path(), ": environment variable ", e.secret_env(), " is not set"));
       }
-      endpoint.secrets = SplitSecrets(*env);
+      endpoint.secrets = base::SplitSecrets(*env);
       endpoint.source = absl::StrCat("env ", e.secret_env());
     } else if (!e.secrets().empty()) {
       for (const std::string& s : e.secrets()) {
-        for (std::string& part : SplitSecrets(s)) endpoint.secrets.push_back(std::move(part));
+        for (std::string& part : base::SplitSecrets(s)) endpoint.secrets.push_back(std::move(part));
       }
       endpoint.source = "config file";
     }

@@ -38,10 +38,6 @@ namespace switchboard::server::config {
 // kInvalidArgument with the line and column of the first syntax error, never its text.
 absl::StatusOr<switchboard::v1::Config> LoadConfigFile(const std::string& path);
 
-// Splits a comma- or newline-separated list of secrets, trimming whitespace, dropping empties
-// and lines that start with `#` (comments in a secrets file).
-std::vector<std::string> SplitSecrets(absl::string_view text);
-
 struct ResolvedEndpoint {
   std::string path;
   std::vector<std::string> secrets;

@@ -36,16 +36,6 @@ SecretSources Env(std::map<std::string, std::string> vars, std::string data_dir)
   return s;
 }
 
-TEST(SplitSecrets, SplitsOnCommasAndNewlinesAndTrims) {
-  EXPECT_THAT(SplitSecrets(" whsec_a, whsec_b\nwhsec_c\n\n,"),
-              ElementsAre("whsec_a", "whsec_b", "whsec_c"));
-}
-
-TEST(SplitSecrets, SkipsCommentLines) {
-  EXPECT_THAT(SplitSecrets("# rotated 2026-11-01\nwhsec_a, whsec_b\r\n  # old: whsec_x\n"),
-              ElementsAre("whsec_a", "whsec_b"));
-}
-
 TEST(ResolveEndpoints, WarnsWithoutTheValueAboutUnlikelySecretsAndAReadableFile) {
   const std::string dir = TempDir("warnings");
   const std::string file = dir + "/webhook.secrets";

@@ -106,7 +106,7 @@ TEST(CtlUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedIn) {
 TEST(CtlUnderBazelRun, AWorkingDirectoryThatCannotBeEnteredIsAnError) {
   const std::string missing = NewDir("gone") + "/not_there";
   const Result r = RunCtl({"stats"}, {{"BUILD_WORKING_DIRECTORY", missing}});
-  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cannot enter BUILD_WORKING_DIRECTORY " + missing));
 }
 

@@ -1,10 +1,7 @@
 // ctl: a thin command-line client of the gateway's gRPC API. Flags only; the logic is in
 // ctl_lib.
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -17,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "sdk/gateway_client.h"
+#include "server/base/files.h"
 #include "tools/ctl/ctl_lib.h"
 
 ABSL_FLAG(std::string, gateway, "",
@@ -47,17 +45,12 @@ int main(int argc, char** argv) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(switchboard::tools::ctl::kUsage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  // `bazel run` starts the binary in its runfiles tree: relative paths in flags (--ca_file,
-  // --cert_file, --key_file) mean the directory the command was typed in, as for the server.
-  // Nothing is read from the runfiles.
-  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
-    if (::chdir(cwd) != 0) {
-      std::cerr << "ctl: cannot enter BUILD_WORKING_DIRECTORY " << cwd << ": "
-                << std::strerror(errno) << "\n";
-      return 2;
-    }
+  // Relative paths in flags (and a --flagfile) mean the user's directory under `bazel run`.
+  if (absl::Status entered = switchboard::base::EnterBuildWorkingDirectory(); !entered.ok()) {
+    std::cerr << "ctl: " << entered.message() << "\n";
+    return 1;
   }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
 
   switchboard::tools::ctl::CtlOptions options;
   options.gateway.address = switchboard::tools::ctl::GatewayAddress(

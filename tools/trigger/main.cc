@@ -1,10 +1,7 @@
 // trigger: sign and POST example Stripe events to a Switchboard (or any Stripe webhook) endpoint.
 // Flags only; the logic is in trigger_lib.
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -20,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/base/files.h"
 #include "tools/trigger/trigger_lib.h"
 
 ABSL_FLAG(std::string, url, "http://127.0.0.1:4242/webhook", "Webhook endpoint to POST to.");
@@ -161,16 +159,11 @@ int main(int argc, char** argv) {
   usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
   absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(switchboard::tools::trigger::kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  // `bazel run` starts the binary in its runfiles tree: relative paths in flags (--file,
-  // --secret_file, --data_dir) mean the directory the command was typed in, as for the server.
-  // Nothing is read from the runfiles (the example events are compiled in).
-  if (const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY"); cwd != nullptr && *cwd != '\0') {
-    if (::chdir(cwd) != 0) {
-      std::cerr << "trigger: cannot enter BUILD_WORKING_DIRECTORY " << cwd << ": "
-                << std::strerror(errno) << "\n";
-      return 1;
-    }
+  // Relative paths in flags (and a --flagfile) mean the user's directory under `bazel run`.
+  if (absl::Status entered = switchboard::base::EnterBuildWorkingDirectory(); !entered.ok()) {
+    std::cerr << "trigger: " << entered.message() << "\n";
+    return 1;
   }
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   return switchboard::tools::trigger::Run(args);
 }

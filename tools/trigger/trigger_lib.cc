@@ -7,13 +7,12 @@
 
 #include "absl/random/distributions.h"
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "httplib.h"
+#include "server/base/secret_list.h"
 #include "server/verify/signing.h"
 #include "tools/trigger/fixtures.h"
 
@@ -38,15 +37,11 @@ bool ReadFile(const std::string& path, std::string* contents) {
   return true;
 }
 
-// The first entry of a secrets list, split like the gateway splits its secret sources (on ','
-// and newlines, each entry trimmed, empty entries skipped): during a rotation the list holds the
-// new and old secrets, and the first one signs. Empty if there is none.
+// The first entry of a secrets list, read as the gateway reads it: during a rotation the list
+// holds the new and old secrets, and the first one signs. Empty if there is none.
 std::string FirstSecret(absl::string_view text) {
-  for (absl::string_view part : absl::StrSplit(text, absl::ByAnyChar(",\n"))) {
-    part = absl::StripAsciiWhitespace(part);
-    if (!part.empty()) return std::string(part);
-  }
-  return "";
+  std::vector<std::string> secrets = switchboard::base::SplitSecrets(text);
+  return secrets.empty() ? std::string() : std::move(secrets.front());
 }
 
 absl::StatusOr<Secret> SecretFromFile(const std::string& path) {

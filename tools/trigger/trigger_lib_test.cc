@@ -243,6 +243,11 @@ TEST(ResolveSecret, ReadsTheSecretFileWithoutItsNewline) {
   ASSERT_OK_AND_ASSIGN(secret, ResolveSecret(sources));
   EXPECT_EQ(secret.value, "whsec_newest");
 
+  // The gateway's own secrets file, comments and all, reads the same here.
+  WriteFile(file, "# rotated 2026-11-01\nwhsec_newest, whsec_older\n");
+  ASSERT_OK_AND_ASSIGN(secret, ResolveSecret(sources));
+  EXPECT_EQ(secret.value, "whsec_newest");
+
   sources.secret_file = TempPath("missing_secret_file");
   EXPECT_THAT(ResolveSecret(sources), StatusIs(absl::StatusCode::kNotFound));
 
