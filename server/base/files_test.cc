@@ -72,6 +72,16 @@ TEST(FileLock, OneHolderAtATimeAndReleasedWhenDestroyed) {
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
+TEST(FileLock, ReplacesAStalePidLeftByAnEarlierHolder) {
+  const std::string path = Tmp() + "/STALE_LOCK";
+  std::ofstream(path) << "1234567890\n";  // longer than any pid this test will have
+  ASSERT_OK_AND_ASSIGN(FileLock held, FileLock::Acquire(path));
+  absl::StatusOr<FileLock> second = FileLock::Acquire(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find(absl::StrCat("(pid ", getpid(), ")")), std::string::npos)
+      << second.status();
+}
+
 TEST(FileLock, NamesAPathItCannotOpen) {
   absl::StatusOr<FileLock> lock = FileLock::Acquire(Tmp() + "/missing/dir/LOCK");
   ASSERT_FALSE(lock.ok());
