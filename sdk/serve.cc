@@ -298,10 +298,11 @@ absl::StatusOr<std::unique_ptr<HandlerServer>> HandlerServer::Start(const Router
   if (o.reregister_interval > absl::ZeroDuration()) {
     server->reregister_ = std::thread([s = server.get()] { s->ReregisterLoop(); });
   }
-  LogInfo(absl::StrCat(
-      "sdk_serving subscription=", o.subscription, " listen=", o.listen, " port=", server->port_,
-      " advertise=", server->advertise_, " gateway=", o.gateway.address,
-      " types=", absl::StrJoin(router->EventTypes(), ","), " workers=", o.workers));
+  LogInfo(absl::StrCat("sdk_serving subscription=", o.subscription, " listen=", o.listen,
+                       " port=", server->port_, " advertise=", server->advertise_, " gateway=",
+                       o.gateway.address, " types=", absl::StrJoin(router->EventTypes(), ","),
+                       " subscription_types=", absl::StrJoin(registered.event_types(), ","),
+                       " workers=", o.workers));
   return server;
 }
 

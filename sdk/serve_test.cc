@@ -7,6 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -73,9 +75,25 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
       Authorization(context);
       subscribes_.push_back(*request);
       *response = request->subscription();
+      if (request->add_event_types() && !existing_types_.empty()) {
+        // As the gateway does: the subscription's types first, then the ones it lacked.
+        response->clear_event_types();
+        for (const std::string& t : existing_types_) response->add_event_types(t);
+        for (const std::string& t : request->subscription().event_types()) {
+          if (std::find(existing_types_.begin(), existing_types_.end(), t) ==
+              existing_types_.end()) {
+            response->add_event_types(t);
+          }
+        }
+      }
       hook = subscribe_hook_;
     }
     return hook == nullptr ? grpc::Status::OK : hook(*request);
+  }
+  // The event types the subscription already has (a Subscribe with add_event_types adds to them).
+  void SetExistingTypes(std::vector<std::string> types) {
+    absl::MutexLock lock(&mu_);
+    existing_types_ = std::move(types);
   }
   // Runs in every later Subscribe, which answers what it returns.
   void SetSubscribeHook(std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> f) {
@@ -127,6 +145,7 @@ class FakeGateway final : public switchboard::v1::Gateway::Service {
   std::vector<switchboard::v1::SubscribeRequest> subscribes_;
   std::vector<switchboard::v1::UnsubscribeRequest> unsubscribes_;
   std::function<grpc::Status(const switchboard::v1::SubscribeRequest&)> subscribe_hook_;
+  std::vector<std::string> existing_types_;
   std::function<void(const switchboard::v1::UnsubscribeRequest&)> unsubscribe_hook_;
 };
 
@@ -260,12 +279,18 @@ TEST_F(ServeTest, RegistersItsTypesAsAnAdditionSoAnOlderInstanceNeverNarrowsThem
   // registration adds its types to the subscription's instead of replacing them.
   Router router;
   router.OnEvent("payment_intent.succeeded", [](const EventContext&) { return absl::OkStatus(); });
-  auto server = HandlerServer::Start(&router, Options());
+  gateway_.SetExistingTypes({"invoice.paid"});
+  absl::StatusOr<std::unique_ptr<HandlerServer>> server;
+  const std::string log =
+      testing::CaptureStderr([&] { server = HandlerServer::Start(&router, Options()); });
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_EQ(gateway_.subscribes().size(), 1u);
   const switchboard::v1::SubscribeRequest subscribe = gateway_.subscribes()[0];
   EXPECT_THAT(subscribe.subscription().event_types(), ElementsAre("payment_intent.succeeded"));
   EXPECT_TRUE(subscribe.add_event_types());
+  // The log shows both: what this instance handles, and what the subscription now holds.
+  EXPECT_THAT(log, HasSubstr(" types=payment_intent.succeeded "));
+  EXPECT_THAT(log, HasSubstr(" subscription_types=invoice.paid,payment_intent.succeeded "));
   EXPECT_TRUE((*server)->Shutdown().ok());
 }
 
