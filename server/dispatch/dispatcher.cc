@@ -1652,15 +1652,14 @@ absl::StatusOr<switchboard::v1::Subscription> Dispatcher::Subscribe(
     if (!request.event_types().empty()) {
       if (existing->static_()) {
         RETURN_IF_ERROR(CheckSameSpec(request, *existing, types));
-      } else if (types == EventTypesUpdate::kAdd) {
-        ASSIGN_OR_RETURN(const switchboard::v1::Subscription added,
-                         AddEventTypes(request, *existing));
-        ASSIGN_OR_RETURN(next, NormalizeSubscription(added));
-        next.set_static_(false);
-        *next.mutable_members() = existing->members();
-        *next.mutable_created_at() = existing->created_at();
       } else {
-        ASSIGN_OR_RETURN(next, NormalizeSubscription(request));
+        // kAdd: the request with the existing types first; kReplace: the request as it is.
+        switchboard::v1::Subscription added;
+        if (types == EventTypesUpdate::kAdd) {
+          ASSIGN_OR_RETURN(added, AddEventTypes(request, *existing));
+        }
+        ASSIGN_OR_RETURN(next,
+                         NormalizeSubscription(types == EventTypesUpdate::kAdd ? added : request));
         next.set_static_(false);
         *next.mutable_members() = existing->members();
         *next.mutable_created_at() = existing->created_at();
