@@ -701,6 +701,12 @@ absl::Status Dispatcher::Load() {
   return absl::OkStatus();
 }
 
+int64_t Dispatcher::ParkedAheadForTesting(const std::string& subscription) const {
+  absl::MutexLock lock(&mu_);
+  auto it = subs_.find(subscription);
+  return it == subs_.end() ? -1 : static_cast<int64_t>(it->second->parked_ahead.size());
+}
+
 Dispatcher::Sub* Dispatcher::FindSubLocked(const std::string& name) {
   auto it = subs_.find(name);
   return it == subs_.end() ? nullptr : it->second.get();

@@ -262,6 +262,11 @@ class Dispatcher {
   // page (1000 dead letters) at a time.
   absl::StatusOr<int64_t> RemoveDeadLettersOfRemovedEvents();
 
+  // For tests: how many events above `subscription`'s cursor, parked or dead-lettered before the
+  // restart, the log read still has to skip (found at Create; each is forgotten once the read
+  // has passed it). -1 for an unknown subscription.
+  int64_t ParkedAheadForTesting(const std::string& subscription) const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Item;
   struct Member;

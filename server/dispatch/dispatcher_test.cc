@@ -1180,6 +1180,116 @@ TEST_F(DispatcherTest, AnEventReadAgainAfterARestartRemovesAStaleRetryRecordWhen
   EXPECT_TRUE(h->TakeSent().empty());
 }
 
+// Dispatcher::Load reads the retry records and the dead letters above a cursor in pages of this
+// many.
+constexpr int kLoadPage = 1000;
+
+// Stores, as a crash would have left them, a retry record of subscription "s" (due a day from
+// now) for each sequence of `retries` and a dead letter of it for each of `dead`. The fixture's
+// evt_N has sequence N.
+void ParkAboveTheCursor(store::MemoryEventStore& store, const std::vector<int64_t>& retries,
+                        const std::vector<int64_t>& dead, absl::Time now) {
+  store::ProgressBatch batch;
+  for (int64_t sequence : retries) {
+    store::RetryRecord retry;
+    retry.subscription = "s";
+    retry.sequence = sequence;
+    retry.event_id = absl::StrCat("evt_", sequence);
+    retry.attempts = 1;
+    retry.next_at = now + absl::Hours(24);
+    retry.first_attempt_at = now;
+    batch.retries_to_put.push_back(retry);
+  }
+  for (int64_t sequence : dead) {
+    store::DeadLetterRecord d;
+    d.subscription = "s";
+    d.sequence = sequence;
+    d.event_id = absl::StrCat("evt_", sequence);
+    d.event_type = "a.b";
+    d.attempts = 1;
+    d.last_error = "rejected";
+    d.dead_at = now;
+    batch.dead_letters_to_put.push_back(d);
+  }
+  ASSERT_OK(store.CommitProgress(batch));
+}
+
+TEST_F(DispatcherTest, ParkedEventsAboveTheCursorBeyondOneLoadPageAreNotSentAfterARestart) {
+  Create();
+  Subscribe(Spec("s"), "h1:1");
+  dispatcher_.reset();
+  ASSERT_EQ(StoredCursor("s"), 0);
+  // More than a page of each, interleaved, between unparked events.
+  std::vector<std::string> unparked = {Append("a.b")};
+  std::vector<int64_t> retries;
+  std::vector<int64_t> dead;
+  for (int i = 0; i < kLoadPage + 1; ++i) {
+    Append("a.b");
+    retries.push_back(next_event_);
+    Append("a.b");
+    dead.push_back(next_event_);
+  }
+  unparked.push_back(Append("a.b"));
+  unparked.push_back(Append("a.b"));
+  ParkAboveTheCursor(store_, retries, dead, clock_.Now());
+
+  Create();
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 2 * (kLoadPage + 1));
+  FakeHandlerConnection* h = connections_.Get("h1:1");
+  ASSERT_NE(h, nullptr);
+  h->Up();
+  std::vector<std::string> sent_ids;
+  for (int pass = 0; pass < 100 && dispatcher_->ParkedAheadForTesting("s") > 0; ++pass) {
+    Pass();
+    for (const Delivery& d : h->TakeSent()) {
+      sent_ids.push_back(d.event().id());
+      h->Ack(d.delivery_id(), Ack::OK);
+    }
+  }
+  Pass();
+  for (const Delivery& d : h->TakeSent()) sent_ids.push_back(d.event().id());
+  EXPECT_EQ(sent_ids, unparked);
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 0);
+  ASSERT_OK(dispatcher_->FlushProgress());
+  EXPECT_EQ(StoredCursor("s"), next_event_);
+  auto stored = store_.ListRetries("s", absl::InfiniteFuture(), 10 * kLoadPage);
+  ASSERT_OK(stored.status());
+  EXPECT_EQ(stored->size(), retries.size());  // left to their retry records
+}
+
+TEST_F(DispatcherTest, ParkedEventsAboveTheCursorAreForgottenOnceTheLogReadHasPassedThem) {
+  Create();
+  Subscribe(Spec("s", {"*"}, /*max_in_flight=*/1), "h1:1");
+  dispatcher_.reset();
+  Append("a.b");  // evt_1
+  Append("a.b");  // evt_2: parked
+  Append("a.b");  // evt_3: dead
+  Append("a.b");  // evt_4
+  Append("a.b");  // evt_5: dead
+  ParkAboveTheCursor(store_, {2}, {3, 5}, clock_.Now());
+
+  // A window of 1 and a read-ahead of 1: the log is read two events at a time at most.
+  Dispatcher::Options options;
+  options.read_ahead = 1;
+  Create(options);
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 3);
+  FakeHandlerConnection* h = connections_.Get("h1:1");
+  h->Up();
+  Pass();  // reads evt_1 and evt_2
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 2);
+  std::vector<Delivery> sent = h->TakeSent();
+  ASSERT_THAT(Ids(sent), ElementsAre("evt_1"));
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();  // reads evt_3 and evt_4
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 1);
+  sent = h->TakeSent();
+  ASSERT_THAT(Ids(sent), ElementsAre("evt_4"));
+  h->Ack(sent[0].delivery_id(), Ack::OK);
+  Pass();  // reads evt_5, the log's end
+  EXPECT_EQ(dispatcher_->ParkedAheadForTesting("s"), 0);
+  EXPECT_TRUE(h->TakeSent().empty());
+}
+
 TEST_F(DispatcherTest, SubscriptionsAndMembersSurviveRestart) {
   Create();
   auto spec = Spec("s", {"a.*"}, 7);
