@@ -107,7 +107,7 @@ int ServeFromFlags(const Router& router, absl::string_view default_subscription)
   absl::StatusOr<ServeOptions> options = OptionsFromFlags(default_subscription);
   absl::Status status = options.ok() ? Serve(router, *std::move(options)) : options.status();
   if (!status.ok()) {
-    LogWarning(absl::StrCat("sdk_exit error=\"", status.ToString(), "\""));
+    LogWarning(absl::StrCat("sdk_exit error=", Quoted(status.ToString())));
     return 1;
   }
   return 0;

@@ -58,4 +58,15 @@ void LogInfo(absl::string_view text) { Log("INFO", text); }
 
 void LogWarning(absl::string_view text) { Log("WARN", text); }
 
+std::string Quoted(absl::string_view value) {
+  std::string out = "\"";
+  out.reserve(value.size() + 2);
+  for (const char c : value) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 }  // namespace switchboard::sdk

@@ -7,11 +7,13 @@
 //
 // Example:
 //   sdk::PrintLine(absl::StrCat("PaymentIntent for ", pi.amount(), " was successful"));
-//   sdk::LogWarning("sdk_reject id=evt_1 reason=...");
+//   sdk::LogWarning(absl::StrCat("sdk_reject id=evt_1 reason=", sdk::Quoted(message)));
 //
 // Thread-safety: thread-safe.
 #ifndef SWITCHBOARD_SDK_LOG_H_
 #define SWITCHBOARD_SDK_LOG_H_
+
+#include <string>
 
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,11 @@ void PrintLine(absl::string_view line);
 // in `text` are written as \n, \r, \t or \xNN: one call is always one line.
 void LogInfo(absl::string_view text);
 void LogWarning(absl::string_view text);
+
+// `"value"` with `"` and `\` escaped, for a value from outside (an error message, a handler's
+// reason) in a key=value line: it cannot end early and fake a key=value after it. The gateway's
+// logs quote the same way.
+std::string Quoted(absl::string_view value);
 
 }  // namespace switchboard::sdk
 

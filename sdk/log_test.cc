@@ -21,5 +21,10 @@ TEST(SdkLog, AMessageFromAHandlerCannotStartAnotherLine) {
                              "caf\xc3\xa9\"\n"));
 }
 
+TEST(SdkLog, AQuotedValueCannotEndEarlyAndFakeAKey) {
+  EXPECT_EQ(Quoted(R"(db down" ok=1 \)"), R"("db down\" ok=1 \\")");
+  EXPECT_EQ(Quoted(""), "\"\"");
+}
+
 }  // namespace
 }  // namespace switchboard::sdk

@@ -173,8 +173,8 @@ Ack Router::Dispatch(const Delivery& delivery) const {
     ack.set_message(internal::SafeUtf8(absl::StrCat("handler threw: ", what), kMaxAckMessageBytes));
     LogWarning(absl::StrCat("sdk_handler_threw delivery_id=", delivery.delivery_id(),
                             " id=", event.id(), " type=", event.type(), " ",
-                            Describe(registration->pattern, registration->type), " what=\"",
-                            ack.message(), "\""));
+                            Describe(registration->pattern, registration->type),
+                            " what=", Quoted(ack.message())));
     return ack;
   };
   if (registration->type == nullptr) return call(nullptr);

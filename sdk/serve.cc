@@ -338,8 +338,8 @@ void HandlerServer::ReregisterLoop() {
     if (!status.ok()) {
       if (!failing) {
         LogWarning(absl::StrCat("sdk_reregister_failed subscription=", options_.subscription,
-                                " gateway=", options_.gateway.address, " error=\"",
-                                status.error_message(), "\""));
+                                " gateway=", options_.gateway.address,
+                                " error=", Quoted(status.error_message())));
       }
       failing = true;
       continue;
@@ -375,8 +375,8 @@ absl::Status HandlerServer::Shutdown() {
     const grpc::Status s = gateway->Unsubscribe(&context, request, &response);
     if (!s.ok()) {
       LogWarning(absl::StrCat("sdk_unsubscribe_failed subscription=", options_.subscription,
-                              " member=", advertise_, " code=", s.error_code(), " error=\"",
-                              s.error_message(), "\""));
+                              " member=", advertise_, " code=", s.error_code(),
+                              " error=", Quoted(s.error_message())));
     }
   }
   const absl::Time deadline = absl::Now() + options_.drain_timeout;

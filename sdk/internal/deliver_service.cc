@@ -70,11 +70,11 @@ std::optional<Ack> Handle(const Router& router, const std::string& bytes) {
     LogWarning(absl::StrCat("sdk_undecodable_delivery bytes=", bytes.size(),
                             " (no delivery_id: nothing to acknowledge)"));
   } else if (ack->outcome() == Ack::REJECT) {
-    LogWarning(absl::StrCat("sdk_reject delivery_id=", ack->delivery_id(), what(), " reason=\"",
-                            ack->message(), "\""));
+    LogWarning(absl::StrCat("sdk_reject delivery_id=", ack->delivery_id(), what(),
+                            " reason=", Quoted(ack->message())));
   } else if (ack->outcome() == Ack::RETRY) {
-    LogInfo(absl::StrCat("sdk_retry delivery_id=", ack->delivery_id(), what(), " reason=\"",
-                         ack->message(), "\""));
+    LogInfo(absl::StrCat("sdk_retry delivery_id=", ack->delivery_id(), what(),
+                         " reason=", Quoted(ack->message())));
   }
   return ack;
 }
