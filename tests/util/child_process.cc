@@ -2,15 +2,18 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 extern char** environ;
 
@@ -119,6 +122,14 @@ ChildProcess::Finished RunToExit(ChildProcess::Options options) {
   }
   const int exit_code = child.Wait();
   return {exit_code, child.Log()};
+}
+
+std::string NewTempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(base ? base : "/tmp", "/", name, "_", ::getpid(), "_",
+                                 absl::ToUnixNanos(absl::Now()));
+  ::mkdir(dir.c_str(), 0700);
+  return dir;
 }
 
 }  // namespace switchboard::testing

@@ -78,6 +78,9 @@ class ChildProcess {
 // Runs a command to its end (a command-line tool under test).
 ChildProcess::Finished RunToExit(ChildProcess::Options options);
 
+// A fresh directory under TEST_TMPDIR (the name plus a unique suffix), mode 0700.
+std::string NewTempDir(const std::string& name);
+
 }  // namespace switchboard::testing
 
 #endif  // SWITCHBOARD_TESTS_UTIL_CHILD_PROCESS_H_

@@ -1,7 +1,6 @@
 #include "tests/util/server_process.h"
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,14 +11,6 @@
 #include "absl/time/time.h"
 
 namespace switchboard::testing {
-
-std::string NewTempDir(const std::string& name) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(base ? base : "/tmp", "/", name, "_", ::getpid(), "_",
-                                 absl::ToUnixNanos(absl::Now()));
-  ::mkdir(dir.c_str(), 0700);
-  return dir;
-}
 
 absl::Status ServerProcess::Start() {
   std::vector<std::string> argv = {options_.binary, "--http_addr=127.0.0.1:0",

@@ -58,9 +58,6 @@ class ServerProcess {
   int ops_port_ = 0;
 };
 
-// A fresh directory under TEST_TMPDIR.
-std::string NewTempDir(const std::string& name);
-
 }  // namespace switchboard::testing
 
 #endif  // SWITCHBOARD_TESTS_UTIL_SERVER_PROCESS_H_

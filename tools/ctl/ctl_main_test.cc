@@ -1,6 +1,5 @@
 // The ctl binary as `bazel run` starts it (in its runfiles tree, with BUILD_WORKING_DIRECTORY
 // naming the directory the command was typed in), against an in-process fake gateway.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -30,13 +29,6 @@ using Result = ::switchboard::testing::ChildProcess::Finished;
 Result RunCtl(std::vector<std::string> args, std::map<std::string, std::string> env) {
   args.insert(args.begin(), "tools/ctl/ctl");
   return ::switchboard::testing::RunToExit({std::move(args), std::move(env)});
-}
-
-std::string NewDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
-  ::mkdir(dir.c_str(), 0700);
-  return dir;
 }
 
 // Answers GetStats with 7 stored events; everything else is UNIMPLEMENTED.
@@ -90,7 +82,7 @@ TEST(CtlGatewayAddress, AnExplicitFlagWinsOverSwitchboardGateway) {
 TEST(CtlUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedIn) {
   // An empty CA file is readable and means the system's roots, so ctl gets past dialing and
   // stops at the missing command: that shows which directory it read ca.pem from.
-  const std::string dir = NewDir("typed_in");
+  const std::string dir = ::switchboard::testing::NewTempDir("typed_in");
   std::ofstream(dir + "/ca.pem").close();
   const Result r = RunCtl({"--ca_file=ca.pem"}, {{"BUILD_WORKING_DIRECTORY", dir}});
   EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -104,7 +96,7 @@ TEST(CtlUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedIn) {
 }
 
 TEST(CtlUnderBazelRun, AWorkingDirectoryThatCannotBeEnteredIsAnError) {
-  const std::string missing = NewDir("gone") + "/not_there";
+  const std::string missing = ::switchboard::testing::NewTempDir("gone") + "/not_there";
   const Result r = RunCtl({"stats"}, {{"BUILD_WORKING_DIRECTORY", missing}});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cannot enter BUILD_WORKING_DIRECTORY " + missing));

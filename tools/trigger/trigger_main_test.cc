@@ -1,6 +1,5 @@
 // The trigger binary as `bazel run` starts it: in its runfiles tree, with BUILD_WORKING_DIRECTORY
 // naming the directory the command was typed in.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -28,13 +27,6 @@ Result RunTrigger(std::vector<std::string> args, std::map<std::string, std::stri
   return ::switchboard::testing::RunToExit({std::move(args), std::move(env)});
 }
 
-std::string NewDir(const std::string& name) {
-  const char* tmp = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/", name);
-  ::mkdir(dir.c_str(), 0700);
-  return dir;
-}
-
 void WriteFile(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
@@ -44,7 +36,7 @@ void WriteFile(const std::string& path, const std::string& contents) {
 constexpr char kEvent[] = R"({"id":"evt_from_my_file","object":"event","type":"invoice.paid"})";
 
 TEST(TriggerUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedIn) {
-  const std::string dir = NewDir("typed_in");
+  const std::string dir = ::switchboard::testing::NewTempDir("typed_in");
   WriteFile(dir + "/my_event.json", kEvent);
   WriteFile(dir + "/secret.txt", "whsec_from_a_relative_file\n");
   const Result r = RunTrigger({"--file=my_event.json", "--secret_file=secret.txt", "--print"},
@@ -61,16 +53,17 @@ TEST(TriggerUnderBazelRun, ReadsRelativePathsFromTheDirectoryTheCommandWasTypedI
 }
 
 TEST(TriggerUnderBazelRun, BuiltInExamplesNeedNothingFromTheRunfiles) {
-  const Result r = RunTrigger(
-      {"payment_intent.succeeded", "--print"},
-      {{"BUILD_WORKING_DIRECTORY", NewDir("elsewhere")}, {"STRIPE_WEBHOOK_SECRET", "whsec_test"}});
+  const Result r =
+      RunTrigger({"payment_intent.succeeded", "--print"},
+                 {{"BUILD_WORKING_DIRECTORY", ::switchboard::testing::NewTempDir("elsewhere")},
+                  {"STRIPE_WEBHOOK_SECRET", "whsec_test"}});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("\"type\": \"payment_intent.succeeded\""));
   EXPECT_THAT(r.output, HasSubstr("Stripe-Signature: t="));
 }
 
 TEST(TriggerUnderBazelRun, AWorkingDirectoryThatCannotBeEnteredIsAnError) {
-  const std::string missing = NewDir("gone") + "/not_there";
+  const std::string missing = ::switchboard::testing::NewTempDir("gone") + "/not_there";
   const Result r =
       RunTrigger({"payment_intent.succeeded", "--print"},
                  {{"BUILD_WORKING_DIRECTORY", missing}, {"STRIPE_WEBHOOK_SECRET", "whsec_test"}});
