@@ -214,11 +214,8 @@ class E2eTest : public ::testing::Test {
   std::pair<std::string, int> Ctl(std::vector<std::string> args,
                                   std::map<std::string, std::string> env = {}) {
     args.insert(args.begin(), {"tools/ctl/ctl", absl::StrCat("--gateway=", GatewayAddress())});
-    testing::ChildProcess ctl({args, std::move(env)});
-    EXPECT_TRUE(ctl.Start().ok());
-    ctl.WaitForLog("\x01never", kSafety);  // returns at the end of its output
-    std::string log = ctl.Log();
-    return {log, ctl.Stop(0)};
+    testing::ChildProcess::Finished ctl = testing::RunToExit({std::move(args), std::move(env)});
+    return {ctl.output, ctl.exit_code};
   }
 
   std::string data_dir_ = testing::NewTempDir("e2e");
@@ -393,6 +390,41 @@ TEST_F(E2eTest, TwoInstancesShareOneSubscription) {
   for (const auto& [id, n] : Count(both())) EXPECT_EQ(n, 1) << id << " delivered twice";
   EXPECT_GT(ReadRecords(a).size(), 0u) << "instance a got nothing";
   EXPECT_GT(ReadRecords(b).size(), 0u) << "instance b got nothing";
+}
+
+TEST_F(E2eTest, ARollingDeployLosesNoEventOfANewType) {
+  // v1 handles customer.created; v2 also invoice.paid. During the deploy both run, and a v1
+  // instance restarts: it must neither narrow the subscription back (the cursor would skip
+  // invoice.paid for good) nor ack an invoice.paid it cannot handle (it answers RETRY, and the
+  // retry reaches v2).
+  StartGateway();
+  const std::string v1 = RecordPath("rolling_v1"), v2 = RecordPath("rolling_v2");
+  const std::vector<std::string> fast_retries = {"--initial_backoff=10ms", "--max_backoff=50ms"};
+  testing::ChildProcess* old_instance =
+      StartHandler("rolling", {"customer.created"}, v1, fast_retries);
+  StartHandler("rolling", {"customer.created", "invoice.paid"}, v2, fast_retries);
+  ASSERT_EQ(old_instance->Stop(SIGTERM), 0);
+  StartHandler("rolling", {"customer.created"}, v1, fast_retries);  // v1 again, after v2
+  ASSERT_TRUE(WaitFor([&] { return GetSubscription("rolling").members_size() == 2; }));
+  EXPECT_THAT(GetSubscription("rolling").event_types(),
+              ::testing::UnorderedElementsAre("customer.created", "invoice.paid"));
+
+  std::vector<std::string> invoices, customers;
+  for (int i = 0; i < 20; ++i) {
+    invoices.push_back(absl::StrCat("evt_rolling_inv", i));
+    ASSERT_EQ(Post(invoices.back(), "invoice.paid"), 200);
+    customers.push_back(absl::StrCat("evt_rolling_cus", i));
+    ASSERT_EQ(Post(customers.back(), "customer.created"), 200);
+  }
+  auto handled = [&] {
+    std::vector<Record> all = ReadRecords(v1);
+    for (const auto& r : ReadRecords(v2)) all.push_back(r);
+    return Count(all);
+  };
+  ASSERT_TRUE(WaitFor([&] { return HasAll(handled(), invoices) && HasAll(handled(), customers); }));
+  for (const auto& [id, n] : handled()) EXPECT_EQ(n, 1) << id << " handled twice";
+  for (const Record& r : ReadRecords(v1)) EXPECT_NE(r.type, "invoice.paid") << r.id;
+  EXPECT_TRUE(DeadLetters("rolling").empty());
 }
 
 TEST_F(E2eTest, PythonHandlerBuiltFromTheProtosReceivesEvents) {
