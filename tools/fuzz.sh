@@ -10,7 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(signature_header_fuzzer event_converter_fuzzer webhook_request_fuzzer)
+[ ${#targets[@]} -gt 0 ] || targets=(signature_header_fuzzer event_converter_fuzzer
+  webhook_request_fuzzer sdk_delivery_fuzzer gateway_api_fuzzer)
 
 bazel build --config=fuzz "${targets[@]/#/\/\/tests\/fuzz:}"
 bin=$(bazel info --config=fuzz bazel-bin)
