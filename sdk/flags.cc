@@ -81,7 +81,7 @@ std::vector<char*> ParseFlags(int argc, char** argv, absl::string_view usage) {
 absl::StatusOr<ServeOptions> OptionsFromFlags(absl::string_view default_subscription) {
   ServeOptions options;
   options.gateway.address =
-      FlagOrEnv(absl::GetFlag(FLAGS_gateway), "SWITCHBOARD_GATEWAY", options.gateway.address);
+      GatewayAddress(absl::GetFlag(FLAGS_gateway), std::getenv("SWITCHBOARD_GATEWAY"));
   options.gateway.token = GatewayTokenFromEnv();
   options.gateway.tls = absl::GetFlag(FLAGS_gateway_tls);
   options.gateway.ca_file = absl::GetFlag(FLAGS_gateway_ca_file);

@@ -61,4 +61,10 @@ std::string GatewayTokenFromEnv() {
   return "";
 }
 
+std::string GatewayAddress(absl::string_view flag, const char* env) {
+  if (!flag.empty()) return std::string(flag);
+  if (env != nullptr && *env != '\0') return env;
+  return GatewayClientOptions().address;
+}
+
 }  // namespace switchboard::sdk

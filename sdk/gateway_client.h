@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 
 namespace switchboard::sdk {
@@ -49,6 +50,11 @@ void AuthorizeCall(const GatewayClientOptions& options, grpc::ClientContext* con
 
 // The first token of the comma-separated SWITCHBOARD_GATEWAY_TOKEN, or "" when unset.
 std::string GatewayTokenFromEnv();
+
+// The address to dial, by the rule handlers and tools/ctl share: `flag` (--gateway) when given,
+// else `env` (the value of SWITCHBOARD_GATEWAY; may be null) when set and non-empty, else
+// GatewayClientOptions' default, 127.0.0.1:50051.
+std::string GatewayAddress(absl::string_view flag, const char* env);
 
 }  // namespace switchboard::sdk
 

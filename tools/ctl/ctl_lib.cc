@@ -511,12 +511,6 @@ class Runner {
 
 }  // namespace
 
-std::string GatewayAddress(absl::string_view flag, const char* env) {
-  if (!flag.empty()) return std::string(flag);
-  if (env != nullptr && *env != '\0') return env;
-  return sdk::GatewayClientOptions().address;
-}
-
 int RunCtl(const std::vector<std::string>& args, const CtlOptions& options,
            v1::Gateway::StubInterface& gateway, std::ostream& out, std::ostream& err) {
   return Runner(options, gateway, out, err).Run(args);

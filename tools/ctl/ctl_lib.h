@@ -53,11 +53,6 @@ struct CtlOptions {
   absl::Duration timeout = absl::Seconds(10);  // per call
 };
 
-// Returns the address to dial: `flag` (--gateway) when given, else `env` (the value of
-// SWITCHBOARD_GATEWAY; may be null) when set and non-empty, else 127.0.0.1:50051. Handlers
-// follow the same rule (sdk/flags.h).
-std::string GatewayAddress(absl::string_view flag, const char* env);
-
 // Runs `args` (the command words without the program name and flags). Writes results to
 // `out`, problems to `err`. Returns the exit code: 0 on success, 1 for a failed call, 2 for a
 // usage error.

@@ -44,13 +44,6 @@ class CtlTest : public ::testing::Test {
   std::ostringstream out_, err_;
 };
 
-TEST(GatewayAddress, FlagThenSwitchboardGatewayThenTheDefault) {
-  EXPECT_EQ(GatewayAddress("10.0.0.1:7000", "127.0.0.1:25051"), "10.0.0.1:7000");
-  EXPECT_EQ(GatewayAddress("", "127.0.0.1:25051"), "127.0.0.1:25051");
-  EXPECT_EQ(GatewayAddress("", ""), "127.0.0.1:50051");
-  EXPECT_EQ(GatewayAddress("", nullptr), "127.0.0.1:50051");
-}
-
 TEST_F(CtlTest, SubsListPrintsATable) {
   EXPECT_CALL(stub_, ListSubscriptions(_, _, _))
       .WillOnce(DoAll(SetArgPointee<2>(Parse<v1::ListSubscriptionsResponse>(R"pb(

@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
 
   switchboard::tools::ctl::CtlOptions options;
-  options.gateway.address = switchboard::tools::ctl::GatewayAddress(
-      absl::GetFlag(FLAGS_gateway), std::getenv("SWITCHBOARD_GATEWAY"));
+  options.gateway.address = switchboard::sdk::GatewayAddress(absl::GetFlag(FLAGS_gateway),
+                                                             std::getenv("SWITCHBOARD_GATEWAY"));
   options.gateway.token = switchboard::sdk::GatewayTokenFromEnv();
   options.gateway.tls = absl::GetFlag(FLAGS_tls);
   options.gateway.ca_file = absl::GetFlag(FLAGS_ca_file);
